@@ -1,0 +1,3 @@
+from smpipe_gen.cli import main
+
+main()

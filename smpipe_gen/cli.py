@@ -1,0 +1,79 @@
+"""The ``smpipe-gen`` command line. Exit codes: 0 ok, 1 error, 2 differences found.
+
+Commands import their machinery lazily so that commands which only read the rendered
+artifacts (plan, apply, graph, run --local) never import the SageMaker SDK.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from smpipe_gen import __version__
+from smpipe_gen.errors import SmpipeError
+
+app = typer.Typer(
+    name="smpipe-gen",
+    help="Render SageMaker Pipelines from YAML into reviewed artifacts; check, plan, apply, run locally.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+ProjectDir = typer.Option(Path("."), "--project-dir", "-C", help="Root of the model repository.")
+OutputDir = typer.Option(Path("pipeline"), "--out", help="Directory of the rendered artifacts, relative to the project.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"smpipe-gen {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Optional[bool] = typer.Option(None, "--version", callback=_version, is_eager=True,
+                                           help="Print the version and exit."),
+) -> None:
+    """smpipe-gen: SageMaker Pipelines as reviewed, reproducible code."""
+
+
+def _register_commands() -> None:
+    from smpipe_gen import render_cli
+
+    render_cli.register(app)
+    for module_name in ("smpipe_gen.local.cli", "smpipe_gen.deploy_cli"):
+        try:
+            module = __import__(module_name, fromlist=["register"])
+        except ModuleNotFoundError as exc:  # a command group not built yet
+            if exc.name != module_name:
+                raise
+            continue
+        module.register(app)
+
+
+def main() -> None:
+    _register_commands()
+    try:
+        app(standalone_mode=False)
+    except SmpipeError as error:
+        typer.secho(f"error: {error.one_line()}", err=True, fg="red")
+        sys.exit(error.exit_code)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as usage:  # click's usage errors
+        import click
+
+        if isinstance(usage, click.ClickException):
+            usage.show()
+            sys.exit(1 if usage.exit_code == 2 else usage.exit_code)
+        raise
