@@ -1,0 +1,377 @@
+"""Upsert exactly the reviewed definition to SageMaker with boto3 (never the SageMaker SDK).
+
+Order matters for convergence: code objects go up first, then the pipeline is created or
+updated, then the tags are written. A run that stops part way leaves the deployed definition
+different from the committed one, so the next run sees the difference and finishes the job.
+Endpoints come from the standard ``AWS_ENDPOINT_URL`` variables (tests point them at moto).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import urlparse
+
+from smpipe_gen import __version__, artifacts
+from smpipe_gen.artifacts import CodeArtifact, Manifest
+from smpipe_gen.errors import SmpipeError
+from smpipe_gen.project import Project
+
+INLINE_DEFINITION_LIMIT = 100 * 1024  # bytes; larger definitions go through S3
+DIGEST_METADATA = "smpipe-sha256"  # S3 object metadata key holding an artifact's content digest
+TAG_COMMIT = "smpipe-gen:git-commit"
+TAG_DEFINITION = "smpipe-gen:definition-sha256"
+TAG_VERSION = "smpipe-gen:version"
+TERMINAL_STATUSES = ("Succeeded", "Failed", "Stopped")
+
+
+@dataclass
+class Loaded:
+    """The committed artifacts apply works from."""
+
+    project: Project
+    manifest: Manifest
+    definition_text: str
+    definition: dict[str, Any]
+
+    @property
+    def definition_sha256(self) -> str:
+        return artifacts.text_digest(self.definition_text)
+
+
+@dataclass
+class Outcome:
+    action: str  # "created", "updated", "unchanged", or "would create"/"would update" on dry run
+    pipeline_arn: str | None = None
+    uploaded: list[str] = field(default_factory=list)
+    present: list[str] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)
+    definition_s3_uri: str | None = None
+    execution_arn: str | None = None
+
+
+def load(project: Project) -> Loaded:
+    for path in (project.definition_json, project.manifest_json):
+        if not path.is_file():
+            raise SmpipeError("rendered artifact not found", where=project.relative(path),
+                              hint="run `smpipe-gen render` and commit the result")
+    text = project.definition_json.read_text(encoding="utf-8")
+    try:
+        definition = json.loads(text)
+        manifest = artifacts.read_manifest(project.manifest_json)
+    except ValueError as error:
+        raise SmpipeError(f"not a valid rendered artifact: {str(error).splitlines()[0]}",
+                          where=project.relative(project.output_dir),
+                          hint="re-render with `smpipe-gen render`") from None
+    return Loaded(project, manifest, text, definition)
+
+
+def ensure_fresh(project: Project) -> None:
+    """Run ``check`` in a child process: it imports the SDK to re-render, apply must not."""
+    command = [sys.executable, "-m", "smpipe_gen", "check", "-C", str(project.root),
+               "--out", str(project.output_dir)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode == 0:
+        return
+    where = project.relative(project.definition_json)
+    if done.returncode == 2:
+        raise SmpipeError("the committed definition is stale: rendering the config gives a different one",
+                          where=where, hint="run `smpipe-gen render`, review the diff and commit it")
+    detail = (done.stderr.strip().splitlines() or ["check failed"])[-1].removeprefix("error: ")
+    raise SmpipeError(f"cannot verify the definition is current: {detail}", where=where,
+                      hint="fix the error `smpipe-gen check` reports, then apply again")
+
+
+def verify_sources(loaded: Loaded) -> None:
+    """Every repository file a code artifact packs must still have the digest the render saw."""
+    root = loaded.project.root
+    for artifact in loaded.manifest.artifacts:
+        if artifact.kind == "inline":
+            if artifacts.text_digest(artifact.content or "") != artifact.sha256:
+                raise SmpipeError("inline code content does not match its digest", where=artifact.s3_uri,
+                                  hint="re-render with `smpipe-gen render`")
+            continue
+        for item in artifact.files:
+            path = root / item.path
+            if not path.is_file():
+                raise SmpipeError(f"code file is missing (needed by {artifact.s3_uri})", where=item.path,
+                                  hint="restore it or re-render with `smpipe-gen render`")
+            if artifacts.sha256_file(path) != item.sha256:
+                raise SmpipeError(f"code file changed since the render (needed by {artifact.s3_uri})",
+                                  where=item.path, hint="run `smpipe-gen render` and commit the result")
+
+
+def artifact_bytes(artifact: CodeArtifact, root: Path) -> bytes:
+    if artifact.kind == "inline":
+        return (artifact.content or "").encode()
+    if artifact.kind == "file":
+        return (root / artifact.files[0].path).read_bytes()
+    with tempfile.TemporaryDirectory(prefix="smpipe-apply-") as tmp:
+        return artifacts.write_sourcedir_tarball(artifact, root, Path(tmp) / "sourcedir.tar.gz").read_bytes()
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    parsed = urlparse(uri)
+    if parsed.scheme != "s3" or not parsed.netloc or not parsed.path.strip("/"):
+        raise SmpipeError("not an S3 object URI", where=uri, hint="expected s3://bucket/key")
+    return parsed.netloc, parsed.path.lstrip("/")
+
+
+def git_commit(root: Path) -> str:
+    """The commit being applied, "+dirty" when the working tree differs, "unknown" outside git."""
+    import git
+
+    try:
+        repo = git.Repo(root, search_parent_directories=True)
+        sha = repo.head.commit.hexsha
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError):
+        return "unknown"
+    return sha + ("+dirty" if repo.is_dirty(untracked_files=False) else "")
+
+
+class Deployer:
+    """boto3 clients for one manifest's account and region, with botocore's standard retries."""
+
+    def __init__(self, manifest: Manifest, echo: Callable[[str], None] = print):
+        import boto3
+        from botocore.config import Config
+
+        self.manifest = manifest
+        self.settings = manifest.pipeline
+        self.echo = echo
+        config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=10, read_timeout=60)
+        session = boto3.session.Session(region_name=self.settings.region)
+        self.sagemaker = session.client("sagemaker", config=config)
+        self.s3 = session.client("s3", config=config)
+
+    def call(self, what: str, function: Callable[..., Any], **kwargs: Any) -> Any:
+        """One AWS call; failures become one-line errors naming the call and the pipeline."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return function(**kwargs)
+        except ClientError as error:
+            info = error.response.get("Error", {})
+            raise SmpipeError(f"{what} failed: {info.get('Code', 'Error')}: {info.get('Message', '')}".strip(),
+                              where=f"pipeline {self.settings.name}",
+                              hint="check credentials, region and permissions; re-running apply is safe") from None
+        except BotoCoreError as error:
+            raise SmpipeError(f"{what} failed: {error}", where=f"pipeline {self.settings.name}",
+                              hint="check the network, the region and AWS_ENDPOINT_URL; re-running apply is safe") from None
+
+    # -- reading ---------------------------------------------------------------------------
+    def describe(self) -> dict[str, Any] | None:
+        """DescribePipeline, or None when there is no such pipeline yet."""
+        try:
+            return self.call("DescribePipeline", self.sagemaker.describe_pipeline, PipelineName=self.settings.name)
+        except SmpipeError as error:
+            # AWS says ResourceNotFound; moto says ValidationException "Could not find pipeline".
+            if "ResourceNotFound" in error.message or "not find" in error.message.lower():
+                return None
+            raise
+
+    def deployed_definition(self) -> dict[str, Any] | None:
+        described = self.describe()
+        if described is None:
+            return None
+        return parse_definition(described.get("PipelineDefinition"))
+
+    def tags(self, arn: str) -> dict[str, str]:
+        found = self.call("ListTags", self.sagemaker.list_tags, ResourceArn=arn)
+        return {tag["Key"]: tag["Value"] for tag in found.get("Tags", [])}
+
+    # -- writing ---------------------------------------------------------------------------
+    def upload(self, artifact: CodeArtifact, root: Path, dry_run: bool) -> bool:
+        """Put one code object unless an object with the same content digest is there already."""
+        from botocore.exceptions import ClientError
+
+        bucket, key = split_s3_uri(artifact.s3_uri)
+        try:
+            head = self.s3.head_object(Bucket=bucket, Key=key)
+            if head.get("Metadata", {}).get(DIGEST_METADATA) == artifact.sha256:
+                return False
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
+                self.call(f"HeadObject {artifact.s3_uri}", self.s3.head_object, Bucket=bucket, Key=key)
+        if not dry_run:
+            self.call(f"PutObject {artifact.s3_uri}", self.s3.put_object, Bucket=bucket, Key=key,
+                      Body=artifact_bytes(artifact, root), Metadata={DIGEST_METADATA: artifact.sha256})
+        return True
+
+
+def parse_definition(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return value
+    return json.loads(value)
+
+
+def _desired_tags(loaded: Loaded) -> dict[str, str]:
+    tags = dict(loaded.manifest.pipeline.tags)
+    tags.update({TAG_COMMIT: git_commit(loaded.project.root), TAG_DEFINITION: loaded.definition_sha256,
+                 TAG_VERSION: __version__})
+    return tags
+
+
+def _differences(loaded: Loaded, described: dict[str, Any], tags: dict[str, str]) -> list[str]:
+    """What differs between the deployed pipeline and the committed one. The commit and tool
+    version tags are bookkeeping: they alone never cause an update."""
+    settings = loaded.manifest.pipeline
+    changes = []
+    if parse_definition(described.get("PipelineDefinition")) != loaded.definition:
+        changes.append("definition")
+    if described.get("RoleArn") != settings.role_arn:
+        changes.append("role")
+    if (described.get("PipelineDisplayName") or settings.name) != (settings.display_name or settings.name):
+        changes.append("display name")
+    if (described.get("PipelineDescription") or None) != (settings.description or None):
+        changes.append("description")
+    deployed_parallelism = (described.get("ParallelismConfiguration") or {}).get("MaxParallelExecutionSteps")
+    if settings.parallelism is not None and deployed_parallelism != settings.parallelism:
+        changes.append("parallelism")
+    wanted = {**settings.tags, TAG_DEFINITION: loaded.definition_sha256}
+    if any(tags.get(key) != value for key, value in wanted.items()):
+        changes.append("tags")
+    return changes
+
+
+def _pipeline_arguments(loaded: Loaded, deployer: Deployer, dry_run: bool) -> tuple[dict[str, Any], str | None]:
+    settings = loaded.manifest.pipeline
+    arguments: dict[str, Any] = {"PipelineName": settings.name, "RoleArn": settings.role_arn,
+                                 "PipelineDisplayName": settings.display_name or settings.name}
+    if settings.description:
+        arguments["PipelineDescription"] = settings.description
+    if settings.parallelism is not None:
+        arguments["ParallelismConfiguration"] = {"MaxParallelExecutionSteps": settings.parallelism}
+    body = loaded.definition_text.encode()
+    if len(body) <= INLINE_DEFINITION_LIMIT:
+        arguments["PipelineDefinition"] = loaded.definition_text
+        return arguments, None
+    key = f"{settings.name}/definitions/{loaded.definition_sha256}.json"
+    if not dry_run:
+        deployer.call(f"PutObject s3://{settings.bucket}/{key}", deployer.s3.put_object, Bucket=settings.bucket,
+                      Key=key, Body=body, ContentType="application/json")
+    arguments["PipelineDefinitionS3Location"] = {"Bucket": settings.bucket, "ObjectKey": key}
+    return arguments, f"s3://{settings.bucket}/{key}"
+
+
+def apply(loaded: Loaded, deployer: Deployer, *, dry_run: bool = False,
+          confirm: Callable[[list[str]], bool] | None = None) -> Outcome:
+    """Upload code, then create or update the pipeline, then tag it. ``confirm`` sees the list
+    of pending changes and may decline (interactive use)."""
+    outcome = Outcome(action="unchanged")
+    for artifact in loaded.manifest.artifacts:
+        uploaded = deployer.upload(artifact, loaded.project.root, dry_run)
+        (outcome.uploaded if uploaded else outcome.present).append(artifact.s3_uri)
+
+    described = deployer.describe()
+    if described is not None:
+        outcome.pipeline_arn = described.get("PipelineArn")
+        outcome.changes = _differences(loaded, described, deployer.tags(outcome.pipeline_arn))
+        if not outcome.changes:
+            return outcome
+    else:
+        outcome.changes = ["new pipeline"]
+    if confirm is not None and not confirm(outcome.changes):
+        raise SmpipeError("apply declined", where=f"pipeline {loaded.manifest.pipeline.name}",
+                          hint="nothing was changed besides code uploads; pass --yes to skip the question")
+    if dry_run:
+        outcome.action = "would create" if described is None else "would update"
+        return outcome
+
+    arguments, outcome.definition_s3_uri = _pipeline_arguments(loaded, deployer, dry_run)
+    tags = _desired_tags(loaded)
+    if described is None:
+        created = deployer.call("CreatePipeline", deployer.sagemaker.create_pipeline,
+                                Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())], **arguments)
+        outcome.pipeline_arn, outcome.action = created["PipelineArn"], "created"
+        return outcome
+    if outcome.changes != ["tags"]:
+        deployer.call("UpdatePipeline", deployer.sagemaker.update_pipeline, **arguments)
+    deployer.call("AddTags", deployer.sagemaker.add_tags, ResourceArn=outcome.pipeline_arn,
+                  Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())])
+    outcome.action = "updated"
+    return outcome
+
+
+# -- executions ------------------------------------------------------------------------------
+_PARAMETER_TYPES = {"String": str, "Integer": int, "Float": float, "Boolean": bool}
+
+
+def typed_parameters(definition: dict[str, Any], assignments: list[str]) -> list[dict[str, str]]:
+    """``NAME=VALUE`` pairs checked against the definition's Parameters and spelled as the API
+    wants them (strings; booleans as true/false)."""
+    declared = {item["Name"]: item.get("Type", "String") for item in definition.get("Parameters", [])}
+    result: dict[str, str] = {}
+    for assignment in assignments:
+        name, sep, value = assignment.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise SmpipeError("a parameter must be NAME=VALUE", where=f"--param {assignment}",
+                              hint="e.g. --param MseThreshold=6.5")
+        if name not in declared:
+            close = difflib.get_close_matches(name, list(declared), n=1)
+            hint = f"did you mean {close[0]}?" if close else \
+                f"declared parameters: {', '.join(sorted(declared)) or 'none'}"
+            raise SmpipeError("no such pipeline parameter", where=f"--param {name}", hint=hint)
+        result[name] = _typed(name, declared[name], value)
+    return [{"Name": name, "Value": value} for name, value in result.items()]
+
+
+def _typed(name: str, kind: str, value: str) -> str:
+    if kind == "Boolean":
+        if value.lower() not in ("true", "false"):
+            raise SmpipeError(f"{name} is a Boolean parameter, got {value!r}", where=f"--param {name}",
+                              hint="use true or false")
+        return value.lower()
+    if kind in ("Integer", "Float"):
+        try:
+            return str(_PARAMETER_TYPES[kind](value))
+        except ValueError:
+            article = "an" if kind == "Integer" else "a"
+            raise SmpipeError(f"{name} is {article} {kind} parameter, got {value!r}", where=f"--param {name}", hint=f"give a number, e.g. --param {name}=1") from None
+    return value
+
+
+def start(deployer: Deployer, parameters: list[dict[str, str]]) -> str:
+    arguments: dict[str, Any] = {"PipelineName": deployer.settings.name}
+    if parameters:
+        arguments["PipelineParameters"] = parameters
+    started = deployer.call("StartPipelineExecution", deployer.sagemaker.start_pipeline_execution, **arguments)
+    return started["PipelineExecutionArn"]
+
+
+def wait(deployer: Deployer, execution_arn: str, interval: float = 15.0) -> str:
+    """Poll until the execution ends, echoing each step's status as it changes; returns the
+    final status. Step listing is best effort (not every endpoint offers it)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    seen: dict[str, str] = {}
+    list_steps = True
+    while True:
+        described = deployer.call("DescribePipelineExecution", deployer.sagemaker.describe_pipeline_execution,
+                                  PipelineExecutionArn=execution_arn)
+        if list_steps:
+            try:
+                listed = deployer.sagemaker.list_pipeline_execution_steps(PipelineExecutionArn=execution_arn,
+                                                                          SortOrder="Ascending")
+                for step in listed.get("PipelineExecutionSteps", []):
+                    name, status = step.get("StepName", "?"), step.get("StepStatus", "?")
+                    if seen.get(name) != status:
+                        seen[name] = status
+                        reason = f" ({step['FailureReason']})" if step.get("FailureReason") else ""
+                        deployer.echo(f"  step {name}: {status}{reason}")
+            except (ClientError, BotoCoreError):
+                list_steps = False
+        status = described.get("PipelineExecutionStatus", "Unknown")
+        if status in TERMINAL_STATUSES:
+            return status
+        time.sleep(interval)
