@@ -60,7 +60,8 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except SmpipeError as error:
-        typer.secho(f"error: {error.one_line()}", err=True, fg="red")
+        for line in error.lines():
+            typer.secho(f"error: {line}", err=True, fg="red")
         sys.exit(error.exit_code)
     except typer.Exit as done:
         sys.exit(done.exit_code)

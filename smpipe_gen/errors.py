@@ -1,4 +1,4 @@
-"""The one error type users see: a single line naming where the problem is, plus a hint."""
+"""The errors users see: one line each, naming where the problem is, with a hint."""
 
 from __future__ import annotations
 
@@ -22,4 +22,21 @@ class SmpipeError(Exception):
         text = f"{self.where}: {self.message}" if self.where else self.message
         if self.hint:
             text += f" (hint: {self.hint})"
-        return " ".join(text.split("\n"))
+        return text.replace("\r", " ").replace("\n", " ")
+
+    def lines(self) -> list[str]:
+        return [self.one_line()]
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+
+class ConfigErrors(SmpipeError):
+    """Several config problems found in one pass, reported together, one line each."""
+
+    def __init__(self, errors: list[SmpipeError]):
+        super().__init__(f"{len(errors)} config error(s)")
+        self.errors = errors
+
+    def lines(self) -> list[str]:
+        return [error.one_line() for error in self.errors]

@@ -1,0 +1,401 @@
+"""The typed config: what a model repository declares, after loading and merging.
+
+Field names follow the keys of the dynamic-sagemaker-pipelines-framework format (aliases keep
+their original spelling, camelCase and all) so existing files load unchanged. Every model
+forbids unknown keys; the loader turns those errors into "did you mean" hints.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+DEFAULT_INSTANCE_TYPE = "ml.m5.xlarge"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+# ---------------------------------------------------------------- values
+
+
+class ParameterRef(_Section):
+    """``{Parameter: Name}``: the value of a pipeline parameter at execution time."""
+
+    Parameter: str
+
+
+class ReportValue(_Section):
+    """``{step: Name, json_path: a.b.c}``: a value read from a Metrics step's JSON report."""
+
+    step: str
+    json_path: str
+
+
+Scalar = Union[bool, int, float, str]
+Value = Union[ParameterRef, Scalar]
+Operand = Union[ParameterRef, ReportValue, Scalar]
+
+
+def _str_values(value: Any) -> Any:
+    """YAML reads ``1`` and ``true`` as numbers and booleans; SageMaker wants strings in
+    environments and hyperparameters, written the way YAML users expect."""
+    if isinstance(value, dict):
+        return {key: _as_text(item) for key, item in value.items()}
+    return value
+
+
+def _as_text(item: Any) -> Any:
+    if isinstance(item, bool):
+        return "true" if item else "false"
+    if isinstance(item, (int, float)):
+        return str(item)
+    return item
+
+
+# ---------------------------------------------------------------- model sections
+
+
+class DataFile(_Section):
+    sourceName: str
+    fileName: str
+
+
+class Channel(_Section):
+    dataFiles: list[DataFile] = Field(default_factory=list)
+    s3BucketName: str | None = None
+    inputBucketPrefix: str | None = None
+    # Spellings the original framework also read.
+    s3Bucket: str | None = None
+    s3InputPrefix: str | None = None
+
+    @property
+    def bucket(self) -> str | None:
+        return self.s3BucketName or self.s3Bucket
+
+    @property
+    def prefix(self) -> str:
+        return self.inputBucketPrefix or self.s3InputPrefix or ""
+
+
+Channels = Union[str, dict[str, Union[Channel, None]]]
+
+
+class _Job(_Section):
+    """Settings shared by the processing, training and transform sections."""
+
+    image_uri: str | None = None
+    entry_point: str | None = None
+    instance_type: Union[str, ParameterRef] = DEFAULT_INSTANCE_TYPE
+    instance_count: Union[int, ParameterRef] = 1
+    volume_size_in_gb: int = 30
+    max_runtime_seconds: int = 3600
+    base_job_name: str | None = None
+    env: dict[str, Union[ParameterRef, Scalar]] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)
+    channels: Channels | None = None
+
+    _text_env = field_validator("env", mode="before")(_str_values)
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _tags_from_list(cls, value: Any) -> Any:
+        """Tags may be written as a mapping or as AWS's [{Key, Value}] list."""
+        if isinstance(value, list) and all(isinstance(i, dict) and {"Key", "Value"} <= set(i) for i in value):
+            return {item["Key"]: item["Value"] for item in value}
+        return _str_values(value)
+
+    def channel_map(self) -> dict[str, Channel]:
+        """Channels as a name -> Channel mapping (a bare string names one empty channel)."""
+        if self.channels is None:
+            return {}
+        if isinstance(self.channels, str):
+            return {self.channels: Channel()}
+        return {name: channel or Channel() for name, channel in self.channels.items()}
+
+
+class ProcessingSection(_Job):
+    """A Processing job: ``preprocess``, ``evaluate`` or any section a step's step_type names."""
+
+    outputs: list[str] | None = None
+    arguments: list[Union[str, ParameterRef]] = Field(default_factory=list)
+    content_type: str | None = None
+    s3_data_distribution_type: Literal["FullyReplicated", "ShardedByS3Key"] = "FullyReplicated"
+
+
+class MetricDefinition(_Section):
+    Name: str
+    Regex: str
+
+
+class TrainSection(_Job):
+    base_image_uri: str | None = None
+    output_path: str | None = None
+    hyperparameters: dict[str, Union[ParameterRef, Scalar]] = Field(default_factory=dict, alias="hyperparameters")
+    hyperparams: dict[str, Union[ParameterRef, Scalar]] = Field(default_factory=dict)
+    metric_definitions: list[MetricDefinition] = Field(default_factory=list)
+    input_mode: Literal["File", "Pipe", "FastFile"] = "File"
+    content_type: str | None = None
+    distribution: Literal["FullyReplicated", "ShardedByS3Key"] = "FullyReplicated"
+    enable_network_isolation: bool = False
+
+    _text_hps = field_validator("hyperparameters", "hyperparams", mode="before")(_str_values)
+
+    @property
+    def image(self) -> str | None:
+        return self.image_uri or self.base_image_uri
+
+    @property
+    def all_hyperparameters(self) -> dict[str, Any]:
+        """``hyperparams`` is the original framework's spelling; both are accepted."""
+        return {**self.hyperparams, **self.hyperparameters}
+
+
+class ParameterRange(_Section):
+    type: Literal["Continuous", "Integer", "Categorical"]
+    min_value: float | int | None = None
+    max_value: float | int | None = None
+    values: list[Scalar] | None = None
+    scaling_type: Literal["Auto", "Linear", "Logarithmic", "ReverseLogarithmic"] = "Auto"
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "ParameterRange":
+        if self.type == "Categorical":
+            if not self.values:
+                raise ValueError("a Categorical range needs 'values'")
+        elif self.min_value is None or self.max_value is None or self.min_value > self.max_value:
+            raise ValueError(f"a {self.type} range needs min_value <= max_value")
+        return self
+
+
+class TuneSection(_Section):
+    strategy: Literal["Bayesian", "Random", "Hyperband", "Grid"] = "Bayesian"
+    objective_metric_name: str
+    objective_type: Literal["Maximize", "Minimize"] = "Minimize"
+    hyperparameter_ranges: dict[str, ParameterRange]
+    metric_definitions: list[MetricDefinition] = Field(default_factory=list)
+    max_jobs: int = Field(4, ge=1)
+    max_parallel_jobs: int = Field(2, ge=1)
+    early_stopping_type: Literal["Off", "Auto"] = "Off"
+
+
+class TransformSection(_Job):
+    strategy: Literal["SingleRecord", "MultiRecord"] | None = None
+    assemble_with: Literal["Line", "None"] | None = None
+    join_source: Literal["Input", "None"] | None = None
+    split_type: Literal["Line", "RecordIO", "TFRecord", "None"] | None = None
+    content_type: str = "text/csv"
+    accept: str | None = None
+    max_payload: int | None = None
+    output_path: str | None = None
+    input_filter: str | None = None
+    output_filter: str | None = None
+
+
+class InferenceSpec(_Section):
+    image_uri: str | None = None
+    supported_content_types: list[str] = Field(default_factory=lambda: ["text/csv"])
+    supported_response_MIME_types: list[str] = Field(default_factory=lambda: ["text/csv"])
+    SupportedTransformInstanceTypes: list[str] = Field(default_factory=list)
+    SupportedRealtimeInferenceInstanceType: list[str] = Field(default_factory=list)
+    approval_status: Literal["Approved", "Rejected", "PendingManualApproval"] | None = None
+
+    @field_validator("SupportedTransformInstanceTypes", "SupportedRealtimeInferenceInstanceType",
+                     mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+class RegistrySection(_Section):
+    ModelPackageGroupName: str | None = None
+    ModelPackageGroupDescription: str | None = None
+    ModelApprovalStatus: Union[Literal["Approved", "Rejected", "PendingManualApproval"], ParameterRef] | None = None
+    ModelRepack: bool = False
+    InferenceSpecification: InferenceSpec | None = None
+
+    @field_validator("ModelRepack", mode="before")
+    @classmethod
+    def _repack_flag(cls, value: Any) -> Any:
+        """The original wrote "True"/"False" strings; a YAML boolean means the same."""
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        return value
+
+
+class ModelConfig(_Section):
+    """``conf.models.<model>``. Extra keys are further Processing sections, allowed only when
+    a step's ``step_type`` names them (checked once steps are known)."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
+
+    source_directory: str
+    preprocess: ProcessingSection | None = None
+    train: TrainSection | None = None
+    tune: TuneSection | None = None
+    transform: TransformSection | None = None
+    evaluate: ProcessingSection | None = None
+    registry: RegistrySection | None = None
+
+    def extra_sections(self) -> dict[str, Any]:
+        return dict(self.__pydantic_extra__ or {})
+
+
+# ---------------------------------------------------------------- pipeline
+
+
+class StepClass(str, Enum):
+    Processing = "Processing"
+    Training = "Training"
+    Tuning = "Tuning"
+    CreateModel = "CreateModel"
+    Transform = "Transform"
+    Metrics = "Metrics"
+    RegisterModel = "RegisterModel"
+    Condition = "Condition"
+    Fail = "Fail"
+
+
+ConditionType = Literal["Equals", "GreaterThan", "GreaterThanOrEqualTo", "LessThan", "LessThanOrEqualTo", "In"]
+
+
+class Comparison(_Section):
+    """One condition; a Condition step holds when all of its conditions hold."""
+
+    type: ConditionType
+    left: Operand
+    right: Operand | None = None
+    values: list[Value] | None = None  # for "In"
+
+    @model_validator(mode="after")
+    def _operands(self) -> "Comparison":
+        if self.type == "In":
+            if not self.values or self.right is not None:
+                raise ValueError("an 'In' condition takes 'left' and 'values', not 'right'")
+        elif self.right is None or self.values is not None:
+            raise ValueError(f"a '{self.type}' condition takes 'left' and 'right'")
+        return self
+
+
+class RetryPolicy(_Section):
+    exception_types: list[Literal["SageMaker.JOB_INTERNAL_ERROR", "SageMaker.CAPACITY_ERROR",
+                                  "SageMaker.RESOURCE_LIMIT", "Step.SERVICE_FAULT",
+                                  "Step.THROTTLING"]]
+    max_attempts: int = Field(3, ge=1, le=20)
+    interval_seconds: int = Field(1, ge=1)
+    backoff_rate: float = Field(2.0, ge=1.0)
+
+
+class Step(_Section):
+    step_name: str = Field(pattern=r"^[A-Za-z0-9\-_]{1,64}$")
+    step_class: StepClass
+    step_type: str | None = None
+    description: str | None = None
+    enable_cache: bool = False
+    cache_expire_after: str | None = Field(None, pattern=r"^P")
+    chain_input_source_step: list[str] = Field(default_factory=list)
+    chain_input_additional_prefix: str | None = None
+    retry_policies: list[RetryPolicy] = Field(default_factory=list)
+    # Condition steps
+    conditions: list[Comparison] = Field(default_factory=list)
+    if_steps: list[str] = Field(default_factory=list)
+    else_steps: list[str] = Field(default_factory=list)
+    # Fail steps
+    error_message: str | None = None
+
+    @field_validator("chain_input_source_step", "if_steps", "else_steps", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _class_specific(self) -> "Step":
+        cls = self.step_class
+        if cls is StepClass.Condition and not self.conditions:
+            raise ValueError("a Condition step needs 'conditions'")
+        if cls is not StepClass.Condition and (self.conditions or self.if_steps or self.else_steps):
+            raise ValueError("'conditions', 'if_steps' and 'else_steps' belong to Condition steps")
+        if cls is StepClass.Fail and not self.error_message:
+            raise ValueError("a Fail step needs 'error_message'")
+        if cls is not StepClass.Fail and self.error_message is not None:
+            raise ValueError("'error_message' belongs to Fail steps")
+        if self.chain_input_additional_prefix is not None and cls is not StepClass.Transform:
+            raise ValueError("'chain_input_additional_prefix' applies to Transform steps only")
+        return self
+
+
+class ModelSteps(_Section):
+    steps: list[Step]
+
+
+class Parameter(_Section):
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
+    type: Literal["String", "Integer", "Float", "Boolean"]
+    default: Scalar | None = None
+    enum_values: list[Scalar] | None = None
+
+    @model_validator(mode="after")
+    def _default_matches_type(self) -> "Parameter":
+        expected = {"String": (str,), "Integer": (int,), "Float": (int, float), "Boolean": (bool,)}[self.type]
+        default = self.default
+        if default is not None and (not isinstance(default, expected)
+                                    or (self.type != "Boolean" and isinstance(default, bool))):
+            raise ValueError(f"default {default!r} is not a {self.type}")
+        return self
+
+
+class PipelineConfig(_Section):
+    """``conf.sagemakerPipeline``: held by exactly one model file, the anchor."""
+
+    pipelineName: str = Field(pattern=r"^[A-Za-z0-9](-*[A-Za-z0-9]){0,255}$")
+    displayName: str | None = None
+    description: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    parallelism: int | None = Field(None, ge=1)
+    parameters: list[Parameter] = Field(default_factory=list)
+    models: dict[str, ModelSteps]
+    dependencies: list[str] = Field(default_factory=list)
+    local_data: dict[str, str] = Field(default_factory=dict)
+
+    _text_tags = field_validator("tags", mode="before")(_str_values)
+
+
+# ---------------------------------------------------------------- the whole thing
+
+
+class Settings(_Section):
+    """Framework-level settings, from env.env, SMP_* variables and the framework conf."""
+
+    account_id: str
+    region: str
+    bucket: str
+    role: str
+    subnets: list[str] = Field(default_factory=list)
+    security_groups: list[str] = Field(default_factory=list)
+    kms_key: str | None = None
+    project_name: str | None = None
+
+
+class PipelineSpec(_Section):
+    """Everything render needs: settings, every model's sections, and the pipeline."""
+
+    settings: Settings
+    models: dict[str, ModelConfig]
+    pipeline: PipelineConfig
+    config_files: list[str]  # repository-relative, in the order they were read
+
+
+def known_keys() -> set[str]:
+    """Every key any config section accepts: the vocabulary for "did you mean" hints."""
+    sections = [ParameterRef, ReportValue, DataFile, Channel, ProcessingSection, MetricDefinition,
+                TrainSection, ParameterRange, TuneSection, TransformSection, InferenceSpec,
+                RegistrySection, ModelConfig, Comparison, RetryPolicy, Step, ModelSteps, Parameter,
+                PipelineConfig]
+    keys: set[str] = set()
+    for section in sections:
+        for name, info in section.model_fields.items():
+            keys.add(info.alias or name)
+    return keys

@@ -1,0 +1,91 @@
+"""The commands that read the YAML: validate, schema, render, check."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from smpipe_gen.artifacts import write_atomic
+from smpipe_gen.errors import SmpipeError
+from smpipe_gen.project import Project
+
+_VERSION_LINE = re.compile(r"smpipe-gen \d+\.\d+\.\d+\S*")
+
+
+def parse_assignments(values: list[str] | None, flag: str) -> dict[str, str]:
+    """``KEY=VALUE`` command-line pairs into a dict, with a clear error for anything else."""
+    result: dict[str, str] = {}
+    for item in values or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise SmpipeError(f"{flag} {item!r} is not KEY=VALUE", where=flag, hint=f"write {flag} NAME=value")
+        result[key.strip()] = value
+    return result
+
+
+def register(app: typer.Typer) -> None:
+    project_option = typer.Option(Path("."), "--project-dir", "-C", help="Root of the model repository.")
+    out_option = typer.Option(Path("pipeline"), "--out", help="Artifact directory, relative to the project.")
+    env_option = typer.Option(None, "--env", "-e", help="Override a framework variable: SMP_NAME=value.")
+
+    @app.command()
+    def validate(project_dir: Path = project_option, env: Optional[List[str]] = env_option) -> None:
+        """Check the config (types, names, references, cycles) without rendering."""
+        from smpipe_gen.render.engine import validate_project
+
+        resolved = validate_project(Project.at(project_dir).root, parse_assignments(env, "--env"))
+        typer.echo(f"ok: pipeline {resolved.spec.pipeline.pipelineName!r}, {len(resolved.steps)} steps, "
+                   f"{len(resolved.spec.models)} model(s)")
+
+    @app.command()
+    def schema() -> None:
+        """Print the JSON Schema of a model config file (for editor completion)."""
+        from smpipe_gen.config.schema import config_schema
+
+        typer.echo(json.dumps(config_schema(), indent=2, sort_keys=True))
+
+    @app.command()
+    def render(project_dir: Path = project_option, out: Path = out_option,
+               env: Optional[List[str]] = env_option) -> None:
+        """Write pipeline.py, definition.json and manifest.json (offline, byte-stable)."""
+        from smpipe_gen.render.engine import render_project
+
+        project = Project.at(project_dir, out)
+        rendered = render_project(project.root, parse_assignments(env, "--env"))
+        for name, text in rendered.files().items():
+            write_atomic(project.output_dir / name, text)
+        typer.echo(f"rendered {project.relative(project.output_dir)}/: {', '.join(rendered.files())}")
+
+    @app.command()
+    def check(project_dir: Path = project_option, out: Path = out_option,
+              env: Optional[List[str]] = env_option) -> None:
+        """Exit 0 if the committed artifacts match a fresh render, 2 (with a diff) if not."""
+        from smpipe_gen.render.engine import render_project
+
+        project = Project.at(project_dir, out)
+        rendered = render_project(project.root, parse_assignments(env, "--env"))
+        diffs = []
+        for name, text in rendered.files().items():
+            path = project.output_dir / name
+            committed = path.read_text(encoding="utf-8") if path.is_file() else ""
+            if _comparable(committed) != _comparable(text):
+                shown = project.relative(path)
+                diffs.append("".join(difflib.unified_diff(
+                    committed.splitlines(keepends=True), text.splitlines(keepends=True),
+                    fromfile=f"a/{shown}" if committed else "/dev/null", tofile=f"b/{shown}")))
+        if diffs:
+            typer.echo("".join(diffs), nl=False)
+            typer.echo("stale: the committed artifacts differ from the config; run `smpipe-gen render` "
+                       "and commit the result", err=True)
+            raise typer.Exit(2)
+        typer.echo("ok: rendered artifacts are current")
+
+
+def _comparable(text: str) -> str:
+    """The tool version in headers and manifests does not count as drift."""
+    return _VERSION_LINE.sub("smpipe-gen", text)
