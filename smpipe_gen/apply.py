@@ -150,6 +150,9 @@ class Deployer:
         session = boto3.session.Session(region_name=self.settings.region)
         self.sagemaker = session.client("sagemaker", config=config)
         self.s3 = session.client("s3", config=config)
+        # Step progress is best effort: one attempt, so an endpoint without it costs no backoff.
+        self.progress = session.client("sagemaker", config=config.merge(Config(retries={"mode": "standard",
+                                                                                          "max_attempts": 1})))
 
     def call(self, what: str, function: Callable[..., Any], **kwargs: Any) -> Any:
         """One AWS call; failures become one-line errors naming the call and the pipeline."""
@@ -207,11 +210,15 @@ class Deployer:
 
 
 def parse_definition(value: Any) -> dict[str, Any] | None:
-    if value is None:
-        return None
+    """The deployed definition as data; None when absent or not JSON (moto returns a Python
+    repr for definitions given through S3)."""
     if isinstance(value, dict):
         return value
-    return json.loads(value)
+    try:
+        parsed = json.loads(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
 
 
 def _desired_tags(loaded: Loaded) -> dict[str, str]:
@@ -226,7 +233,11 @@ def _differences(loaded: Loaded, described: dict[str, Any], tags: dict[str, str]
     version tags are bookkeeping: they alone never cause an update."""
     settings = loaded.manifest.pipeline
     changes = []
-    if parse_definition(described.get("PipelineDefinition")) != loaded.definition:
+    deployed = parse_definition(described.get("PipelineDefinition"))
+    if deployed is None:  # unreadable: trust the digest tag the last successful apply wrote
+        if tags.get(TAG_DEFINITION) != loaded.definition_sha256:
+            changes.append("definition")
+    elif deployed != loaded.definition:
         changes.append("definition")
     if described.get("RoleArn") != settings.role_arn:
         changes.append("role")
@@ -359,19 +370,22 @@ def wait(deployer: Deployer, execution_arn: str, interval: float = 15.0) -> str:
     while True:
         described = deployer.call("DescribePipelineExecution", deployer.sagemaker.describe_pipeline_execution,
                                   PipelineExecutionArn=execution_arn)
+        status = described.get("PipelineExecutionStatus", "Unknown")
+        if seen.get("") != status:
+            seen[""] = status
+            deployer.echo(f"execution: {status}")
         if list_steps:
             try:
-                listed = deployer.sagemaker.list_pipeline_execution_steps(PipelineExecutionArn=execution_arn,
+                listed = deployer.progress.list_pipeline_execution_steps(PipelineExecutionArn=execution_arn,
                                                                           SortOrder="Ascending")
                 for step in listed.get("PipelineExecutionSteps", []):
-                    name, status = step.get("StepName", "?"), step.get("StepStatus", "?")
-                    if seen.get(name) != status:
-                        seen[name] = status
+                    name, step_status = step.get("StepName", "?"), step.get("StepStatus", "?")
+                    if seen.get(name) != step_status:
+                        seen[name] = step_status
                         reason = f" ({step['FailureReason']})" if step.get("FailureReason") else ""
-                        deployer.echo(f"  step {name}: {status}{reason}")
+                        deployer.echo(f"  step {name}: {step_status}{reason}")
             except (ClientError, BotoCoreError):
                 list_steps = False
-        status = described.get("PipelineExecutionStatus", "Unknown")
         if status in TERMINAL_STATUSES:
             return status
         time.sleep(interval)

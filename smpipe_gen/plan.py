@@ -429,7 +429,11 @@ def against_deployed(project: Project) -> Plan:
                          "description": described.get("PipelineDescription") or None}
     wanted = {"role_arn": settings.role_arn, "display_name": settings.display_name or name,
               "description": settings.description or None}
-    return compare(deploy.parse_definition(described.get("PipelineDefinition")) or {}, loaded.definition,
+    deployed = deploy.parse_definition(described.get("PipelineDefinition"))
+    if deployed is None:
+        raise SmpipeError("the deployed definition is not readable JSON", where=f"pipeline {name}",
+                          hint="compare with a git ref instead: --base <ref>")
+    return compare(deployed, loaded.definition,
                    base=f"deployed pipeline {name}", head="working tree",
                    settings=settings_changes(deployed_settings, wanted))
 
