@@ -1,0 +1,69 @@
+"""Step cache: a finished step's result stored under a key made of its resolved arguments, code
+digests and input contents. A hit is trusted only if every output it published still has the
+content recorded when it was published."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from smpipe_gen import artifacts
+from smpipe_gen.local.jobs import StepResult
+from smpipe_gen.local.store import Store
+
+CACHEABLE = {"Processing", "Training", "Tuning", "Transform"}
+
+_DURATION = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
+
+
+def expire_seconds(text: str | None) -> float | None:
+    """ISO 8601 duration (CacheConfig.ExpireAfter) in seconds; None means never expires."""
+    match = _DURATION.match(text or "")
+    if not text or not match:
+        return None
+    y, mo, w, d, h, mi, s = (int(g or 0) for g in match.groups())
+    return ((((y * 365 + mo * 30 + w * 7 + d) * 24 + h) * 60 + mi) * 60) + s
+
+
+def cache_key(step_type: str, arguments: Any, code: dict[str, str], inputs: dict[str, str]) -> str:
+    payload = json.dumps({"type": step_type, "arguments": arguments, "code": code, "inputs": inputs},
+                         sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+class Cache:
+    def __init__(self, root: Path, store: Store):
+        self.root = Path(root)
+        self.store = store
+
+    def _path(self, step: str, key: str) -> Path:
+        safe = re.sub(r"[^\w.-]", "_", step)
+        return self.root / safe / f"{key}.json"
+
+    def lookup(self, step: str, key: str, max_age: float | None = None,
+               executions: set[str] | None = None) -> tuple[StepResult, str] | None:
+        """A trusted earlier result and the execution that produced it, or None."""
+        path = self._path(step, key)
+        try:
+            entry = json.loads(path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+        if max_age is not None and time.time() - entry["created"] > max_age:
+            return None
+        if executions is not None and entry["execution_id"] not in executions:
+            return None
+        for uri, digest in entry["outputs"].items():
+            if self.store.digest(uri) != digest:
+                return None
+        result = StepResult(properties=entry["properties"], outputs=entry["outputs"],
+                            metrics=entry.get("metrics", {}))
+        return result, entry["execution_id"]
+
+    def save(self, step: str, key: str, execution_id: str, result: StepResult) -> None:
+        entry = {"step": step, "key": key, "execution_id": execution_id, "created": time.time(),
+                 "properties": result.properties, "outputs": result.outputs, "metrics": result.metrics}
+        artifacts.write_atomic(self._path(step, key), json.dumps(entry, indent=1, sort_keys=True, default=str))

@@ -1,0 +1,212 @@
+"""Evaluating the definition's expression language: Parameters, ExecutionVariables, Std:Join,
+Get on step properties, Std:JsonGet on property files, and conditions."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from pathlib import Path
+from typing import Any, Callable
+
+from smpipe_gen.errors import SmpipeError
+
+_TOKEN = re.compile(r"\.?([A-Za-z_][\w-]*)|\[(\d+)\]|\['([^']*)'\]|\[\"([^\"]*)\"\]")
+_LIST_KEYS = ("OutputName", "ChannelName", "MetricName", "Name", "InputName")
+
+
+def parse_parameters(definition: dict[str, Any], overrides: dict[str, str]) -> dict[str, Any]:
+    """Parameter values: defaults, overridden by ``--param`` values checked against the Type."""
+    declared = {p["Name"]: p for p in definition.get("Parameters", [])}
+    values: dict[str, Any] = {}
+    for name, raw in overrides.items():
+        if name not in declared:
+            close = difflib.get_close_matches(name, declared, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"declared parameters: {', '.join(sorted(declared)) or 'none'}"
+            raise SmpipeError(f"unknown parameter {name!r}", where=f"--param {name}", hint=hint)
+        values[name] = _convert(declared[name], raw)
+    for name, spec in declared.items():
+        if name not in values:
+            if "DefaultValue" not in spec:
+                raise SmpipeError(f"parameter {name!r} has no default value", where=f"--param {name}",
+                                  hint=f"pass --param {name}=VALUE")
+            values[name] = spec["DefaultValue"]
+    return values
+
+
+def _convert(spec: dict[str, Any], raw: str) -> Any:
+    name, kind = spec["Name"], spec.get("Type", "String")
+    try:
+        if kind == "Integer":
+            value: Any = int(raw)
+        elif kind == "Float":
+            value = float(raw)
+        elif kind == "Boolean":
+            if raw.lower() not in ("true", "false"):
+                raise ValueError(raw)
+            value = raw.lower() == "true"
+        else:
+            value = raw
+    except ValueError:
+        raise SmpipeError(f"{raw!r} is not a valid {kind}", where=f"--param {name}",
+                          hint=f"parameter {name} has Type {kind}") from None
+    enum = spec.get("EnumValues")
+    if enum and value not in enum:
+        raise SmpipeError(f"{raw!r} is not one of {enum}", where=f"--param {name}", hint="use one of the EnumValues")
+    return value
+
+
+def walk(value: Any, path: str, where: str) -> Any:
+    """Follow a property path like ``ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri``."""
+    pos, current = 0, value
+    while pos < len(path):
+        match = _TOKEN.match(path, pos)
+        if not match:
+            raise SmpipeError(f"cannot parse property path {path!r}", where=where)
+        pos = match.end()
+        attr, index, key1, key2 = match.groups()
+        key = attr if attr is not None else key1 if key1 is not None else key2
+        try:
+            if index is not None:
+                current = current[int(index)]
+            elif isinstance(current, dict):
+                current = current[key]
+            elif isinstance(current, list):
+                current = next(item for item in current if isinstance(item, dict)
+                               and any(item.get(k) == key for k in _LIST_KEYS))
+            else:
+                raise KeyError(key)
+        except (KeyError, IndexError, StopIteration, TypeError):
+            raise SmpipeError(f"property {path!r} does not exist", where=where,
+                              hint="check the Get reference against the step's outputs") from None
+    return current
+
+
+def json_path(data: Any, path: str, where: str) -> Any:
+    """The JsonGet path subset SageMaker accepts: dotted keys and [index]."""
+    path = path[2:] if path.startswith("$.") else path
+    return walk(data, path, where)
+
+
+class Resolver:
+    """Resolves expressions against parameters, execution variables and finished steps.
+
+    ``step_properties(name)`` returns a finished step's properties (raising if it did not run);
+    ``property_file(step, name)`` returns the local path of a property file.
+    """
+
+    def __init__(self, parameters: dict[str, Any], execution: dict[str, Any],
+                 step_properties: Callable[[str], dict[str, Any]],
+                 property_file: Callable[[str, str], Path], read_uri: Callable[[str], Path]):
+        self.parameters = parameters
+        self.execution = execution
+        self.step_properties = step_properties
+        self.property_file = property_file
+        self.read_uri = read_uri
+
+    def resolve(self, value: Any, where: str) -> Any:
+        if isinstance(value, list):
+            return [self.resolve(item, where) for item in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            (key, body), = value.items()
+            if key == "Get":
+                return self.get(body, where)
+            if key == "Std:Join":
+                parts = self.resolve(body.get("Values", []), where)
+                return str(body.get("On", "")).join(_text(p) for p in parts)
+            if key == "Std:JsonGet":
+                return self.json_get(body, where)
+        return {k: self.resolve(v, where) for k, v in value.items()}
+
+    def get(self, ref: str, where: str) -> Any:
+        head, _, rest = ref.partition(".")
+        if head == "Parameters":
+            if rest not in self.parameters:
+                raise SmpipeError(f"unknown parameter {rest!r}", where=where, hint="declare it in the pipeline parameters")
+            return self.parameters[rest]
+        if head == "Execution":
+            if rest not in self.execution:
+                raise SmpipeError(f"unknown execution variable {rest!r}", where=where)
+            return self.execution[rest]
+        if head == "Steps":
+            step, _, path = rest.partition(".")
+            props = self.step_properties(step)
+            if path.startswith("PropertyFiles."):
+                return {"PropertyFile": (step, path[len("PropertyFiles."):])}
+            return walk(props, path, f"{where}: Steps.{step}")
+        raise SmpipeError(f"unsupported reference {ref!r}", where=where)
+
+    def json_get(self, body: dict[str, Any], where: str) -> Any:
+        if "PropertyFile" in body:
+            ref = self.resolve(body["PropertyFile"], where)
+            step, name = ref["PropertyFile"] if isinstance(ref, dict) else (None, ref)
+            path = self.property_file(step, name)
+        else:
+            path = self.read_uri(self.resolve(body["S3Uri"], where))
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SmpipeError(f"property file {path} was not written", where=where,
+                              hint="the step must write the file named in its PropertyFiles") from None
+        except json.JSONDecodeError as error:
+            raise SmpipeError(f"property file {path} is not JSON ({error.msg})", where=where) from None
+        return json_path(data, self.resolve(body["Path"], where), f"{where}: JsonGet {body['Path']}")
+
+    def condition(self, cond: dict[str, Any], where: str) -> bool:
+        """Evaluate one condition of every type SageMaker supports."""
+        kind = cond.get("Type")
+        if kind == "Not":
+            return not self.condition(cond["Expression"], where)
+        if kind == "Or":
+            return any(self.condition(c, where) for c in cond["Conditions"])
+        if kind == "In":
+            query = self.resolve(cond["QueryValue"], where)
+            return any(_equal(query, self.resolve(v, where)) for v in cond["Values"])
+        left, right = self.resolve(cond["LeftValue"], where), self.resolve(cond["RightValue"], where)
+        if kind == "Equals":
+            return _equal(left, right)
+        compare = {"GreaterThan": lambda a, b: a > b, "GreaterThanOrEqualTo": lambda a, b: a >= b,
+                   "LessThan": lambda a, b: a < b, "LessThanOrEqualTo": lambda a, b: a <= b}.get(kind)
+        if compare is None:
+            raise SmpipeError(f"unsupported condition type {kind!r}", where=where)
+        try:
+            return compare(*_comparable(left, right))
+        except TypeError:
+            raise SmpipeError(f"cannot compare {left!r} with {right!r}", where=where) from None
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _comparable(left: Any, right: Any) -> tuple[Any, Any]:
+    if isinstance(left, (int, float)) or isinstance(right, (int, float)):
+        try:
+            return float(left), float(right)
+        except (TypeError, ValueError):
+            pass
+    return left, right
+
+
+def _equal(left: Any, right: Any) -> bool:
+    a, b = _comparable(left, right)
+    return a == b
+
+
+def references(value: Any) -> set[str]:
+    """Names of the steps an expression tree refers to (``Get: Steps.<name>...``)."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, body in value.items():
+            if key == "Get" and isinstance(body, str) and body.startswith("Steps."):
+                found.add(body.split(".")[1])
+            else:
+                found |= references(body)
+    elif isinstance(value, list):
+        for item in value:
+            found |= references(item)
+    return found

@@ -1,0 +1,101 @@
+"""One module per step type. Each exposes ``run(ctx) -> StepResult``."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from smpipe_gen.errors import SmpipeError
+from smpipe_gen.local.code import CodeArtifacts
+from smpipe_gen.local.expressions import Resolver
+from smpipe_gen.local.sandbox import Sandbox, python_env
+from smpipe_gen.local.store import Store
+
+
+@dataclass
+class StepResult:
+    properties: dict[str, Any]
+    outputs: dict[str, str] = field(default_factory=dict)  # published S3 URI -> content digest
+    metrics: dict[str, float] = field(default_factory=dict)
+    branch: bool | None = None  # condition steps: the outcome
+
+
+class StepFailed(Exception):
+    """The step's own work failed (non-zero exit, Fail step); message names the reason."""
+
+
+@dataclass
+class JobContext:
+    step: dict[str, Any]
+    arguments: dict[str, Any]  # resolved
+    execution_id: str
+    pipeline_name: str
+    region: str
+    store: Store
+    code: CodeArtifacts
+    resolver: Resolver
+    step_dir: Path
+    log: IO[bytes]
+    run_root: Path
+    use_namespace: bool
+    max_parallel: int
+
+    @property
+    def name(self) -> str:
+        return self.step["Name"]
+
+    @property
+    def job_name(self) -> str:
+        return f"pipelines-{self.execution_id}-{self.name}"[:63]
+
+    def say(self, text: str) -> None:
+        """A runner message in the step log, marked so it is not mistaken for job output."""
+        self.log.write(f"[smpipe-gen] {text}\n".encode())
+        self.log.flush()
+
+    def sandbox(self, sub: str = "") -> Sandbox:
+        box = Sandbox(self.step_dir / sub if sub else self.step_dir, self.use_namespace)
+        if not box.isolated and not getattr(self, "_told", False):
+            self.say("no private mount namespace here: /opt/ml paths are rewritten in arguments and "
+                     "environment; scripts that hard-code /opt/ml will not find their files")
+            self._told = True
+        return box
+
+    def env(self, extra: dict[str, str]) -> dict[str, str]:
+        return python_env({**os.environ, **{k: str(v) for k, v in extra.items()}}, self.run_root / "bin")
+
+    def materialize_input(self, box: Sandbox, uri: str, target: Path, what: str) -> None:
+        """Copy an input from the store (or the code manifest) into the job, or fail naming it."""
+        artifact = self.code.get(uri)
+        if artifact is not None:
+            box_rewrite = None if box.isolated else str(box.opt_ml)
+            drift = self.code.drift(artifact)
+            if drift:
+                self.say(f"warning: {', '.join(drift)} changed since the render; running the current files")
+            self.code.materialize(artifact, target, box_rewrite)
+            return
+        target.mkdir(parents=True, exist_ok=True)
+        if self.store.materialize(uri, target) == 0:
+            raise SmpipeError(f"{what} {uri} is not in the local store", where=f"step {self.name}",
+                              hint="add it to the manifest's local_data or pass --data S3URI=./local/dir")
+
+    def run_process(self, box: Sandbox, argv: list[str], env: dict[str, str], cwd: str) -> float:
+        """Run the job's process; raises StepFailed on a non-zero exit. Returns seconds taken."""
+        self.say("$ " + " ".join(argv))
+        started = time.perf_counter()
+        code = box.run(argv, env, cwd, self.log)
+        elapsed = time.perf_counter() - started
+        if code != 0:
+            failure = box.opt_ml / "output" / "failure"
+            reason = failure.read_text(errors="replace").strip()[:500] if failure.is_file() else ""
+            raise StepFailed(f"process exited with code {code}" + (f": {reason}" if reason else ""))
+        return elapsed
+
+
+def write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")

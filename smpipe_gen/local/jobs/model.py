@@ -1,0 +1,36 @@
+"""CreateModel steps: the model's container spec is recorded under the run root so transform
+steps (possibly in a later run, after a cache hit) can find it by name."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from smpipe_gen import artifacts
+from smpipe_gen.errors import SmpipeError
+from smpipe_gen.local.jobs import JobContext, StepResult
+
+
+def model_file(run_root: Path, name: str) -> Path:
+    return Path(run_root) / "models" / f"{name}.json"
+
+
+def load_model(run_root: Path, name: str, where: str) -> dict[str, Any]:
+    path = model_file(run_root, name)
+    if not path.is_file():
+        raise SmpipeError(f"model {name!r} was not created by a local run", where=where,
+                          hint="the ModelName must come from a Model step of this pipeline")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def run(ctx: JobContext) -> StepResult:
+    args = ctx.arguments
+    containers = [args["PrimaryContainer"]] if "PrimaryContainer" in args else args.get("Containers", [])
+    if len(containers) != 1:
+        raise SmpipeError("only single-container models run locally", where=f"step {ctx.name}",
+                          hint="use one container per model")
+    name = ctx.job_name
+    props = {**args, "ModelName": name, "ModelArn": f"arn:aws:sagemaker:{ctx.region}:000000000000:model/{name}"}
+    artifacts.write_atomic(model_file(ctx.run_root, name), artifacts.canonical_json(props))
+    return StepResult(properties=props)

@@ -1,0 +1,50 @@
+"""Processing steps: inputs at their LocalPath, the container entrypoint run as a process,
+outputs published to their S3 URIs when it exits 0."""
+
+from __future__ import annotations
+
+from smpipe_gen.errors import SmpipeError
+from smpipe_gen.local.jobs import JobContext, StepResult, write_json
+from smpipe_gen.local.sandbox import OPT_ML
+
+
+def _local_path(ctx: JobContext, path: str, what: str) -> str:
+    if not isinstance(path, str) or not path.startswith(OPT_ML + "/"):
+        raise SmpipeError(f"{what} LocalPath {path!r} is outside /opt/ml", where=f"step {ctx.name}",
+                          hint="SageMaker processing paths live under /opt/ml/processing")
+    return path
+
+
+def run(ctx: JobContext) -> StepResult:
+    args = ctx.arguments
+    box = ctx.sandbox()
+    for item in args.get("ProcessingInputs", []):
+        name = item.get("InputName", "input")
+        if "S3Input" not in item:
+            raise SmpipeError(f"input {name!r} is not an S3 input", where=f"step {ctx.name}",
+                              hint="only S3Input processing inputs run locally")
+        s3 = item["S3Input"]
+        local = _local_path(ctx, s3["LocalPath"], f"input {name!r}")
+        ctx.materialize_input(box, s3["S3Uri"], box.host(local), f"input {name!r}")
+    outputs = args.get("ProcessingOutputConfig", {}).get("Outputs", [])
+    for item in outputs:
+        box.host(_local_path(ctx, item["S3Output"]["LocalPath"], f"output {item['OutputName']!r}")).mkdir(
+            parents=True, exist_ok=True)
+    write_json(box.opt_ml / "config" / "processingjobconfig.json", {**args, "ProcessingJobName": ctx.job_name})
+    write_json(box.opt_ml / "config" / "resourceconfig.json", {"current_host": "algo-1", "hosts": ["algo-1"]})
+
+    app = args.get("AppSpecification", {})
+    argv = [str(a) for a in [*app.get("ContainerEntrypoint", []), *app.get("ContainerArguments", [])]]
+    if not argv:
+        raise SmpipeError("no ContainerEntrypoint", where=f"step {ctx.name}",
+                          hint="the image's default entrypoint cannot run locally; give the processor a command")
+    env = ctx.env({k: str(v) for k, v in args.get("Environment", {}).items()})
+    ctx.run_process(box, argv, env, "/opt/ml/processing" if box.isolated else str(box.host(OPT_ML + "/processing")))
+
+    published: dict[str, str] = {}
+    for item in outputs:
+        uri = item["S3Output"]["S3Uri"]
+        ctx.store.publish_dir(box.host(item["S3Output"]["LocalPath"]), uri)
+        published[uri] = ctx.store.digest(uri)
+    props = {**args, "ProcessingJobName": ctx.job_name, "ProcessingJobStatus": "Completed"}
+    return StepResult(properties=props, outputs=published)

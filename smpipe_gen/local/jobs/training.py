@@ -1,0 +1,147 @@
+"""Training steps under SageMaker's training contract: channels in /opt/ml/input/data/<channel>,
+SM_* variables, hyperparameters as ``--name value`` arguments, /opt/ml/model packed as
+model.tar.gz at ``<S3OutputPath>/<job>/output/``, metric definitions matched on the log."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tarfile
+import time
+from pathlib import Path
+from typing import Any
+
+from smpipe_gen.errors import SmpipeError
+from smpipe_gen.local.jobs import JobContext, StepResult, write_json
+from smpipe_gen.local.sandbox import Sandbox
+
+
+def decode_hyperparameters(raw: dict[str, Any]) -> dict[str, Any]:
+    """The SDK JSON-encodes hyperparameter values; the toolkit decodes them before use."""
+    decoded = {}
+    for key, value in raw.items():
+        try:
+            decoded[key] = json.loads(value) if isinstance(value, str) else value
+        except json.JSONDecodeError:
+            decoded[key] = value
+    return decoded
+
+
+def _arg(value: Any) -> str:
+    """A decoded hyperparameter as the training toolkit passes it (strings and numbers as is)."""
+    if isinstance(value, str):
+        return value
+    return str(value) if isinstance(value, (int, float)) else json.dumps(value)
+
+
+def train(ctx: JobContext, spec: dict[str, Any], job_name: str, box: Sandbox) -> dict[str, Any]:
+    """Run one training job described by ``spec`` (CreateTrainingJob arguments, resolved).
+    Returns its Describe-like properties; raises StepFailed when the script fails."""
+    hps = decode_hyperparameters(spec.get("HyperParameters", {}))
+    program = hps.get("sagemaker_program")
+    submit = hps.get("sagemaker_submit_directory")
+    if not program or not submit:
+        image = spec.get("AlgorithmSpecification", {}).get("TrainingImage", "?")
+        raise SmpipeError(f"training image {image} has no entry point script", where=f"step {ctx.name}",
+                          hint="built-in algorithm images cannot run locally; use an Estimator with entry_point")
+    user_hps = {k: v for k, v in hps.items() if not k.startswith("sagemaker_")}
+    code_dir = box.opt_ml / "code"
+    ctx.code.extract(ctx.code.require(submit, f"step {ctx.name}"), code_dir)
+    drift = ctx.code.drift(ctx.code.require(submit, f"step {ctx.name}"))
+    if drift:
+        ctx.say(f"warning: {', '.join(drift)} changed since the render; running the current files")
+
+    channels = []
+    for channel in spec.get("InputDataConfig", []):
+        name = channel["ChannelName"]
+        source = channel.get("DataSource", {}).get("S3DataSource")
+        if source is None:
+            raise SmpipeError(f"channel {name!r} is not an S3 data source", where=f"step {ctx.name}",
+                              hint="only S3 channels run locally")
+        ctx.materialize_input(box, source["S3Uri"], box.opt_ml / "input" / "data" / name, f"channel {name!r}")
+        channels.append(name)
+    for sub in ("model", "output/data", "input/config"):
+        (box.opt_ml / sub).mkdir(parents=True, exist_ok=True)
+    write_json(box.opt_ml / "input/config/hyperparameters.json", {k: _arg(v) for k, v in hps.items()})
+    write_json(box.opt_ml / "input/config/inputdataconfig.json",
+               {c["ChannelName"]: {k: v for k, v in c.items() if k != "DataSource"} for c in spec.get("InputDataConfig", [])})
+    write_json(box.opt_ml / "input/config/resourceconfig.json", {"current_host": "algo-1", "hosts": ["algo-1"]})
+
+    ml = "/opt/ml"
+    sm_env = {
+        "SM_MODEL_DIR": f"{ml}/model", "SM_OUTPUT_DATA_DIR": f"{ml}/output/data", "SM_OUTPUT_DIR": f"{ml}/output",
+        "SM_INPUT_DIR": f"{ml}/input", "SM_INPUT_CONFIG_DIR": f"{ml}/input/config", "SM_INPUT_DATA_DIR": f"{ml}/input/data",
+        "SM_CHANNELS": json.dumps(sorted(channels)), "SM_HPS": json.dumps(user_hps, sort_keys=True),
+        "SM_CURRENT_HOST": "algo-1", "SM_HOSTS": json.dumps(["algo-1"]), "SM_NETWORK_INTERFACE_NAME": "eth0",
+        "SM_NUM_CPUS": str(os.cpu_count() or 1), "SM_NUM_GPUS": "0", "SM_USER_ENTRY_POINT": program,
+        "SM_MODULE_NAME": program.rsplit(".", 1)[0], "SM_MODULE_DIR": submit, "SM_LOG_LEVEL": "20",
+        "SM_USER_ARGS": json.dumps([x for k, v in user_hps.items() for x in (f"--{k}", _arg(v))]),
+        "TRAINING_JOB_NAME": job_name, "SM_TRAINING_ENV": json.dumps({"job_name": job_name, "hyperparameters": user_hps,
+                                                                       "channel_input_dirs": {c: f"{ml}/input/data/{c}" for c in channels},
+                                                                       "model_dir": f"{ml}/model", "current_host": "algo-1"}),
+        **{f"SM_CHANNEL_{c.upper()}": f"{ml}/input/data/{c}" for c in channels},
+        **{f"SM_HP_{k.upper()}": _arg(v) for k, v in user_hps.items()},
+    }
+    env = ctx.env({**{k: str(v) for k, v in spec.get("Environment", {}).items()},
+                   **{k: box.visible(v) for k, v in sm_env.items()}})
+    runner = ["/bin/bash"] if program.endswith(".sh") else ["python"]
+    argv = [*runner, program, *[x for k, v in user_hps.items() for x in (f"--{k}", _arg(v))]]
+    log_start = ctx.log.tell()
+    ctx.run_process(box, argv, env, box.visible(f"{ml}/code"))
+
+    output_path = spec["OutputDataConfig"]["S3OutputPath"].rstrip("/")
+    model_uri = f"{output_path}/{job_name}/output/model.tar.gz"
+    tarball = box.job_dir / "model.tar.gz"
+    _pack(box.opt_ml / "model", tarball)
+    ctx.store.publish_file(tarball, model_uri)
+    outputs = {model_uri: ctx.store.digest(model_uri)}
+    if any((box.opt_ml / "output" / "data").iterdir()):
+        data_uri = f"{output_path}/{job_name}/output/output.tar.gz"
+        _pack(box.opt_ml / "output" / "data", box.job_dir / "output.tar.gz")
+        ctx.store.publish_file(box.job_dir / "output.tar.gz", data_uri)
+        outputs[data_uri] = ctx.store.digest(data_uri)
+    metrics = match_metrics(spec.get("AlgorithmSpecification", {}).get("MetricDefinitions", []),
+                            _read_from(ctx.log.name, log_start))
+    now = time.time()
+    return {
+        **spec, "TrainingJobName": job_name, "TrainingJobStatus": "Completed",
+        "ModelArtifacts": {"S3ModelArtifacts": model_uri},
+        "FinalMetricDataList": [{"MetricName": k, "Value": v, "Timestamp": now} for k, v in metrics.items()],
+        "_outputs": outputs, "_metrics": metrics,
+    }
+
+
+def _read_from(path: str, offset: int) -> str:
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        return handle.read().decode(errors="replace")
+
+
+def match_metrics(definitions: list[dict[str, str]], log: str) -> dict[str, float]:
+    """Final value of each metric: the last match of its regex in the job's log."""
+    metrics: dict[str, float] = {}
+    for definition in definitions:
+        try:
+            pattern = re.compile(definition["Regex"])
+        except re.error as error:
+            raise SmpipeError(f"metric {definition['Name']!r} regex is invalid: {error}",
+                              hint="fix MetricDefinitions") from None
+        for match in pattern.finditer(log):
+            try:
+                metrics[definition["Name"]] = float(match.group(1) if pattern.groups else match.group(0))
+            except (ValueError, TypeError):
+                continue
+    return metrics
+
+
+def _pack(source: Path, target: Path) -> None:
+    with tarfile.open(target, "w:gz", compresslevel=1) as tar:
+        for child in sorted(Path(source).iterdir()) if Path(source).is_dir() else []:
+            tar.add(child, arcname=child.name)
+
+
+def run(ctx: JobContext) -> StepResult:
+    props = train(ctx, ctx.arguments, ctx.job_name, ctx.sandbox())
+    outputs, metrics = props.pop("_outputs"), props.pop("_metrics")
+    return StepResult(properties=props, outputs=outputs, metrics=metrics)

@@ -1,0 +1,73 @@
+"""Transform steps: the model created by a Model step, served through the inference toolkit's
+handler contract over each input file (SplitType, BatchStrategy, filters, JoinSource,
+AssembleWith), one ``<input name>.out`` per input file under the output path."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from pathlib import Path
+
+from smpipe_gen.errors import SmpipeError
+from smpipe_gen.local.jobs import JobContext, StepResult, write_json
+from smpipe_gen.local.jobs.model import load_model
+
+WORKER = Path(__file__).with_name("inference_worker.py")
+
+
+def run(ctx: JobContext) -> StepResult:
+    args = ctx.arguments
+    where = f"step {ctx.name}"
+    model = load_model(ctx.run_root, args["ModelName"], where)
+    container = model.get("PrimaryContainer") or model["Containers"][0]
+    box = ctx.sandbox()
+    model_dir = box.opt_ml / "model"
+    model_dir.mkdir(parents=True, exist_ok=True)
+    data_url = container.get("ModelDataUrl")
+    if data_url:
+        objects = ctx.store.objects(data_url)
+        if not objects:
+            raise SmpipeError(f"model data {data_url} is not in the local store", where=where,
+                              hint="the training step that produced it must have run")
+        for source in objects.values():
+            with tarfile.open(source) as tar:
+                tar.extractall(model_dir, filter="data")
+    env = container.get("Environment", {})
+    program = env.get("SAGEMAKER_PROGRAM")
+    code_dir = model_dir / "code"
+    if env.get("SAGEMAKER_SUBMIT_DIRECTORY", "").startswith("s3://"):
+        ctx.code.extract(ctx.code.require(env["SAGEMAKER_SUBMIT_DIRECTORY"], where), code_dir)
+    if not program or not (code_dir / program).is_file():
+        raise SmpipeError(f"inference script {program or '(SAGEMAKER_PROGRAM unset)'} not found", where=where,
+                          hint="give the Model an entry_point (and source_dir) or pack code/<script> in model.tar.gz")
+
+    tin, tout = args["TransformInput"], args["TransformOutput"]
+    source = tin["DataSource"]["S3DataSource"]
+    if source.get("S3DataType", "S3Prefix") != "S3Prefix":
+        raise SmpipeError(f"S3DataType {source['S3DataType']} is not supported locally", where=where,
+                          hint="use an S3Prefix input")
+    input_dir = box.opt_ml / "transform" / "input"
+    ctx.materialize_input(box, source["S3Uri"], input_dir, "transform input")
+    output_dir = box.opt_ml / "transform" / "output"
+    files = sorted(p.relative_to(input_dir).as_posix() for p in input_dir.rglob("*") if p.is_file())
+    processing = args.get("DataProcessing", {})
+    spec = {
+        "code_dir": box.visible("/opt/ml/model/code"), "model_dir": box.visible("/opt/ml/model"),
+        "program": program, "content_type": tin.get("ContentType", "text/csv"),
+        "accept": tout.get("Accept") or tin.get("ContentType", "text/csv"),
+        "split": tin.get("SplitType", "None"), "assemble": tout.get("AssembleWith", "None"),
+        "single_record": args.get("BatchStrategy") == "SingleRecord",
+        "max_payload": int(args.get("MaxPayloadInMB", 6)) << 20,
+        "input_filter": processing.get("InputFilter"), "output_filter": processing.get("OutputFilter"),
+        "join": processing.get("JoinSource", "None"),
+        "files": [[box.visible(f"/opt/ml/transform/input/{rel}"), box.visible(f"/opt/ml/transform/output/{rel}.out")]
+                  for rel in files],
+    }
+    write_json(box.opt_ml / "transform" / "job.json", spec)
+    run_env = ctx.env({**{k: str(v) for k, v in env.items()}, "SM_MODEL_DIR": box.visible("/opt/ml/model")})
+    ctx.run_process(box, ["python", str(WORKER), box.visible("/opt/ml/transform/job.json")], run_env,
+                    box.visible("/opt/ml/model/code"))
+    uri = tout["S3OutputPath"].rstrip("/")
+    ctx.store.publish_dir(output_dir, uri)
+    props = {**args, "TransformJobName": ctx.job_name, "TransformJobStatus": "Completed"}
+    return StepResult(properties=props, outputs={uri: ctx.store.digest(uri)})

@@ -1,0 +1,136 @@
+"""Giving each job its own ``/opt/ml`` without Docker.
+
+On Linux the job runs in a private mount namespace (``unshare -m``, or ``unshare --mount
+--map-root-user`` when not root) where a per-job directory is mounted at ``/opt/ml``, so scripts
+that hard-code ``/opt/ml/...`` work unmodified and the real ``/opt/ml`` is never written. Where
+that is impossible, ``/opt/ml`` is rewritten to the job directory in arguments and environment.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import IO
+
+OPT_ML = "/opt/ml"
+
+# Inside the namespace: if /opt/ml exists, bind the job's directory over it; otherwise mount a
+# shadow of /opt (every real entry bind-mounted back) that has ml/ as the job's directory.
+_SETUP = r"""
+set -e
+job="$1"; shift
+if [ -d /opt/ml ]; then
+  mount --bind "$job/opt/ml" /opt/ml
+else
+  for entry in /opt/* /opt/.[!.]*; do
+    [ -e "$entry" ] || continue
+    name="${entry##*/}"
+    if [ -d "$entry" ]; then mkdir -p "$job/opt/$name"; else : > "$job/opt/$name"; fi
+    mount --rbind "$entry" "$job/opt/$name"
+  done
+  mount --rbind "$job/opt" /opt
+fi
+exec "$@"
+"""
+
+_running: set[subprocess.Popen] = set()
+_running_lock = threading.Lock()
+
+
+@functools.lru_cache(maxsize=1)
+def namespace_prefix() -> tuple[str, ...] | None:
+    """The command prefix that enters a private mount namespace, or None if unavailable."""
+    if not sys.platform.startswith("linux") or not shutil.which("unshare"):
+        return None
+    candidates = [("unshare", "-m")] if os.geteuid() == 0 else []
+    candidates.append(("unshare", "--mount", "--map-root-user"))
+    for prefix in candidates:
+        probe = subprocess.run([*prefix, "sh", "-c", "mount -t tmpfs none /mnt 2>/dev/null || mount --bind / /mnt"],
+                               capture_output=True)
+        if probe.returncode == 0:
+            return tuple(prefix)
+    return None
+
+
+class Sandbox:
+    """A job directory whose ``opt/ml`` is what the job sees as ``/opt/ml``."""
+
+    def __init__(self, job_dir: Path, use_namespace: bool = True):
+        self.job_dir = Path(job_dir).resolve()
+        self.opt_ml = self.job_dir / "opt" / "ml"
+        self.opt_ml.mkdir(parents=True, exist_ok=True)
+        self.prefix = namespace_prefix() if use_namespace else None
+
+    @property
+    def isolated(self) -> bool:
+        return self.prefix is not None
+
+    def host(self, container_path: str) -> Path:
+        """Where a container path under /opt/ml lives on this machine."""
+        rel = container_path[len(OPT_ML):].lstrip("/") if container_path.startswith(OPT_ML) else None
+        if rel is None:
+            raise ValueError(container_path)
+        return self.opt_ml / rel
+
+    def visible(self, container_path: str) -> str:
+        """The path a job process should be given: unchanged in a namespace, rewritten otherwise."""
+        if self.isolated:
+            return container_path
+        return rewrite(container_path, str(self.opt_ml))
+
+    def run(self, argv: list[str], env: dict[str, str], cwd: str, log: IO[bytes]) -> int:
+        """Run a job process with output appended to ``log``; returns its exit code."""
+        if self.isolated:
+            argv = [*self.prefix, "sh", "-c", _SETUP, "smpipe-job", str(self.job_dir), "sh", "-c",
+                    'cd "$0" && exec "$@"', cwd, *argv]
+            cwd = str(self.job_dir)
+        else:
+            argv = [rewrite(a, str(self.opt_ml)) for a in argv]
+            env = {k: rewrite(v, str(self.opt_ml)) for k, v in env.items()}
+            cwd = rewrite(cwd, str(self.opt_ml))
+        process = subprocess.Popen(argv, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+        with _running_lock:
+            _running.add(process)
+        try:
+            return process.wait()
+        finally:
+            with _running_lock:
+                _running.discard(process)
+
+
+def rewrite(text: str, opt_ml: str) -> str:
+    return text.replace(OPT_ML + "/", opt_ml + "/") if text != OPT_ML else opt_ml
+
+
+def terminate_all() -> None:
+    """Stop every job process this runner started (on Ctrl-C)."""
+    with _running_lock:
+        processes = list(_running)
+    for process in processes:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+
+def python_env(base: dict[str, str], shim_dir: Path) -> dict[str, str]:
+    """Environment whose ``python``/``python3`` is the interpreter running smpipe-gen."""
+    bin_dir = str(Path(sys.executable).parent)
+    shim_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("python", "python3"):
+        if not (Path(bin_dir) / name).exists() and not (shim_dir / name).exists():
+            shim = shim_dir / name
+            shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+            shim.chmod(0o755)
+    env = dict(base)
+    env["PATH"] = os.pathsep.join([bin_dir, str(shim_dir), base.get("PATH", os.defpath)])
+    env["PYTHONUNBUFFERED"] = "1"
+    env.pop("PYTHONHOME", None)
+    return env

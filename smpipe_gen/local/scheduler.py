@@ -1,0 +1,458 @@
+"""Executing the definition's DAG: independent steps in parallel, condition branches, caching,
+resume, and SageMaker's failure semantics (no new steps after a failure, running ones finish)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import string
+import threading
+import time
+import traceback
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from smpipe_gen import artifacts
+from smpipe_gen.artifacts import Manifest
+from smpipe_gen.errors import SmpipeError
+from smpipe_gen.local import sandbox
+from smpipe_gen.local.cache import CACHEABLE, Cache, cache_key, expire_seconds
+from smpipe_gen.local.code import CodeArtifacts
+from smpipe_gen.local.expressions import Resolver, parse_parameters, references
+from smpipe_gen.local.jobs import JobContext, StepFailed, StepResult
+from smpipe_gen.local.jobs import condition, fail, model, processing, register, training, transform, tuning
+from smpipe_gen.local.store import Store
+
+RUNNERS: dict[str, Callable[[JobContext], StepResult]] = {
+    "Processing": processing.run, "Training": training.run, "Tuning": tuning.run, "Model": model.run,
+    "Transform": transform.run, "RegisterModel": register.run, "Condition": condition.run, "Fail": fail.run,
+}
+PENDING, RUNNING, DONE, CACHED, FAILED, SKIPPED, NOT_STARTED = (
+    "pending", "running", "done", "cached", "failed", "skipped", "not started")
+
+
+@dataclass
+class Node:
+    step: dict[str, Any]
+    deps: set[str]
+    branch_of: tuple[str, bool] | None  # (condition step, True for IfSteps)
+    state: str = PENDING
+    started: float | None = None
+    duration: float | None = None
+    result: StepResult | None = None
+    message: str | None = None
+    cached_from: str | None = None
+    error: SmpipeError | None = None
+
+    @property
+    def name(self) -> str:
+        return self.step["Name"]
+
+    @property
+    def type(self) -> str:
+        return self.step["Type"]
+
+
+@dataclass
+class RunOptions:
+    parameters: dict[str, str] = field(default_factory=dict)
+    max_parallel: int = os.cpu_count() or 1
+    use_cache: bool = True
+    from_step: str | None = None
+    data: dict[str, Path] = field(default_factory=dict)
+    use_namespace: bool = True
+
+
+def build_graph(definition: dict[str, Any]) -> dict[str, Node]:
+    """Flatten condition branches and compute each step's dependencies."""
+    nodes: dict[str, Node] = {}
+
+    def add(steps: list[dict[str, Any]], branch_of: tuple[str, bool] | None) -> None:
+        for step in steps:
+            name = step.get("Name")
+            if name in nodes:
+                raise SmpipeError(f"step {name!r} appears twice", where="definition.json", hint="re-render the pipeline")
+            if step.get("Type") not in RUNNERS:
+                raise SmpipeError(f"step type {step.get('Type')!r} cannot run locally", where=f"step {name}",
+                                  hint=f"local runs support {', '.join(sorted(RUNNERS))}")
+            args = step.get("Arguments", {})
+            own = {k: v for k, v in args.items() if k not in ("IfSteps", "ElseSteps")}
+            deps = references(own) | set(step.get("DependsOn", []))
+            if branch_of:
+                deps.add(branch_of[0])
+            nodes[name] = Node(step=step, deps=deps, branch_of=branch_of)
+            if step["Type"] == "Condition":
+                add(args.get("IfSteps", []), (name, True))
+                add(args.get("ElseSteps", []), (name, False))
+
+    add(definition.get("Steps", []), None)
+    for node in nodes.values():
+        unknown = node.deps - nodes.keys()
+        if unknown:
+            raise SmpipeError(f"refers to unknown step {sorted(unknown)[0]!r}", where=f"step {node.name}",
+                              hint="re-render the pipeline")
+    _check_acyclic(nodes)
+    return nodes
+
+
+def _check_acyclic(nodes: dict[str, Node]) -> None:
+    seen: dict[str, int] = {}
+
+    def visit(name: str, trail: list[str]) -> None:
+        if seen.get(name) == 2:
+            return
+        if seen.get(name) == 1:
+            raise SmpipeError(f"dependency cycle: {' -> '.join(trail + [name])}", where="definition.json")
+        seen[name] = 1
+        for dep in sorted(nodes[name].deps):
+            visit(dep, trail + [name])
+        seen[name] = 2
+
+    for name in nodes:
+        visit(name, [])
+
+
+def _ancestors(nodes: dict[str, Node], name: str) -> set[str]:
+    found: set[str] = set()
+    stack = list(nodes[name].deps)
+    while stack:
+        dep = stack.pop()
+        if dep not in found:
+            found.add(dep)
+            stack.extend(nodes[dep].deps)
+    return found
+
+
+def _new_execution_id() -> str:
+    alphabet = string.ascii_lowercase + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(12))
+
+
+def input_uris(step_type: str, args: dict[str, Any]) -> list[Any]:
+    """The arguments a step reads data from (cache keys hash their contents)."""
+    if step_type == "Processing":
+        return [i["S3Input"]["S3Uri"] for i in args.get("ProcessingInputs", []) if "S3Input" in i]
+    if step_type == "Training":
+        return [c.get("DataSource", {}).get("S3DataSource", {}).get("S3Uri") for c in args.get("InputDataConfig", [])]
+    if step_type == "Tuning":
+        return input_uris("Training", args.get("TrainingJobDefinition", {}))
+    if step_type == "Transform":
+        return [args.get("TransformInput", {}).get("DataSource", {}).get("S3DataSource", {}).get("S3Uri")]
+    return []
+
+
+class _Deferred(Exception):
+    """An expression that needs a step that has not run yet."""
+
+
+class Runner:
+    """One local execution of a rendered pipeline."""
+
+    def __init__(self, definition: dict[str, Any], manifest: Manifest, repo_root: Path, run_root: Path,
+                 options: RunOptions, on_change: Callable[[Node], None] = lambda node: None):
+        self.definition = definition
+        self.manifest = manifest
+        self.repo_root = Path(repo_root)
+        self.run_root = Path(run_root).resolve()
+        self.options = options
+        self.on_change = on_change
+        self.nodes = build_graph(definition)
+        if options.from_step and options.from_step not in self.nodes:
+            raise SmpipeError(f"no step named {options.from_step!r}", where="--from-step",
+                              hint=f"steps: {', '.join(self.nodes)}")
+        self.parameters = parse_parameters(definition, options.parameters)
+        seeds = {uri: (self.repo_root / path) for uri, path in manifest.local_data.items()}
+        seeds.update(options.data)
+        self.store = Store(self.run_root / "s3", seeds)
+        self.code = CodeArtifacts(manifest, self.repo_root, self.run_root / "code")
+        self.cache = Cache(self.run_root / "cache", self.store)
+        self.execution_id = _new_execution_id()
+        self.run_dir = self.run_root / "runs" / self.execution_id
+        name = manifest.pipeline.name
+        region = manifest.pipeline.region
+        self.execution = {
+            "PipelineExecutionId": self.execution_id, "PipelineName": name,
+            "PipelineExecutionArn": f"arn:aws:sagemaker:{region}:000000000000:pipeline/{name}/execution/{self.execution_id}",
+            "PipelineArn": f"arn:aws:sagemaker:{region}:000000000000:pipeline/{name}",
+            "StartDateTime": datetime.now(timezone.utc).isoformat(), "CurrentDateTime": datetime.now(timezone.utc).isoformat(),
+        }
+        self.resolver = Resolver(self.parameters, self.execution, self._properties, self._property_file, self._read_uri)
+        self._lock = threading.Lock()
+        self._stop = False
+        self._previous_ids = {p.name for p in (self.run_root / "runs").iterdir()} if (self.run_root / "runs").is_dir() else set()
+        self._resumable = self._load_resumable()
+        self.started = time.time()
+        self.status = "Executing"
+        self.failure: Node | None = None
+
+    # ---- expression callbacks
+    def _properties(self, name: str) -> dict[str, Any]:
+        node = self.nodes.get(name)
+        if node is None:
+            raise SmpipeError(f"unknown step {name!r}", where="Get")
+        if node.result is None:
+            if threading.current_thread().name == "smpipe-precheck":
+                raise _Deferred(name)
+            raise SmpipeError(f"step {name!r} has not run (its branch was not taken?)", where="Get")
+        return node.result.properties
+
+    def _property_file(self, step: str, name: str) -> Path:
+        props = self._properties(step)
+        spec = next((p for p in self.nodes[step].step.get("PropertyFiles", []) if p["PropertyFileName"] == name), None)
+        if spec is None:
+            raise SmpipeError(f"step {step!r} declares no property file {name!r}", where="JsonGet")
+        outputs = props.get("ProcessingOutputConfig", {}).get("Outputs", [])
+        output = next((o for o in outputs if o["OutputName"] == spec["OutputName"]), None)
+        if output is None:
+            raise SmpipeError(f"property file {name!r} names unknown output {spec['OutputName']!r}", where=f"step {step}")
+        return self.store.path(output["S3Output"]["S3Uri"].rstrip("/") + "/" + spec["FilePath"])
+
+    def _read_uri(self, uri: str) -> Path:
+        objects = self.store.objects(uri)
+        if len(objects) != 1:
+            raise SmpipeError(f"{uri} is not one object in the local store", where="JsonGet")
+        return next(iter(objects.values()))
+
+    # ---- resume bookkeeping
+    def _load_resumable(self) -> set[str]:
+        """Executions a re-run may resume from: the unbroken series of unsuccessful runs before this one."""
+        try:
+            last = json.loads((self.run_root / "last-run.json").read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return set()
+        return set(last.get("resumable", [])) if last.get("status") != "Succeeded" else set()
+
+    def _write_last_run(self) -> None:
+        resumable = [] if self.status == "Succeeded" else sorted(self._resumable | {self.execution_id})
+        artifacts.write_atomic(self.run_root / "last-run.json", json.dumps(
+            {"execution_id": self.execution_id, "status": self.status, "resumable": resumable}, indent=1))
+
+    # ---- checks before anything runs
+    def precheck(self) -> None:
+        """Fail fast on inputs that are known before the run and missing from the store."""
+        def check() -> None:
+            for node in self.nodes.values():
+                for value in input_uris(node.type, node.step.get("Arguments", {})):
+                    try:
+                        uri = self.resolver.resolve(value, f"step {node.name}")
+                    except _Deferred:
+                        continue
+                    if isinstance(uri, str) and not self.code.get(uri) and not self.store.objects(uri):
+                        raise SmpipeError(f"input {uri} is not in the local store", where=f"step {node.name}",
+                                          hint="add it to the manifest's local_data or pass --data S3URI=./local/dir")
+
+        errors: list[BaseException] = []
+        thread = threading.Thread(target=lambda: _capture(check, errors), name="smpipe-precheck")
+        thread.start()
+        thread.join()
+        if errors:
+            raise errors[0]
+
+    # ---- execution
+    def run(self) -> dict[str, Any]:
+        self.precheck()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._write_last_run()
+        from_ancestors = _ancestors(self.nodes, self.options.from_step) if self.options.from_step else set()
+        futures: dict[Future, Node] = {}
+        with ThreadPoolExecutor(max(1, self.options.max_parallel), thread_name_prefix="smpipe-step") as pool:
+            try:
+                while True:
+                    self._propagate_skips()
+                    if not self._stop:
+                        for node in self._ready(futures.values()):
+                            node.state, node.started = RUNNING, time.time()
+                            self.on_change(node)
+                            futures[pool.submit(self._execute, node, from_ancestors)] = node
+                    if not futures:
+                        break
+                    done, _ = wait(futures, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        self._finish(futures.pop(future), future)
+            except KeyboardInterrupt:
+                self._stop = True
+                sandbox.terminate_all()
+                for node in futures.values():
+                    node.state, node.message = FAILED, "interrupted"
+                self.status = "Stopped"
+                self._write_record()
+                raise
+        for node in self.nodes.values():
+            if node.state == PENDING:
+                node.state = NOT_STARTED
+                self.on_change(node)
+        self.status = "Failed" if self.failure else "Succeeded"
+        return self._write_record()
+
+    def _ready(self, running: Any) -> list[Node]:
+        ready = []
+        for node in self.nodes.values():
+            if node.state != PENDING or len(ready) + len(list(running)) >= self.options.max_parallel:
+                continue
+            if node.branch_of:
+                parent = self.nodes[node.branch_of[0]]
+                if parent.result is None or parent.result.branch != node.branch_of[1]:
+                    continue
+            if all(self.nodes[d].state in (DONE, CACHED) for d in node.deps):
+                ready.append(node)
+        return ready
+
+    def _propagate_skips(self) -> None:
+        changed = True
+        while changed:
+            changed = False
+            for node in self.nodes.values():
+                if node.state != PENDING:
+                    continue
+                untaken = False
+                if node.branch_of:
+                    parent = self.nodes[node.branch_of[0]]
+                    untaken = parent.state in (DONE, CACHED) and parent.result.branch != node.branch_of[1]
+                if untaken or any(self.nodes[d].state == SKIPPED for d in node.deps):
+                    node.state = SKIPPED
+                    self.on_change(node)
+                    changed = True
+
+    def _finish(self, node: Node, future: Future) -> None:
+        node.duration = time.time() - (node.started or time.time())
+        error = future.exception()
+        if error is None:
+            node.result, cached_from = future.result()
+            node.state = CACHED if cached_from else DONE
+            node.cached_from = cached_from
+        else:
+            node.state = FAILED
+            if isinstance(error, SmpipeError):
+                node.error, node.message = error, error.one_line()
+            elif isinstance(error, StepFailed):
+                node.message = str(error)
+            else:
+                node.message = f"internal error: {error!r} (traceback in the step log)"
+            if self.failure is None:
+                self.failure = node
+            self._stop = True
+        self.on_change(node)
+
+    def _execute(self, node: Node, from_ancestors: set[str]) -> tuple[StepResult, str | None]:
+        where = f"step {node.name}"
+        step_dir = self.run_dir / "steps" / re.sub(r"[^\w.-]", "_", node.name)
+        step_dir.mkdir(parents=True, exist_ok=True)
+        raw = node.step.get("Arguments", {})
+        arguments = {} if node.type == "Condition" else self.resolver.resolve(raw, where)
+        key = None
+        if node.type in CACHEABLE:
+            key = self._key(node, arguments)
+            hit = self._lookup(node, key, from_ancestors)
+            if hit:
+                return hit
+        elif node.name in from_ancestors and node.type not in ("Condition", "Model"):
+            raise SmpipeError(f"cannot start from {self.options.from_step!r}: {node.type} steps always re-run",
+                              where=where, hint="start from an earlier step")
+        with open(step_dir / "log.txt", "wb") as log:
+            ctx = JobContext(step=node.step, arguments=arguments, execution_id=self.execution_id,
+                             pipeline_name=self.manifest.pipeline.name, region=self.manifest.pipeline.region,
+                             store=self.store, code=self.code, resolver=self.resolver, step_dir=step_dir, log=log,
+                             run_root=self.run_root, use_namespace=self.options.use_namespace,
+                             max_parallel=self.options.max_parallel)
+            try:
+                result = RUNNERS[node.type](ctx)
+            except (StepFailed, SmpipeError) as error:
+                ctx.say(f"step failed: {error.one_line() if isinstance(error, SmpipeError) else error}")
+                raise
+            except Exception:
+                log.write(traceback.format_exc().encode())
+                raise
+        if key is not None:
+            self.cache.save(node.name, key, self.execution_id, result)
+        return result, None
+
+    def _key(self, node: Node, arguments: dict[str, Any]) -> str:
+        """Resolved arguments with execution ids masked, plus code and input digests."""
+        ids = self._previous_ids | {self.execution_id}
+        text = json.dumps(arguments, sort_keys=True, default=str)
+        masked = re.sub("|".join(map(re.escape, sorted(ids))), "<execution>", text) if ids else text
+        strings = set(re.findall(r's3://[^"\\]+', text))
+        code = {uri: self.code.digest(uri) for uri in strings if self.code.get(uri)}
+        inputs = {}
+        for value in input_uris(node.type, arguments):
+            if isinstance(value, str) and not self.code.get(value):
+                inputs[re.sub("|".join(map(re.escape, sorted(ids))), "<execution>", value)] = self.store.digest(value)
+        if node.type == "Transform":
+            spec = model.load_model(self.run_root, arguments["ModelName"], f"step {node.name}")
+            container = spec.get("PrimaryContainer") or spec["Containers"][0]
+            inputs["model"] = self.store.digest(container["ModelDataUrl"]) if container.get("ModelDataUrl") else ""
+            submit = container.get("Environment", {}).get("SAGEMAKER_SUBMIT_DIRECTORY", "")
+            code["inference"] = self.code.digest(submit)
+            masked = re.sub(re.escape(arguments["ModelName"]), "<model>", masked)
+        return cache_key(node.type, masked, code, inputs)
+
+    def _lookup(self, node: Node, key: str, from_ancestors: set[str]) -> tuple[StepResult, str] | None:
+        if node.name in from_ancestors:
+            hit = self.cache.lookup(node.name, key)
+            if hit is None:
+                raise SmpipeError(f"no earlier result of step {node.name!r} matches its current inputs",
+                                  where="--from-step", hint="run without --from-step first")
+            return hit
+        if not self.options.use_cache or self.options.from_step == node.name:
+            return None
+        if self.options.from_step and node.name in self._descendants_of_from():
+            return None
+        config = node.step.get("CacheConfig", {})
+        if config.get("Enabled"):
+            hit = self.cache.lookup(node.name, key, expire_seconds(config.get("ExpireAfter")))
+            if hit:
+                return hit
+        if self._resumable:
+            return self.cache.lookup(node.name, key, executions=self._resumable)
+        return None
+
+    def _descendants_of_from(self) -> set[str]:
+        start = self.options.from_step
+        return {n for n in self.nodes if start in _ancestors(self.nodes, n)}
+
+    # ---- record
+    def _write_record(self) -> dict[str, Any]:
+        ended = time.time()
+        record = {
+            "execution_id": self.execution_id, "pipeline": self.manifest.pipeline.name, "status": self.status,
+            "started": datetime.fromtimestamp(self.started, timezone.utc).isoformat(),
+            "duration_seconds": round(ended - self.started, 3), "parameters": self.parameters,
+            "failed_step": self.failure.name if self.failure else None,
+            "message": self.failure.message if self.failure else None,
+            "steps": {n.name: {
+                "type": n.type, "status": n.state, "duration_seconds": None if n.duration is None else round(n.duration, 3),
+                "log": str(self.run_dir / "steps" / re.sub(r"[^\w.-]", "_", n.name) / "log.txt")
+                if n.state in (DONE, FAILED) else None,
+                "cached_from": n.cached_from, "message": n.message,
+                "outputs": sorted(n.result.outputs) if n.result else [],
+                "metrics": n.result.metrics if n.result else {},
+                "properties": _public(n.result.properties) if n.result else None,
+            } for n in self.nodes.values()},
+        }
+        artifacts.write_atomic(self.run_dir / "run.json", json.dumps(record, indent=2, default=str) + "\n")
+        self._write_last_run()
+        return record
+
+    def log_tail(self, node: Node, lines: int = 20) -> str:
+        path = self.run_dir / "steps" / re.sub(r"[^\w.-]", "_", node.name) / "log.txt"
+        if not path.is_file():
+            return ""
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _public(props: dict[str, Any]) -> dict[str, Any]:
+    keep = ("ProcessingJobName", "TrainingJobName", "ModelArtifacts", "FinalMetricDataList", "ModelName",
+            "ModelPackageArn", "TransformJobName", "Outcome", "BestTrainingJob", "HyperParameterTuningJobName")
+    return {k: v for k, v in props.items() if k in keep}
+
+
+def _capture(fn: Callable[[], None], errors: list[BaseException]) -> None:
+    try:
+        fn()
+    except BaseException as error:  # re-raised in the calling thread
+        errors.append(error)

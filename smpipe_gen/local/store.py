@@ -1,0 +1,137 @@
+"""The local object store: ``s3://bucket/key`` lives at ``<run root>/s3/bucket/key``.
+
+Seeds (manifest ``local_data`` and ``--data``) overlay repository files onto S3 prefixes without
+copying them in, so bundled sample data is read in place. Publishing is atomic: outputs are moved
+into a temporary name beside the target and renamed into place, so a crash never leaves a
+half-written object that a later run would trust.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+from smpipe_gen.errors import SmpipeError
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/a/b`` -> ("bucket", "a/b")."""
+    if not isinstance(uri, str) or not uri.startswith("s3://"):
+        raise SmpipeError(f"not an S3 URI: {uri!r}", hint="data locations must look like s3://bucket/key")
+    bucket, _, key = uri[len("s3://"):].partition("/")
+    if not bucket or ".." in key.split("/"):
+        raise SmpipeError(f"invalid S3 URI: {uri!r}", hint="use s3://bucket/key without '..'")
+    return bucket, key.strip("/")
+
+
+class Store:
+    """S3 URIs mapped to local files, with read-only seeds from the repository."""
+
+    def __init__(self, root: Path, seeds: dict[str, Path] | None = None):
+        self.root = Path(root)
+        self.seeds = {uri.rstrip("/"): Path(path) for uri, path in (seeds or {}).items()}
+        self._digests: dict[tuple[str, int, int], str] = {}
+        self._lock = threading.Lock()
+
+    def path(self, uri: str) -> Path:
+        bucket, key = split_uri(uri)
+        return self.root / bucket / key if key else self.root / bucket
+
+    def objects(self, uri: str) -> dict[str, Path]:
+        """The objects under an S3 prefix as {path relative to the prefix: local file}, the way
+        SageMaker lays out an S3Prefix input (a prefix naming one object gives its basename)."""
+        prefix = uri.rstrip("/")
+        found: dict[str, Path] = {}
+        for seed_uri, seed_path in sorted(self.seeds.items()):
+            if prefix == seed_uri or prefix.startswith(seed_uri + "/"):
+                _collect(seed_path / prefix[len(seed_uri):].lstrip("/"), found)
+            elif seed_uri.startswith(prefix + "/"):
+                _collect(seed_path, found, under=seed_uri[len(prefix) + 1:])
+        _collect(self.path(prefix), found)
+        return found
+
+    def digest(self, uri: str) -> str:
+        """Content digest of everything under a prefix (names and bytes)."""
+        digest = hashlib.sha256()
+        for rel, path in sorted(self.objects(uri).items()):
+            digest.update(f"{rel}\0{self.file_digest(path)}\n".encode())
+        return digest.hexdigest()
+
+    def file_digest(self, path: Path) -> str:
+        stat = path.stat()
+        memo = (str(path), stat.st_size, stat.st_mtime_ns)
+        with self._lock:
+            if memo in self._digests:
+                return self._digests[memo]
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        with self._lock:
+            self._digests[memo] = digest.hexdigest()
+        return digest.hexdigest()
+
+    def materialize(self, uri: str, target: Path) -> int:
+        """Copy the objects under ``uri`` into directory ``target``; returns how many."""
+        objects = self.objects(uri)
+        for rel, source in objects.items():
+            dest = target / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, dest)
+        return len(objects)
+
+    def publish_dir(self, source: Path, uri: str) -> None:
+        """Move a finished job's output directory to ``uri`` atomically (rename, then swap)."""
+        target = self.path(uri)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+        try:
+            staged = staging / "data"
+            if Path(source).is_dir():
+                shutil.move(str(source), staged)
+            else:
+                staged.mkdir()
+            self._swap(staged, target, staging)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def publish_file(self, source: Path, uri: str) -> None:
+        """Move one file to ``uri`` atomically."""
+        target = self.path(uri)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.is_dir():
+            shutil.rmtree(target)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        os.close(fd)
+        try:
+            shutil.move(str(source), tmp)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @staticmethod
+    def _swap(staged: Path, target: Path, staging: Path) -> None:
+        if target.exists() or target.is_symlink():
+            old = staging / "old"
+            os.replace(target, old)
+        os.replace(staged, target)
+
+
+def _collect(path: Path, found: dict[str, Path], under: str = "") -> None:
+    if path.is_file():
+        found[under or path.name] = path
+    elif path.is_dir():
+        for child in path.rglob("*"):
+            if child.is_file() and not child.name.endswith(".tmp") and not _hidden_tmp(child, path):
+                rel = child.relative_to(path).as_posix()
+                found[f"{under}/{rel}" if under else rel] = child
+
+
+def _hidden_tmp(child: Path, base: Path) -> bool:
+    """Staging directories of an interrupted publish are never read as data."""
+    return any(part.startswith(".") and part.endswith(".tmp") for part in child.relative_to(base).parts)

@@ -1,0 +1,20 @@
+"""Scores the model on the test split and writes the evaluation report property file."""
+import json
+import os
+import pickle
+import sys
+import tarfile
+
+import numpy as np
+
+if "crash" in sys.argv:
+    sys.exit("evaluation crashed on purpose")
+with tarfile.open("/opt/ml/processing/input/model/model.tar.gz") as tar:
+    tar.extractall("/opt/ml/processing/model", filter="data")
+model = pickle.load(open("/opt/ml/processing/model/model.pkl", "rb"))
+data = np.loadtxt("/opt/ml/processing/input/test/test.csv", delimiter=",", ndmin=2)
+mse = float(np.mean((model.predict(data[:, 1:]) - data[:, 0]) ** 2))
+os.makedirs("/opt/ml/processing/evaluation", exist_ok=True)
+with open("/opt/ml/processing/evaluation/evaluation.json", "w") as f:
+    json.dump({"regression_metrics": {"mse": {"value": mse}}}, f)
+print("mse", mse)
