@@ -282,6 +282,8 @@ def apply(loaded: Loaded, deployer: Deployer, *, dry_run: bool = False,
     for artifact in loaded.manifest.artifacts:
         uploaded = deployer.upload(artifact, loaded.project.root, dry_run)
         (outcome.uploaded if uploaded else outcome.present).append(artifact.s3_uri)
+        if uploaded:  # as it happens, so a run that fails later still says what it did
+            deployer.echo(f"  {'would upload' if dry_run else 'uploaded'} {artifact.s3_uri}")
 
     described = deployer.describe()
     if described is not None:

@@ -70,8 +70,6 @@ def apply_command(
     name = loaded.manifest.pipeline.name
     verb = "would upload" if dry_run else "uploaded"
     typer.echo(f"code: {verb} {len(outcome.uploaded)}, already present {len(outcome.present)}")
-    for uri in outcome.uploaded:
-        typer.echo(f"  + {uri}")
     if outcome.definition_s3_uri:
         typer.echo(f"definition is over 100 KiB: passed via {outcome.definition_s3_uri}")
     if outcome.action == "unchanged":

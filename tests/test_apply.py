@@ -1,0 +1,258 @@
+"""apply and delete through the CLI against a real moto server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import shutil
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from deploy_support import (  # noqa: F401 (fixtures)
+    BUCKET,
+    FaultProxy,
+    Fault,
+    aws,
+    aws_env,
+    commit_all,
+    fault_proxy,
+    git_repo,
+    moto_endpoint,
+    run_cli,
+    sdk_render,
+    use_variant,
+)
+from smpipe_gen import artifacts
+
+ARN = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/abalone"
+VARIANTS = {
+    "variants/base": {},
+    "variants/instance": {"train_instance": "ml.m5.2xlarge"},
+    "variants/big": {"padding_steps": 60},
+    "variants/tagged": {"tags": {"team": "ml-platform", "cost-center": "42"}},
+}
+
+
+@pytest.fixture(scope="session")
+def template(tmp_path_factory) -> Path:
+    """SDK-rendered artifacts (one SDK run for every variant), plus a variant whose train.py
+    changed, rendered in its own tree."""
+    root = tmp_path_factory.mktemp("template")
+    sdk_render(root, VARIANTS)
+    newcode = tmp_path_factory.mktemp("newcode")
+    (newcode / "scripts").mkdir()
+    for script in (root / "scripts").iterdir():
+        shutil.copy(script, newcode / "scripts" / script.name)
+    (newcode / "scripts" / "train.py").write_text("print('train v2')\n")
+    sdk_render(newcode, {"variants/newcode": {}})
+    shutil.copytree(newcode / "variants" / "newcode", root / "variants" / "newcode")
+    shutil.copy(newcode / "scripts" / "train.py", root / "variants" / "newcode" / "train.py")
+    return root
+
+
+@pytest.fixture
+def project(template, tmp_path):
+    """A git repository with the base variant rendered into pipeline/ and committed."""
+    root = tmp_path / "repo"
+    shutil.copytree(template, root)
+    (root / "pipeline").mkdir()
+    use_variant(root, "base")
+    (root / ".gitignore").write_text("variants/\n")
+    repo = git_repo(root)
+    commit_all(repo, "base")
+    return root, repo
+
+
+def apply(root: Path, env: dict, *args: str):
+    return run_cli("apply", "-C", str(root), "--skip-check", *args, env=env)
+
+
+def deployed(aws) -> dict:
+    return json.loads(aws.client("sagemaker").describe_pipeline(PipelineName="abalone")["PipelineDefinition"])
+
+
+def tags(aws) -> dict:
+    found = aws.client("sagemaker").list_tags(ResourceArn=ARN)["Tags"]
+    return {tag["Key"]: tag["Value"] for tag in found}  # later entries win, as AWS overwrites
+
+
+def test_create_uploads_code_with_exact_bytes_and_tags(aws, project):
+    root, repo = project
+    done = apply(root, aws.env)
+    assert done.returncode == 0, done.stderr
+    assert "pipeline abalone: created" in done.stdout
+    assert deployed(aws) == json.loads((root / "pipeline/definition.json").read_text())
+    described = aws.client("sagemaker").describe_pipeline(PipelineName="abalone")
+    assert described["RoleArn"] == "arn:aws:iam::123456789012:role/smpipe-test"
+    assert described["PipelineDisplayName"] == "abalone pipeline"
+    assert tags(aws) == {
+        "smpipe-gen:git-commit": repo.head.commit.hexsha,
+        "smpipe-gen:definition-sha256": artifacts.sha256_file(root / "pipeline/definition.json"),
+        "smpipe-gen:version": "0.1.0",
+    }
+    s3 = aws.client("s3")
+    manifest = artifacts.read_manifest(root / "pipeline/manifest.json")
+    assert {a.kind for a in manifest.artifacts} == {"inline", "sourcedir"}
+    for artifact in manifest.artifacts:
+        key = artifact.s3_uri.removeprefix(f"s3://{BUCKET}/")
+        body = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+        if artifact.kind == "inline":
+            assert body == artifact.content.encode()
+        else:
+            with tarfile.open(fileobj=io.BytesIO(gzip.decompress(body))) as tar:
+                members = {m.name: tar.extractfile(m).read() for m in tar.getmembers()}
+            assert members == {f.arcname: (root / f.path).read_bytes() for f in artifact.files}
+            assert artifact.s3_uri in done.stdout
+
+
+def test_reapply_is_a_noop_without_update_or_upload(aws, project, fault_proxy):
+    root, _repo = project
+    assert apply(root, aws.env).returncode == 0
+    again = apply(root, aws_env(fault_proxy.endpoint, root.parent))
+    assert again.returncode == 0, again.stderr
+    assert "pipeline abalone: no changes" in again.stdout
+    assert "uploaded 0, already present 5" in again.stdout
+    calls = set(fault_proxy.seen)
+    assert "SageMaker.DescribePipeline" in calls
+    assert not {"SageMaker.UpdatePipeline", "SageMaker.CreatePipeline", "SageMaker.AddTags"} & calls
+    assert not [call for call in calls if call.startswith("PUT ")]
+
+
+def test_update_changes_definition_and_commit_tag(aws, project):
+    root, repo = project
+    assert apply(root, aws.env).returncode == 0
+    use_variant(root, "instance")
+    commit = commit_all(repo, "bigger training instance")
+    done = apply(root, aws.env)
+    assert done.returncode == 0, done.stderr
+    assert "pipeline abalone: updated (definition, tags)" in done.stdout
+    train = next(s for s in deployed(aws)["Steps"] if s["Name"] == "Train")
+    assert train["Arguments"]["ResourceConfig"]["InstanceType"] == "ml.m5.2xlarge"
+    assert tags(aws)["smpipe-gen:git-commit"] == commit
+    assert "no changes" in apply(root, aws.env).stdout
+
+
+def test_user_tags_from_manifest(aws, project):
+    root, repo = project
+    use_variant(root, "tagged")
+    commit_all(repo, "tags")
+    assert apply(root, aws.env).returncode == 0
+    assert {"team": "ml-platform", "cost-center": "42"}.items() <= tags(aws).items()
+
+
+def test_large_definition_goes_through_s3(aws, project):
+    root, repo = project
+    use_variant(root, "big")
+    commit_all(repo, "many steps")
+    text = (root / "pipeline/definition.json").read_text()
+    assert len(text.encode()) > 100 * 1024
+    done = apply(root, aws.env)
+    assert done.returncode == 0, done.stderr
+    key = f"abalone/definitions/{artifacts.text_digest(text)}.json"
+    assert f"passed via s3://{BUCKET}/{key}" in done.stdout
+    assert aws.client("s3").get_object(Bucket=BUCKET, Key=key)["Body"].read().decode() == text
+    assert "no changes" in apply(root, aws.env).stdout
+
+
+def test_dry_run_uploads_and_changes_nothing(aws, project):
+    root, _repo = project
+    done = apply(root, aws.env, "--dry-run", "--start")
+    assert done.returncode == 0, done.stderr
+    assert "would upload 5" in done.stdout and "would create" in done.stdout
+    assert aws.client("s3").list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
+    assert aws.client("sagemaker").list_pipelines()["PipelineSummaries"] == []
+
+
+def test_start_with_typed_parameters_prints_arn_and_waits(aws, project):
+    root, _repo = project
+    done = apply(root, aws.env, "--start", "--param", "MseThreshold=7.5", "--param", "TrainInstanceCount=2",
+                 "--wait", "--poll-seconds", "0.05")
+    assert done.returncode == 0, done.stderr
+    started = [line for line in done.stdout.splitlines() if line.startswith("started execution: ")]
+    arn = started[0].removeprefix("started execution: ")
+    assert arn.startswith(f"{ARN}/execution/")
+    assert f"execution Succeeded: {arn}" in done.stdout
+    parameters = aws.client("sagemaker").list_pipeline_parameters_for_execution(PipelineExecutionArn=arn)
+    assert {p["Name"]: p["Value"] for p in parameters["PipelineParameters"]} == {
+        "MseThreshold": "7.5", "TrainInstanceCount": "2"}
+
+
+@pytest.mark.parametrize("assignment, message", [
+    ("MseThreshol=1", "no such pipeline parameter (hint: did you mean MseThreshold?)"),
+    ("TrainInstanceCount=two", "TrainInstanceCount is an Integer parameter, got 'two'"),
+    ("MseThreshold", "a parameter must be NAME=VALUE"),
+])
+def test_bad_parameters_are_refused_before_anything_happens(aws, project, assignment, message):
+    root, _repo = project
+    done = apply(root, aws.env, "--start", "--param", assignment)
+    assert done.returncode == 1
+    assert message in done.stderr and "Traceback" not in done.stderr
+    assert aws.client("s3").list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
+
+
+def test_changed_code_file_is_refused(aws, project):
+    root, _repo = project
+    (root / "scripts/train.py").write_text("print('edited after render')\n")
+    done = apply(root, aws.env)
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: scripts/train.py: code file changed since the render")
+    assert "smpipe-gen render" in done.stderr and "Traceback" not in done.stderr
+    assert aws.client("sagemaker").list_pipelines()["PipelineSummaries"] == []
+
+
+def test_throttling_and_5xx_are_retried(aws, project, fault_proxy):
+    root, _repo = project
+    throttle = Fault("SageMaker.CreatePipeline", 400, {"__type": "ThrottlingException", "message": "Rate exceeded"})
+    unavailable = Fault("PUT /", 503, {"message": "Slow Down"})
+    fault_proxy.faults += [throttle, unavailable]
+    done = apply(root, aws_env(fault_proxy.endpoint, root.parent))
+    assert done.returncode == 0, done.stderr
+    assert (throttle.hits, unavailable.hits) == (1, 1)
+    assert fault_proxy.seen.count("SageMaker.CreatePipeline") == 2
+    assert "pipeline abalone: created" in done.stdout
+    assert deployed(aws) == json.loads((root / "pipeline/definition.json").read_text())
+
+
+def test_half_done_apply_converges_when_rerun(aws, project, fault_proxy):
+    root, repo = project
+    assert apply(root, aws.env).returncode == 0
+    use_variant(root, "newcode")
+    shutil.copy(root / "variants/newcode/train.py", root / "scripts/train.py")
+    commit_all(repo, "new training code")
+    refused = Fault("SageMaker.UpdatePipeline", 400, {"__type": "AccessDeniedException", "message": "denied"}, times=-1)
+    fault_proxy.faults.append(refused)
+    failed = apply(root, aws_env(fault_proxy.endpoint, root.parent))
+    assert failed.returncode == 1
+    assert "UpdatePipeline failed: AccessDeniedException" in failed.stderr and "Traceback" not in failed.stderr
+    new_uri = next(line.split()[-1] for line in failed.stdout.splitlines() if line.strip().startswith("uploaded s3"))
+    assert aws.client("s3").head_object(Bucket=BUCKET, Key=new_uri.removeprefix(f"s3://{BUCKET}/"))
+    assert deployed(aws) != json.loads((root / "pipeline/definition.json").read_text())
+
+    rerun = apply(root, aws.env)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "uploaded 0" in rerun.stdout and "pipeline abalone: updated" in rerun.stdout
+    assert deployed(aws) == json.loads((root / "pipeline/definition.json").read_text())
+    assert "no changes" in apply(root, aws.env).stdout
+
+
+def test_delete_needs_yes_without_a_terminal(aws, project):
+    root, _repo = project
+    assert apply(root, aws.env).returncode == 0
+    refused = run_cli("delete", "-C", str(root), env=aws.env)
+    assert refused.returncode == 1 and "pass --yes" in refused.stderr
+    assert aws.client("sagemaker").list_pipelines()["PipelineSummaries"]
+    done = run_cli("delete", "-C", str(root), "--yes", env=aws.env)
+    assert done.returncode == 0 and "pipeline abalone: deleted" in done.stdout
+    assert aws.client("sagemaker").list_pipelines()["PipelineSummaries"] == []
+    again = run_cli("delete", "-C", str(root), "--yes", env=aws.env)
+    assert again.returncode == 0 and "nothing to delete" in again.stdout
+
+
+def test_missing_artifacts_are_a_one_line_error(aws, tmp_path):
+    done = run_cli("apply", "-C", str(tmp_path), env=aws.env)
+    assert done.returncode == 1
+    assert done.stderr.strip() == ("error: pipeline/definition.json: rendered artifact not found "
+                                   "(hint: run `smpipe-gen render` and commit the result)")
