@@ -1,0 +1,52 @@
+"""Bad input gives one line naming the place plus a hint, exit 1, no traceback."""
+
+import pytest
+
+from local_support import project, run
+
+import subprocess
+import sys
+
+
+def _error(result):
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--param", "MseThreshold=high"], "error: --param MseThreshold: 'high' is not a valid Float (hint: parameter MseThreshold has Type Float)"),
+    (["--param", "MseTreshold=1"], "error: --param MseTreshold: unknown parameter 'MseTreshold' (hint: did you mean 'MseThreshold'?)"),
+    (["--param", "MseThreshold"], "error: --param: 'MseThreshold' is not NAME=VALUE"),
+    (["--from-step", "Nope"], "error: --from-step: no step named 'Nope'"),
+    (["--max-parallel", "0"], "error: --max-parallel: must be at least 1"),
+    (["--data", "s3://b/x=./does-not-exist"], "error: --data s3://b/x: ./does-not-exist does not exist"),
+])
+def test_bad_options(tmp_path, args, expected):
+    repo = project(tmp_path)
+    assert _error(run(repo, *args, expect=1)).startswith(expected)
+    assert not (repo / ".smpipe" / "runs").exists()
+
+
+def test_missing_input_names_step_and_uri(tmp_path):
+    repo = project(tmp_path)
+    (repo / "data" / "raw.csv").unlink()
+    line = _error(run(repo, expect=1))
+    assert line == ("error: step Preprocess: input s3://fixture-bucket/mini/raw/raw.csv is not in the local store "
+                    "(hint: add it to the manifest's local_data or pass --data S3URI=./local/dir)")
+
+
+def test_data_option_seeds_the_store(tmp_path):
+    repo = project(tmp_path)
+    (repo / "data" / "raw.csv").rename(tmp_path / "elsewhere.csv")
+    run(repo, "--data", f"s3://fixture-bucket/mini/raw/raw.csv={tmp_path / 'elsewhere.csv'}",
+        "--param", "TrainFail=yes", expect=1)
+
+
+def test_run_requires_local_and_rendered_artifacts(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "smpipe_gen", "run", "-C", str(tmp_path)], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert _error(result) == "error: run: only local runs are supported (hint: pass --local)"
+    line = _error(run(tmp_path, expect=1))
+    assert line.startswith("error: ") and "pipeline/definition.json not found" in line and "smpipe-gen render" in line
