@@ -1,0 +1,49 @@
+"""Path fidelity: a job sees its own /opt/ml (mount namespace) and the real one is untouched;
+without a namespace, /opt/ml in arguments and environment is rewritten to the job directory."""
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from smpipe_gen.local.sandbox import Sandbox, namespace_prefix
+
+SCRIPT = """
+import os, sys
+os.makedirs("/opt/ml/processing/output", exist_ok=True)
+open("/opt/ml/processing/output/hard.txt", "w").write("hard-coded")
+print(os.listdir("/opt"))
+"""
+
+
+@pytest.mark.skipif(namespace_prefix() is None, reason="needs Linux mount namespaces (unshare)")
+def test_hard_coded_opt_ml_script_runs_in_private_namespace(tmp_path):
+    real_before = os.path.exists("/opt/ml")
+    box = Sandbox(tmp_path / "job")
+    assert box.isolated
+    script = tmp_path / "hard.py"
+    script.write_text(SCRIPT)
+    with open(tmp_path / "log", "wb") as log:
+        code = box.run([sys.executable, str(script)], dict(os.environ), "/opt/ml", log)
+    output = (tmp_path / "log").read_text()
+    assert code == 0, output
+    assert (box.opt_ml / "processing" / "output" / "hard.txt").read_text() == "hard-coded"
+    assert os.path.exists("/opt/ml") == real_before
+    if not real_before:  # the rest of /opt stays visible inside the job
+        for entry in os.listdir("/opt"):
+            assert repr(entry) in output
+
+
+def test_without_namespace_paths_in_arguments_and_env_are_rewritten(tmp_path):
+    box = Sandbox(tmp_path / "job", use_namespace=False)
+    assert not box.isolated
+    script = tmp_path / "env.py"
+    script.write_text("import os, sys\nopen(os.path.join(os.environ['SM_MODEL_DIR'], 'm.txt'), 'w').write(sys.argv[1])\n")
+    (box.opt_ml / "model").mkdir()
+    with open(tmp_path / "log", "wb") as log:
+        code = box.run([sys.executable, str(script), "/opt/ml/input/data/train"],
+                       {**os.environ, "SM_MODEL_DIR": "/opt/ml/model"}, "/opt/ml", log)
+    assert code == 0, (tmp_path / "log").read_text()
+    assert (box.opt_ml / "model" / "m.txt").read_text() == str(box.opt_ml / "input" / "data" / "train")
+    assert Path(box.visible("/opt/ml/model")) == box.opt_ml / "model"

@@ -1,0 +1,34 @@
+"""A tuning step: the training job over the declared range, best by the objective metric,
+and the SDK's top-model expression resolving to the best job's model."""
+
+import json
+
+from local_support import last_record, project, run
+
+
+def test_tuning_picks_best_job_and_registers_it(tmp_path):
+    repo = project(tmp_path)
+    run(repo, out="tuned")
+    record = last_record(repo)
+    assert record["status"] == "Succeeded"
+    tune = record["steps"]["Tune"]
+    best = tune["properties"]["BestTrainingJob"]
+    assert best["TrainingJobStatus"] == "Completed"
+    logs = sorted((repo / ".smpipe" / "runs" / record["execution_id"] / "steps" / "Tune").glob("*.log"))
+    assert len(logs) == 3  # MaxNumberOfTrainingJobs
+    scores = {}
+    for log in logs:
+        text = log.read_text()
+        scores[log.stem] = float(text.split("train_mse: ")[1].split()[0])
+    assert best["TrainingJobName"] == min(scores, key=scores.get)
+    assert tune["metrics"]["train_mse"] == best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
+    assert 0.01 <= float(best["TunedHyperParameters"]["alpha"]) <= 50.0
+
+    package = json.loads((repo / ".smpipe" / "registry" / "tuned" / "1" / "package.json").read_text())
+    assert package["ModelApprovalStatus"] == "Approved"
+    repack = record["steps"]["RegisterBest-RepackModel-0"]
+    assert repack["status"] == "done"
+    container = package["InferenceSpecification"]["Containers"][0]
+    assert container["ModelDataUrl"] == repack["properties"]["ModelArtifacts"]["S3ModelArtifacts"]
+    repack_log = (repo / ".smpipe" / "runs" / record["execution_id"] / "steps" / "RegisterBest-RepackModel-0" / "log.txt").read_text()
+    assert f"tuned/models/{best['TrainingJobName']}/output/model.tar.gz" in repack_log
