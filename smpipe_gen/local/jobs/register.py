@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,8 @@ def run(ctx: JobContext) -> StepResult:
             ctx.say(f"warning: model data {url} is not in the local store")
     package = {**args, "ModelPackageGroupName": group,
                "ModelApprovalStatus": args.get("ModelApprovalStatus", "PendingManualApproval"),
-               "PipelineExecutionId": ctx.execution_id, "Step": ctx.name}
+               "PipelineExecutionId": ctx.execution_id, "Step": ctx.name,
+               "CreationTime": datetime.now(timezone.utc).isoformat()}
     version = register(ctx.run_root / "registry", group, package, metric_files)
     arn = f"arn:aws:sagemaker:{ctx.region}:000000000000:model-package/{group}/{version}"
     ctx.say(f"registered {group} version {version} ({package['ModelApprovalStatus']})")
