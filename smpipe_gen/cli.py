@@ -58,7 +58,7 @@ def _register_commands() -> None:
 def main() -> None:
     _register_commands()
     try:
-        app(standalone_mode=False)
+        exit_code = app(standalone_mode=False)  # click returns Exit's code instead of raising
     except SmpipeError as error:
         for line in error.lines():
             typer.secho(f"error: {line}", err=True, fg="red")
@@ -78,3 +78,4 @@ def main() -> None:
             usage.show()
             sys.exit(1 if usage.exit_code == 2 else usage.exit_code)
         raise
+    sys.exit(exit_code if isinstance(exit_code, int) else 0)

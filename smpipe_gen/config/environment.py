@@ -60,8 +60,9 @@ def substitute(value: object, variables: Mapping[str, str]) -> object:
     Only the framework's own names are replaced, never other environment variables; a string
     that is exactly an unset optional token becomes None (an unset SMP_SUBNETS means no VPC).
     """
-    if isinstance(value, dict):
-        return {key: substitute(item, variables) for key, item in value.items()}
+    if isinstance(value, dict):  # keys too: local_data maps s3://SMP_S3BUCKETNAME/... URIs
+        return {_TOKEN.sub(lambda m: variables.get(m.group(0), m.group(0)), key): substitute(item, variables)
+                for key, item in value.items()}
     if isinstance(value, list):
         return [substitute(item, variables) for item in value]
     if isinstance(value, str) and "SMP_" in value:

@@ -6,6 +6,7 @@ would replace these two. Values are spelled with ``literals.py`` so any string s
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -422,7 +423,10 @@ class _Generator:
                      max_jobs=self.lit(tune.max_jobs), max_parallel_jobs=self.lit(tune.max_parallel_jobs),
                      early_stopping_type=self.lit(tune.early_stopping_type))
         statements.append((f"{var}_tuner", tuner))
-        fit = Call(f"{var}_tuner.fit", inputs=self.training_inputs(step))
+        # A fixed job name keeps the code's S3 key and the static hyperparameters free of the
+        # timestamp the SDK would otherwise put in them (SageMaker names the real job anyway).
+        job_name = re.sub(r"[^A-Za-z0-9-]", "-", step.name)[:32].strip("-")
+        fit = Call(f"{var}_tuner.fit", inputs=self.training_inputs(step), job_name=self.lit(job_name))
         statements.append((var, Call("TuningStep", name=self.lit(step.name), step_args=fit,
                                      **self.common_step_kwargs(step))))
         return statements

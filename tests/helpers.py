@@ -1,0 +1,62 @@
+"""Shared test helpers: run the real CLI in a subprocess, copy examples, write config files."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "examples"
+
+
+def offline_env(**extra: str) -> dict[str, str]:
+    """The environment of a machine with no AWS account: no credentials, and the AWS endpoint
+    pointed at a closed loopback port so any network call would fail loudly."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SMP_"))}
+    env.update(AWS_ENDPOINT_URL="http://127.0.0.1:9", AWS_EC2_METADATA_DISABLED="true",
+               AWS_CONFIG_FILE="/nonexistent", AWS_SHARED_CREDENTIALS_FILE="/nonexistent",
+               NO_PROXY="*")
+    env.update(extra)
+    return env
+
+
+def smpipe(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+           timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "smpipe_gen", *args], cwd=cwd, env=env or offline_env(),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def copy_example(name: str, dest: Path) -> Path:
+    target = dest / name
+    shutil.copytree(EXAMPLES / name, target, ignore=shutil.ignore_patterns(".smpipe", "__pycache__"))
+    return target
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return path
+
+
+ENV_FILE = """\
+export SMP_ACCOUNTID="123456789012"
+export SMP_REGION="eu-west-1"
+export SMP_S3BUCKETNAME="test-bucket"
+export SMP_ROLE="arn:aws:iam::123456789012:role/Test"
+export SMP_MODEL_CONFIGPATH="{configpath}"
+"""
+
+
+def make_repo(root: Path, conf: str, configpath: str = "conf/conf.yaml", scripts: tuple[str, ...] = (
+        "preprocess.py", "train.py", "evaluate.py", "inference.py")) -> Path:
+    """A minimal model repository with one config file and placeholder scripts."""
+    write(root / "env.env", ENV_FILE.format(configpath=configpath))
+    if configpath == "conf/conf.yaml":
+        write(root / "conf" / "conf.yaml", conf)
+    for script in scripts:
+        write(root / "scripts" / script, f"print({script!r})\n")
+    return root
