@@ -24,6 +24,8 @@ import git
 import pytest
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from sdk_pipeline import SCRIPTS  # noqa: E402  (no SDK import at module level)
 REGION = "us-east-1"
 BUCKET = "smpipe-test-bucket"
 
@@ -155,11 +157,16 @@ def fault_proxy(aws):
 
 
 # -- projects ----------------------------------------------------------------------------------
-def sdk_render(root: Path, variants: dict[str, dict]) -> None:
-    """Write SDK-built definitions+manifests under ``root`` (see tests/sdk_pipeline.py)."""
+def sdk_render(jobs: dict[Path, dict[str, dict]]) -> None:
+    """Write SDK-built definitions+manifests: for each root, its variants (see
+    tests/sdk_pipeline.py). Roots render in parallel child processes."""
     env = dict(os.environ, SAGEMAKER_SUPPRESS_V2_WARNING="1", AWS_EC2_METADATA_DISABLED="true")
-    subprocess.run([sys.executable, str(HERE / "sdk_pipeline.py"), str(root), json.dumps(variants)],
-                   check=True, capture_output=True, env=env)
+    children = [subprocess.Popen([sys.executable, str(HERE / "sdk_pipeline.py"), str(root), json.dumps(variants)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+                for root, variants in jobs.items()]
+    for child in children:
+        output = child.communicate()[0]
+        assert child.returncode == 0, output.decode()
 
 
 def git_repo(root: Path) -> git.Repo:

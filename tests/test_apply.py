@@ -6,6 +6,8 @@ import gzip
 import io
 import json
 import shutil
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -23,11 +25,22 @@ from deploy_support import (  # noqa: F401 (fixtures)
     moto_endpoint,
     run_cli,
     sdk_render,
+    SCRIPTS,
     use_variant,
 )
 from smpipe_gen import artifacts
 
 ARN = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/abalone"
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "abalone"
+# Runs the CLI and reports, at exit, whether the SageMaker SDK was imported in that process.
+SDK_PROBE = """\
+import atexit, sys
+atexit.register(lambda: print("sagemaker imported:", any(m == "sagemaker" or m.startswith("sagemaker.")
+                                                         for m in sys.modules), file=sys.stderr))
+sys.argv = ["smpipe-gen"] + sys.argv[1:]
+from smpipe_gen.cli import main
+main()
+"""
 VARIANTS = {
     "variants/base": {},
     "variants/instance": {"train_instance": "ml.m5.2xlarge"},
@@ -41,13 +54,11 @@ def template(tmp_path_factory) -> Path:
     """SDK-rendered artifacts (one SDK run for every variant), plus a variant whose train.py
     changed, rendered in its own tree."""
     root = tmp_path_factory.mktemp("template")
-    sdk_render(root, VARIANTS)
     newcode = tmp_path_factory.mktemp("newcode")
     (newcode / "scripts").mkdir()
-    for script in (root / "scripts").iterdir():
-        shutil.copy(script, newcode / "scripts" / script.name)
-    (newcode / "scripts" / "train.py").write_text("print('train v2')\n")
-    sdk_render(newcode, {"variants/newcode": {}})
+    for name, text in SCRIPTS.items():
+        (newcode / name).write_text(text.replace("print('train')", "print('train v2')"))
+    sdk_render({root: VARIANTS, newcode: {"variants/newcode": {}}})
     shutil.copytree(newcode / "variants" / "newcode", root / "variants" / "newcode")
     shutil.copy(newcode / "scripts" / "train.py", root / "variants" / "newcode" / "train.py")
     return root
@@ -256,3 +267,39 @@ def test_missing_artifacts_are_a_one_line_error(aws, tmp_path):
     assert done.returncode == 1
     assert done.stderr.strip() == ("error: pipeline/definition.json: rendered artifact not found "
                                    "(hint: run `smpipe-gen render` and commit the result)")
+
+
+@pytest.fixture
+def example(tmp_path, aws):
+    """The abalone example as a fresh git repository, with its bucket in moto."""
+    root = tmp_path / "abalone"
+    shutil.copytree(EXAMPLE, root)
+    repo = git_repo(root)
+    commit_all(repo, "abalone example")
+    aws.client("s3").create_bucket(Bucket=artifacts.read_manifest(root / "pipeline/manifest.json").pipeline.bucket)
+    return root, repo
+
+
+def test_example_applies_after_check_without_importing_the_sdk(aws, example):
+    root, repo = example
+    done = subprocess.run([sys.executable, "-c", SDK_PROBE, "apply", "-C", str(root)], capture_output=True,
+                          text=True, env=aws.env, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    assert "pipeline abalone: created" in done.stdout
+    assert "sagemaker imported: False" in done.stderr
+    described = aws.client("sagemaker").describe_pipeline(PipelineName="abalone")
+    assert described["PipelineDescription"] == "Abalone age regression with an MSE quality gate."
+    assert tags(aws)["team"] == "ml-platform"
+    assert tags(aws)["smpipe-gen:git-commit"] == repo.head.commit.hexsha
+
+
+def test_stale_definition_is_refused(aws, example):
+    root, repo = example
+    conf = root / "conf/conf.yaml"
+    conf.write_text(conf.read_text().replace("num_round: 50", "num_round: 60"))
+    commit_all(repo, "more rounds, not rendered")
+    done = run_cli("apply", "-C", str(root), env=aws.env)
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: pipeline/definition.json: the committed definition is stale")
+    assert "run `smpipe-gen render`" in done.stderr and "Traceback" not in done.stderr
+    assert aws.client("sagemaker").list_pipelines()["PipelineSummaries"] == []
