@@ -8,7 +8,6 @@ how the script's own tests run it.
 import argparse
 import os
 
-import numpy as np
 import pandas as pd
 
 COLUMNS = ["sex", "length", "diameter", "height", "whole_weight", "shucked_weight",
@@ -34,8 +33,8 @@ def main() -> None:
     raw = pd.concat([pd.read_csv(f, header=None, names=COLUMNS) for f in files], ignore_index=True)
     data = featurize(raw).sample(frac=1.0, random_state=args.seed).reset_index(drop=True)
 
-    n = len(data)
-    train, validation, test = np.split(data, [int(0.7 * n), int(0.85 * n)])
+    first, second = int(0.7 * len(data)), int(0.85 * len(data))
+    train, validation, test = data.iloc[:first], data.iloc[first:second], data.iloc[second:]
     for name, frame in (("train", train), ("validation", validation), ("test", test)):
         out = os.path.join(args.output_dir, name)
         os.makedirs(out, exist_ok=True)
