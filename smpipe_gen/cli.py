@@ -7,7 +7,6 @@ artifacts (plan, apply, graph, run --local) never import the SageMaker SDK.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Optional
 
 import typer
@@ -22,10 +21,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-ProjectDir = typer.Option(Path("."), "--project-dir", "-C", help="Root of the model repository.")
-OutputDir = typer.Option(Path("pipeline"), "--out", help="Directory of the rendered artifacts, relative to the project.")
-
 
 def _version(value: bool) -> None:
     if value:
@@ -42,17 +37,11 @@ def _root(
 
 
 def _register_commands() -> None:
-    from smpipe_gen import render_cli
+    from smpipe_gen import deploy_cli, render_cli
+    from smpipe_gen.local import cli as local_cli
 
-    render_cli.register(app)
-    for module_name in ("smpipe_gen.local.cli", "smpipe_gen.deploy_cli"):
-        try:
-            module = __import__(module_name, fromlist=["register"])
-        except ModuleNotFoundError as exc:  # a command group not built yet
-            if exc.name != module_name:
-                raise
-            continue
-        module.register(app)
+    for group in (render_cli, local_cli, deploy_cli):
+        group.register(app)
 
 
 def main() -> None:
@@ -71,11 +60,11 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)
-    except Exception as usage:  # click's usage errors
-        import click
-
-        if isinstance(usage, click.ClickException):
-            usage.show()
-            sys.exit(1 if usage.exit_code == 2 else usage.exit_code)
-        raise
+    except Exception as usage:
+        # Usage errors (typer ships its own copy of click, so match by shape): click exits 2
+        # for them, which here means "differences found"; report them as errors instead.
+        if not (hasattr(usage, "show") and hasattr(usage, "exit_code")):
+            raise
+        usage.show()
+        sys.exit(1)
     sys.exit(exit_code if isinstance(exit_code, int) else 0)

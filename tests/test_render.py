@@ -211,3 +211,9 @@ def test_failed_render_leaves_committed_files_untouched(tmp_path):
     result = smpipe("render", "-C", str(repo))
     assert result.returncode == 1 and "no model file defines conf.sagemakerPipeline" in result.stderr
     assert {p.name: p.read_bytes() for p in (repo / "pipeline").iterdir()} == before
+
+
+def test_usage_errors_exit_1_with_clicks_message():
+    result = smpipe("render", "--bogus")
+    assert result.returncode == 1 and "No such option: --bogus" in result.stderr
+    assert "Traceback" not in result.stderr
