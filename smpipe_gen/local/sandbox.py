@@ -21,21 +21,20 @@ from typing import IO
 OPT_ML = "/opt/ml"
 
 # Inside the namespace: if /opt/ml exists, bind the job's directory over it; otherwise mount a
-# shadow of /opt (every real entry bind-mounted back) that has ml/ as the job's directory.
+# shadow of /opt (every real entry bind-mounted back onto placeholders made beforehand, which is
+# much cheaper than making them here) that has ml/ as the job's directory. Then cd and exec.
 _SETUP = r"""
 set -e
-job="$1"; shift
+job="$1"; cd_to="$2"; shift 2
 if [ -d /opt/ml ]; then
   mount --bind "$job/opt/ml" /opt/ml
 else
   for entry in /opt/* /opt/.[!.]*; do
-    [ -e "$entry" ] || continue
-    name="${entry##*/}"
-    if [ -d "$entry" ]; then mkdir -p "$job/opt/$name"; else : > "$job/opt/$name"; fi
-    mount --rbind "$entry" "$job/opt/$name"
+    [ -e "$entry" ] && mount --rbind "$entry" "$job/opt/${entry##*/}"
   done
   mount --rbind "$job/opt" /opt
 fi
+cd "$cd_to"
 exec "$@"
 """
 
@@ -66,6 +65,13 @@ class Sandbox:
         self.opt_ml = self.job_dir / "opt" / "ml"
         self.opt_ml.mkdir(parents=True, exist_ok=True)
         self.prefix = namespace_prefix() if use_namespace else None
+        if self.prefix and not os.path.isdir(OPT_ML):
+            for entry in os.scandir("/opt"):
+                placeholder = self.job_dir / "opt" / entry.name
+                if entry.is_dir():
+                    placeholder.mkdir(exist_ok=True)
+                elif not placeholder.exists():
+                    placeholder.touch()
 
     @property
     def isolated(self) -> bool:
@@ -87,8 +93,7 @@ class Sandbox:
     def run(self, argv: list[str], env: dict[str, str], cwd: str, log: IO[bytes]) -> int:
         """Run a job process with output appended to ``log``; returns its exit code."""
         if self.isolated:
-            argv = [*self.prefix, "sh", "-c", _SETUP, "smpipe-job", str(self.job_dir), "sh", "-c",
-                    'cd "$0" && exec "$@"', cwd, *argv]
+            argv = [*self.prefix, "sh", "-c", _SETUP, "smpipe-job", str(self.job_dir), cwd, *argv]
             cwd = str(self.job_dir)
         else:
             argv = [rewrite(a, str(self.opt_ml)) for a in argv]

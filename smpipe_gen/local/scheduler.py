@@ -48,6 +48,7 @@ class Node:
     message: str | None = None
     cached_from: str | None = None
     error: SmpipeError | None = None
+    process_seconds: float | None = None
 
     @property
     def name(self) -> str:
@@ -367,6 +368,8 @@ class Runner:
             except Exception:
                 log.write(traceback.format_exc().encode())
                 raise
+            finally:
+                node.process_seconds = round(ctx.process_seconds, 3)
         if key is not None:
             self.cache.save(node.name, key, self.execution_id, result)
         return result, None
@@ -428,7 +431,7 @@ class Runner:
                 "type": n.type, "status": n.state, "duration_seconds": None if n.duration is None else round(n.duration, 3),
                 "log": str(self.run_dir / "steps" / re.sub(r"[^\w.-]", "_", n.name) / "log.txt")
                 if n.state in (DONE, FAILED) else None,
-                "cached_from": n.cached_from, "message": n.message,
+                "process_seconds": n.process_seconds, "cached_from": n.cached_from, "message": n.message,
                 "outputs": sorted(n.result.outputs) if n.result else [],
                 "metrics": n.result.metrics if n.result else {},
                 "properties": _public(n.result.properties) if n.result else None,

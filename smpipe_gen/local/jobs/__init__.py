@@ -43,6 +43,7 @@ class JobContext:
     run_root: Path
     use_namespace: bool
     max_parallel: int
+    process_seconds: float = 0.0  # time spent in the job's own processes (for benchmarks)
 
     @property
     def name(self) -> str:
@@ -89,6 +90,7 @@ class JobContext:
         started = time.perf_counter()
         code = box.run(argv, env, cwd, self.log)
         elapsed = time.perf_counter() - started
+        self.process_seconds += elapsed
         if code != 0:
             failure = box.opt_ml / "output" / "failure"
             reason = failure.read_text(errors="replace").strip()[:500] if failure.is_file() else ""

@@ -1,13 +1,13 @@
 """The inference toolkit handlers for the batch transform."""
+import json
 import os
-import pickle
 
 import numpy as np
 
 
 def model_fn(model_dir):
-    with open(os.path.join(model_dir, "model.pkl"), "rb") as f:
-        return pickle.load(f)
+    with open(os.path.join(model_dir, "model.json")) as f:
+        return np.array(json.load(f))
 
 
 def input_fn(body, content_type):
@@ -16,7 +16,7 @@ def input_fn(body, content_type):
 
 
 def predict_fn(data, model):
-    return model.predict(data)
+    return data @ model[:-1] + model[-1]
 
 
 def output_fn(prediction, accept):
