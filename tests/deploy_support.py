@@ -24,8 +24,6 @@ import git
 import pytest
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from sdk_pipeline import SCRIPTS  # noqa: E402  (no SDK import at module level)
 REGION = "us-east-1"
 BUCKET = "smpipe-test-bucket"
 
@@ -157,16 +155,52 @@ def fault_proxy(aws):
 
 
 # -- projects ----------------------------------------------------------------------------------
-def sdk_render(jobs: dict[Path, dict[str, dict]]) -> None:
-    """Write SDK-built definitions+manifests: for each root, its variants (see
-    tests/sdk_pipeline.py). Roots render in parallel child processes."""
+def sdk_render(root: Path, variants: dict[str, dict]) -> None:
+    """Write SDK-built definitions+manifests of ``variants`` under ``root`` in a child process
+    (see tests/sdk_pipeline.py), so the test process never imports the SDK."""
     env = dict(os.environ, SAGEMAKER_SUPPRESS_V2_WARNING="1", AWS_EC2_METADATA_DISABLED="true")
-    children = [subprocess.Popen([sys.executable, str(HERE / "sdk_pipeline.py"), str(root), json.dumps(variants)],
-                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
-                for root, variants in jobs.items()]
-    for child in children:
-        output = child.communicate()[0]
-        assert child.returncode == 0, output.decode()
+    done = subprocess.run([sys.executable, str(HERE / "sdk_pipeline.py"), str(root), json.dumps(variants)],
+                          capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+VARIANTS = {
+    "variants/base": {},
+    "variants/instance": {"train_instance": "ml.m5.2xlarge"},
+    "variants/big": {"padding_steps": 40},
+    "variants/tagged": {"tags": {"team": "ml-platform", "cost-center": "42"}},
+    "variants/added": {"extra_step": True},
+    "variants/renamed": {"preprocess_name": "Prep"},
+    "variants/nocondition": {"condition": False},
+    "variants/approved": {"approval": "Approved"},
+    "variants/newcode": {"train_script": "print('train v2')\n"},  # saved as variants/newcode/train.py
+}
+
+
+@pytest.fixture(scope="session")
+def rendered(tmp_path_factory) -> Path:
+    """Every SDK-rendered variant under ``variants/`` of one tree with its scripts (one SDK run)."""
+    # Session fixtures imported into several modules run once per module: share the result
+    # through the session's base temp directory so the SDK runs once per test session.
+    root = tmp_path_factory.getbasetemp() / "sdk-rendered"
+    if (root / ".done").exists():
+        return root
+    sdk_render(root, VARIANTS)
+    (root / ".done").touch()
+    return root
+
+
+@pytest.fixture
+def project(rendered, tmp_path):
+    """A git repository on ``main`` with the base variant rendered into pipeline/ and committed."""
+    root = tmp_path / "repo"
+    shutil.copytree(rendered, root, ignore=shutil.ignore_patterns(".done"))
+    (root / "pipeline").mkdir()
+    use_variant(root, "base")
+    (root / ".gitignore").write_text("variants/\n")
+    repo = git_repo(root)
+    commit_all(repo, "base")
+    return root, repo
 
 
 def git_repo(root: Path) -> git.Repo:
@@ -194,3 +228,20 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = No
     """``smpipe-gen ARGS`` as CI runs it: a separate process, stdin not a terminal."""
     return subprocess.run([sys.executable, "-m", "smpipe_gen", *args], capture_output=True, text=True,
                           env=env, cwd=cwd, stdin=subprocess.DEVNULL, timeout=timeout)
+
+
+# Runs the CLI and reports, at exit, whether the SageMaker SDK was imported in that process.
+SDK_PROBE = """\
+import atexit, sys
+atexit.register(lambda: print("sagemaker imported:", any(m == "sagemaker" or m.startswith("sagemaker.")
+                                                         for m in sys.modules), file=sys.stderr))
+sys.argv = ["smpipe-gen"] + sys.argv[1:]
+from smpipe_gen.cli import main
+main()
+"""
+
+
+def sdk_probe(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Like run_cli; stderr ends with "sagemaker imported: True|False"."""
+    return subprocess.run([sys.executable, "-c", SDK_PROBE, *args], capture_output=True, text=True, env=env,
+                          stdin=subprocess.DEVNULL, timeout=120)

@@ -23,7 +23,22 @@ ROLE = "arn:aws:iam::123456789012:role/smpipe-test"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 
 
-def build(root: Path, out: str, name: str = "abalone", train_instance: str = "ml.m5.xlarge",
+def build(root: Path, out: str, train_script: str | None = None, **knobs) -> None:
+    """One variant; ``train_script`` renders it with other training code (the file is
+    restored afterwards and the variant's version saved beside its artifacts as train.py)."""
+    if train_script is None:
+        return _build(root, out, **knobs)
+    path = root / "scripts/train.py"
+    original = path.read_text()
+    path.write_text(train_script)
+    try:
+        _build(root, out, **knobs)
+        (root / out / "train.py").write_text(train_script)
+    finally:
+        path.write_text(original)
+
+
+def _build(root: Path, out: str, name: str = "abalone", train_instance: str = "ml.m5.xlarge",
           preprocess_name: str = "Preprocess", extra_step: bool = False, condition: bool = True,
           approval: str = "PendingManualApproval", padding_steps: int = 0, bucket: str = "smpipe-test-bucket",
           tags: dict | None = None, subnets: list | None = None) -> None:

@@ -6,8 +6,6 @@ import gzip
 import io
 import json
 import shutil
-import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
@@ -15,7 +13,6 @@ import pytest
 
 from deploy_support import (  # noqa: F401 (fixtures)
     BUCKET,
-    FaultProxy,
     Fault,
     aws,
     aws_env,
@@ -23,58 +20,16 @@ from deploy_support import (  # noqa: F401 (fixtures)
     fault_proxy,
     git_repo,
     moto_endpoint,
+    project,
+    rendered,
     run_cli,
-    sdk_render,
-    SCRIPTS,
+    sdk_probe,
     use_variant,
 )
 from smpipe_gen import artifacts
 
 ARN = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/abalone"
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "abalone"
-# Runs the CLI and reports, at exit, whether the SageMaker SDK was imported in that process.
-SDK_PROBE = """\
-import atexit, sys
-atexit.register(lambda: print("sagemaker imported:", any(m == "sagemaker" or m.startswith("sagemaker.")
-                                                         for m in sys.modules), file=sys.stderr))
-sys.argv = ["smpipe-gen"] + sys.argv[1:]
-from smpipe_gen.cli import main
-main()
-"""
-VARIANTS = {
-    "variants/base": {},
-    "variants/instance": {"train_instance": "ml.m5.2xlarge"},
-    "variants/big": {"padding_steps": 60},
-    "variants/tagged": {"tags": {"team": "ml-platform", "cost-center": "42"}},
-}
-
-
-@pytest.fixture(scope="session")
-def template(tmp_path_factory) -> Path:
-    """SDK-rendered artifacts (one SDK run for every variant), plus a variant whose train.py
-    changed, rendered in its own tree."""
-    root = tmp_path_factory.mktemp("template")
-    newcode = tmp_path_factory.mktemp("newcode")
-    (newcode / "scripts").mkdir()
-    for name, text in SCRIPTS.items():
-        (newcode / name).write_text(text.replace("print('train')", "print('train v2')"))
-    sdk_render({root: VARIANTS, newcode: {"variants/newcode": {}}})
-    shutil.copytree(newcode / "variants" / "newcode", root / "variants" / "newcode")
-    shutil.copy(newcode / "scripts" / "train.py", root / "variants" / "newcode" / "train.py")
-    return root
-
-
-@pytest.fixture
-def project(template, tmp_path):
-    """A git repository with the base variant rendered into pipeline/ and committed."""
-    root = tmp_path / "repo"
-    shutil.copytree(template, root)
-    (root / "pipeline").mkdir()
-    use_variant(root, "base")
-    (root / ".gitignore").write_text("variants/\n")
-    repo = git_repo(root)
-    commit_all(repo, "base")
-    return root, repo
 
 
 def apply(root: Path, env: dict, *args: str):
@@ -282,8 +237,7 @@ def example(tmp_path, aws):
 
 def test_example_applies_after_check_without_importing_the_sdk(aws, example):
     root, repo = example
-    done = subprocess.run([sys.executable, "-c", SDK_PROBE, "apply", "-C", str(root)], capture_output=True,
-                          text=True, env=aws.env, stdin=subprocess.DEVNULL)
+    done = sdk_probe("apply", "-C", str(root), env=aws.env)
     assert done.returncode == 0, done.stderr
     assert "pipeline abalone: created" in done.stdout
     assert "sagemaker imported: False" in done.stderr

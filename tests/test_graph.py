@@ -1,0 +1,51 @@
+"""graph through the CLI, and the DAG reading that plan shares, on SDK-built definitions."""
+
+from __future__ import annotations
+
+import json
+
+from deploy_support import project, rendered, run_cli, sdk_probe  # noqa: F401 (fixtures)
+from smpipe_gen import drawing
+
+
+def test_mermaid_shows_data_edges_and_condition_branches(project):
+    root, _repo = project
+    done = sdk_probe("graph", "-C", str(root))
+    assert done.returncode == 0, done.stderr
+    assert "sagemaker imported: False" in done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "flowchart TD"
+    assert '  CheckMse{"CheckMse<br/>Condition"}' in lines
+    assert set(lines) >= {
+        "  Preprocess --> Train",  # Train reads Preprocess's train output
+        "  Train --> Evaluate",
+        "  Evaluate --> CheckMse",  # the condition reads Evaluate's property file
+        "  CheckMse -->|if| Register_RegisterModel",
+        "  CheckMse -->|else| Fail",
+    }
+
+
+def test_dot_output(project):
+    root, _repo = project
+    done = run_cli("graph", "-C", str(root), "--format", "dot")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("digraph pipeline {")
+    assert '"CheckMse" [label="CheckMse\\nCondition", shape=diamond];' in done.stdout
+    assert '"CheckMse" -> "Fail" [label=else, color=red];' in done.stdout
+
+
+def test_depends_on_edges_and_downstream(rendered):
+    definition = json.loads((rendered / "variants/base/definition.json").read_text())
+    definition["Steps"].append({"Name": "Notify", "Type": "Fail", "DependsOn": ["Train"], "Arguments": {}})
+    found = {(e.source, e.target, e.kind) for e in drawing.edges(definition)}
+    assert ("Train", "Notify", "depends") in found
+    assert drawing.downstream(definition, "Train") == ["Evaluate", "CheckMse", "Register-RegisterModel", "Fail",
+                                                       "Notify"]
+    assert "  Train -.-> Notify" in drawing.mermaid(definition)
+
+
+def test_missing_definition_is_a_one_line_error(tmp_path):
+    done = run_cli("graph", "-C", str(tmp_path))
+    assert done.returncode == 1
+    assert done.stderr.strip() == ("error: pipeline/definition.json: rendered definition not found "
+                                   "(hint: run `smpipe-gen render` first)")

@@ -1,0 +1,137 @@
+"""plan through the CLI, on real git repositories made with GitPython and SDK-built definitions."""
+
+from __future__ import annotations
+
+import json
+
+from deploy_support import (  # noqa: F401 (fixtures)
+    aws,
+    commit_all,
+    moto_endpoint,
+    project,
+    rendered,
+    run_cli,
+    sdk_probe,
+    use_variant,
+)
+
+
+def branch_with(project, variant: str, commit: bool = True):
+    """On a feature branch off main, make ``variant`` the rendered definition."""
+    root, repo = project
+    repo.git.checkout("-b", "feature")
+    use_variant(root, variant)
+    if commit:
+        commit_all(repo, variant)
+    return root
+
+
+def plan(root, *args, env=None):
+    return run_cli("plan", "-C", str(root), *args, env=env)
+
+
+def plan_json(root, *args) -> dict:
+    done = plan(root, "--format", "json", *args)
+    assert done.returncode == 2, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_no_change_exits_zero(project):
+    root, _repo = project
+    done = plan(root)
+    assert done.returncode == 0, done.stderr
+    assert "No changes." in done.stdout
+    assert "merge base with main" in done.stdout
+
+
+def test_step_added(project):
+    root = branch_with(project, "added")
+    result = plan_json(root)
+    assert result["counts"] == {"added": 1, "changed": 0, "removed": 0, "renamed": 0}
+    (step,) = result["steps"]
+    assert (step["name"], step["type"], step["status"]) == ("Explain", "Processing", "added")
+    assert result["risks"] == []
+    text = plan(root).stdout
+    assert text.splitlines()[1].startswith("Steps: 1 added, 0 changed, 0 removed, 0 renamed")
+    assert "  + Explain (Processing)" in text
+
+
+def test_instance_type_changed_with_downstream_steps(project):
+    root = branch_with(project, "instance", commit=False)  # working tree vs merge base
+    result = plan_json(root)
+    (step,) = result["steps"]
+    assert (step["name"], step["status"]) == ("Train", "changed")
+    assert step["changes"] == [{"category": "instance type", "path": "Arguments.ResourceConfig.InstanceType",
+                                "before": '"ml.m5.xlarge"', "after": '"ml.m5.2xlarge"'}]
+    assert step["downstream"] == ["Evaluate", "CheckMse", "Register-RegisterModel", "Fail"]
+    assert result["risks"] == []
+    text = plan(root).stdout
+    assert 'instance type  Arguments.ResourceConfig.InstanceType: "ml.m5.xlarge" -> "ml.m5.2xlarge"' in text
+
+
+def test_step_renamed_is_not_an_add_and_a_remove(project):
+    root = branch_with(project, "renamed")
+    result = plan_json(root)
+    assert result["counts"] == {"added": 0, "changed": 0, "removed": 0, "renamed": 1}
+    (step,) = result["steps"]
+    assert (step["old_name"], step["name"]) == ("Preprocess", "Prep")
+    assert "Preprocess renamed to Prep (Processing)" in plan(root).stdout
+
+
+def test_removed_condition_is_flagged_as_risk(project):
+    root = branch_with(project, "nocondition")
+    result = plan_json(root)
+    statuses = {step["name"]: step["status"] for step in result["steps"]}
+    assert statuses == {"CheckMse": "removed", "Fail": "removed", "Register-RegisterModel": "changed"}
+    gates = [risk for risk in result["risks"] if risk["kind"] == "gate"]
+    assert {risk["where"] for risk in gates} == {"CheckMse", "Fail"}
+    assert "it guarded Register-RegisterModel, Fail" in next(r["message"] for r in gates if r["where"] == "CheckMse")
+    markdown = plan(root, "--format", "markdown")
+    assert markdown.returncode == 2
+    assert "#### ⚠️ Risks" in markdown.stdout
+    assert "**gate** `CheckMse`: Condition step removed" in markdown.stdout
+    before, after = markdown.stdout.split("<summary>Before</summary>")[1].split("<summary>After</summary>")
+    assert "CheckMse{" in before and "class CheckMse,Fail removed" in before
+    assert "CheckMse" not in after and "```mermaid" in after
+
+
+def test_model_approval_becoming_approved_is_a_risk(project):
+    root = branch_with(project, "approved")
+    result = plan_json(root)
+    assert result["parameters"] == [{"name": "ApprovalStatus", "status": "changed",
+                                     "before": 'String, default "PendingManualApproval"',
+                                     "after": 'String, default "Approved"'}]
+    (risk,) = result["risks"]
+    assert risk["kind"] == "approval" and risk["where"] == "Register-RegisterModel"
+
+
+def test_explicit_base_and_unknown_ref(project):
+    root, repo = project
+    first = repo.head.commit.hexsha
+    use_variant(root, "instance")
+    commit_all(repo, "on main itself")
+    assert plan(root).returncode == 0  # merge base with main is HEAD: nothing uncommitted
+    assert plan(root, "--base", first).returncode == 2
+    done = plan(root, "--base", "no-such-branch")
+    assert done.returncode == 1
+    assert done.stderr.strip() == "error: --base no-such-branch: unknown git ref (hint: give a branch, tag or commit)"
+
+
+def test_plan_against_deployed_pipeline(aws, project):
+    root, _repo = project
+    assert run_cli("apply", "-C", str(root), "--skip-check", env=aws.env).returncode == 0
+    assert plan(root, "--deployed", env=aws.env).returncode == 0
+    use_variant(root, "instance")
+    done = sdk_probe("plan", "-C", str(root), "--deployed", env=aws.env)
+    assert done.returncode == 2, done.stderr
+    assert "Plan: deployed pipeline abalone -> working tree" in done.stdout
+    assert "~ Train (Training)" in done.stdout
+    assert "sagemaker imported: False" in done.stderr
+
+
+def test_not_a_git_repository(tmp_path, rendered):
+    (tmp_path / "pipeline").mkdir()
+    (tmp_path / "pipeline/definition.json").write_text((rendered / "variants/base/definition.json").read_text())
+    done = plan(tmp_path)
+    assert done.returncode == 1
+    assert "not inside a git repository" in done.stderr and "Traceback" not in done.stderr
