@@ -50,3 +50,10 @@ def test_run_requires_local_and_rendered_artifacts(tmp_path):
     assert _error(result) == "error: run: only local runs are supported (hint: pass --local)"
     line = _error(run(tmp_path, expect=1))
     assert line.startswith("error: ") and "pipeline/definition.json not found" in line and "smpipe-gen render" in line
+
+
+def test_runner_never_imports_the_sagemaker_sdk():
+    code = ("import sys, smpipe_gen.local.cli, smpipe_gen.local.scheduler, smpipe_gen.local.progress; "
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('sagemaker', 'boto3')); "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)

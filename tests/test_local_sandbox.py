@@ -47,3 +47,35 @@ def test_without_namespace_paths_in_arguments_and_env_are_rewritten(tmp_path):
     assert code == 0, (tmp_path / "log").read_text()
     assert (box.opt_ml / "model" / "m.txt").read_text() == str(box.opt_ml / "input" / "data" / "train")
     assert Path(box.visible("/opt/ml/model")) == box.opt_ml / "model"
+
+
+def _trivial_project(root: Path) -> Path:
+    """The benchmark's DAG of trivial steps, whose scripts take every path from arguments."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("local_run", Path(__file__).parents[1] / "benchmarks" / "local_run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.trivial_project(root)
+
+
+def test_pipeline_without_namespace_rewrites_paths_and_says_so(tmp_path):
+    from local_support import last_record, project, run
+
+    repo = _trivial_project(tmp_path / "dag")
+    run(repo, "--no-namespace")
+    record = last_record(repo)
+    assert record["status"] == "Succeeded"
+    log = Path(record["steps"]["d"]["log"]).read_text()
+    assert "no private mount namespace here" in log
+    command = log.split("$ ", 1)[1].splitlines()[0]
+    assert f"--inputs {repo}/.smpipe/runs/" in command and " /opt/ml" not in command  # rewritten
+    value = next((repo / ".smpipe" / "s3" / "bench-bucket").rglob("f/out/value.txt")).read_text()
+    assert value == "6"  # a=1, b=c=2, d=5, f=6: inputs really flowed between steps
+
+    # a script that hard-codes /opt/ml cannot work this way; the log says why
+    mini = project(tmp_path)
+    run(mini, "--no-namespace", expect=1)
+    failed = last_record(mini)
+    assert failed["failed_step"] == "Preprocess"
+    assert "no private mount namespace here" in Path(failed["steps"]["Preprocess"]["log"]).read_text()

@@ -87,9 +87,11 @@ def register(app: typer.Typer) -> None:
         run_root: Optional[Path] = typer.Option(None, "--run-root", help="Local store and run records (default <project>/.smpipe)."),
         project_dir: Path = typer.Option(Path("."), "--project-dir", "-C", help="Root of the model repository."),
         out: Path = typer.Option(Path(artifacts.DEFAULT_OUTPUT_DIR), "--out", help="Directory of the rendered artifacts."),
+        no_namespace: bool = typer.Option(False, "--no-namespace",
+                                          help="Don't give jobs a private /opt/ml; rewrite /opt/ml paths in arguments and environment."),
     ) -> None:
         """Execute the rendered pipeline (definition.json + manifest.json) locally, without Docker or AWS."""
         if not local:
             raise SmpipeError("only local runs are supported", where="run", hint="pass --local")
         run_local(Project.at(project_dir, out), params=param, max_parallel=max_parallel, no_cache=no_cache,
-                  from_step=from_step, data=data, run_root=run_root)
+                  from_step=from_step, data=data, run_root=run_root, use_namespace=not no_namespace)

@@ -10,6 +10,7 @@ from pathlib import Path
 from smpipe_gen import artifacts
 from smpipe_gen.artifacts import CodeArtifact, Manifest
 from smpipe_gen.errors import SmpipeError
+from smpipe_gen.local.sandbox import rewrite
 
 
 class CodeArtifacts:
@@ -61,7 +62,7 @@ class CodeArtifacts:
         if artifact.kind == "inline":
             content = artifact.content or ""
             if opt_ml:
-                content = content.replace("/opt/ml/", opt_ml + "/")
+                content = rewrite(content, opt_ml)
             target.write_text(content, encoding="utf-8")
         elif artifact.kind == "file":
             shutil.copyfile(self._source(artifact.files[0].path), target)

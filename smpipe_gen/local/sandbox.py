@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -110,8 +111,12 @@ class Sandbox:
                 _running.discard(process)
 
 
+_OPT_ML_PATH = re.compile(r"(?<![\w./-])/opt/ml(?=/|$|[\s:;,\"'])")
+
+
 def rewrite(text: str, opt_ml: str) -> str:
-    return text.replace(OPT_ML + "/", opt_ml + "/") if text != OPT_ML else opt_ml
+    """/opt/ml -> the job directory wherever it starts a path (already-rewritten paths stay)."""
+    return _OPT_ML_PATH.sub(lambda _: opt_ml, text)
 
 
 def terminate_all() -> None:

@@ -86,7 +86,7 @@ class JobContext:
 
     def run_process(self, box: Sandbox, argv: list[str], env: dict[str, str], cwd: str) -> float:
         """Run the job's process; raises StepFailed on a non-zero exit. Returns seconds taken."""
-        self.say("$ " + " ".join(argv))
+        self.say("$ " + " ".join(box.visible(a) for a in argv))
         started = time.perf_counter()
         code = box.run(argv, env, cwd, self.log)
         elapsed = time.perf_counter() - started

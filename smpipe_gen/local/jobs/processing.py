@@ -39,7 +39,7 @@ def run(ctx: JobContext) -> StepResult:
         raise SmpipeError("no ContainerEntrypoint", where=f"step {ctx.name}",
                           hint="the image's default entrypoint cannot run locally; give the processor a command")
     env = ctx.env({k: str(v) for k, v in args.get("Environment", {}).items()})
-    ctx.run_process(box, argv, env, "/opt/ml/processing" if box.isolated else str(box.host(OPT_ML + "/processing")))
+    ctx.run_process(box, argv, env, OPT_ML + "/processing")
 
     published: dict[str, str] = {}
     for item in outputs:
