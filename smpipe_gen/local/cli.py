@@ -49,6 +49,8 @@ def run_local(project: Project, *, params: list[str], max_parallel: int, no_cach
         seeds[uri] = path
     if max_parallel < 1:
         raise SmpipeError("must be at least 1", where="--max-parallel", hint="pass --max-parallel 1 or more")
+    if manifest.pipeline.parallelism:  # the pipeline's own ParallelismConfiguration, as SageMaker honours it
+        max_parallel = min(max_parallel, manifest.pipeline.parallelism)
     options = RunOptions(parameters=dict(_pairs(params, "--param", "NAME=VALUE")), max_parallel=max_parallel,
                          use_cache=not no_cache, from_step=from_step, data=seeds, use_namespace=use_namespace)
     root = run_root or project.root / ".smpipe"

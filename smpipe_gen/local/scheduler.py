@@ -432,7 +432,7 @@ class Runner:
                 "log": str(self.run_dir / "steps" / re.sub(r"[^\w.-]", "_", n.name) / "log.txt")
                 if n.state in (DONE, FAILED) else None,
                 "process_seconds": n.process_seconds, "cached_from": n.cached_from, "message": n.message,
-                "outputs": sorted(n.result.outputs) if n.result else [],
+                "outputs": {uri: str(self.store.path(uri)) for uri in sorted(n.result.outputs)} if n.result else {},
                 "metrics": n.result.metrics if n.result else {},
                 "properties": _public(n.result.properties) if n.result else None,
             } for n in self.nodes.values()},

@@ -121,6 +121,7 @@ def _read_from(path: str, offset: int) -> str:
 def match_metrics(definitions: list[dict[str, str]], log: str) -> dict[str, float]:
     """Final value of each metric: the last match of its regex in the job's log."""
     metrics: dict[str, float] = {}
+    log = "\n".join(line for line in log.splitlines() if not line.startswith("[smpipe-gen] "))
     for definition in definitions:
         try:
             pattern = re.compile(definition["Regex"])

@@ -4,7 +4,6 @@ AssembleWith), one ``<input name>.out`` per input file under the output path."""
 
 from __future__ import annotations
 
-import json
 import tarfile
 from pathlib import Path
 
