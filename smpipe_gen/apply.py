@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -30,6 +31,7 @@ TAG_COMMIT = "smpipe-gen:git-commit"
 TAG_DEFINITION = "smpipe-gen:definition-sha256"
 TAG_VERSION = "smpipe-gen:version"
 TERMINAL_STATUSES = ("Succeeded", "Failed", "Stopped")
+UPLOAD_WORKERS = 8
 
 
 @dataclass
@@ -279,11 +281,14 @@ def apply(loaded: Loaded, deployer: Deployer, *, dry_run: bool = False,
     """Upload code, then create or update the pipeline, then tag it. ``confirm`` sees the list
     of pending changes and may decline (interactive use)."""
     outcome = Outcome(action="unchanged")
-    for artifact in loaded.manifest.artifacts:
-        uploaded = deployer.upload(artifact, loaded.project.root, dry_run)
-        (outcome.uploaded if uploaded else outcome.present).append(artifact.s3_uri)
-        if uploaded:  # as it happens, so a run that fails later still says what it did
-            deployer.echo(f"  {'would upload' if dry_run else 'uploaded'} {artifact.s3_uri}")
+    with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS) as pool:  # S3 round trips dominate
+        futures = [(artifact, pool.submit(deployer.upload, artifact, loaded.project.root, dry_run))
+                   for artifact in loaded.manifest.artifacts]
+        for artifact, future in futures:
+            uploaded = future.result()
+            (outcome.uploaded if uploaded else outcome.present).append(artifact.s3_uri)
+            if uploaded:  # as it happens, so a run that fails later still says what it did
+                deployer.echo(f"  {'would upload' if dry_run else 'uploaded'} {artifact.s3_uri}")
 
     described = deployer.describe()
     if described is not None:
