@@ -135,3 +135,27 @@ def test_not_a_git_repository(tmp_path, rendered):
     done = plan(tmp_path)
     assert done.returncode == 1
     assert "not inside a git repository" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_security_settings_are_risks(rendered):
+    """Role, KMS, VPC and isolation edits on a real SDK definition, through compare()."""
+    from smpipe_gen import plan as planning
+
+    before = json.loads((rendered / "variants/base/definition.json").read_text())
+    before["Steps"][1]["Arguments"]["OutputDataConfig"]["KmsKeyId"] = "alias/models"
+    after = json.loads(json.dumps(before))
+    train = after["Steps"][1]["Arguments"]
+    del train["OutputDataConfig"]["KmsKeyId"]
+    train["RoleArn"] = "arn:aws:iam::123456789012:role/admin"
+    train["EnableNetworkIsolation"] = False
+    after["Steps"][0]["Arguments"]["NetworkConfig"]["VpcConfig"]["Subnets"] = ["subnet-public"]
+    result = planning.compare(before, after, base="a", head="b")
+    risks = {(risk.kind, risk.message) for risk in result.risks}
+    assert risks == {
+        ("kms", 'KMS key removed: "alias/models" -> <none>'),
+        ("role", 'execution role changes: "arn:aws:iam::123456789012:role/smpipe-test" -> '
+                 '"arn:aws:iam::123456789012:role/admin"'),
+        ("network", "network isolation changes: <none> -> false"),
+        ("network", 'subnets changes: ["subnet-1"] -> ["subnet-public"]'),
+    }
+    assert {step.name for step in result.steps} == {"Preprocess", "Train"}
