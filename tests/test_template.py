@@ -130,8 +130,7 @@ def test_run_local_succeeds(generated, variant, run_available):
     record = json.loads(records[0].read_text())
     assert record["status"] == "Succeeded", record
     # The sample data passes the default quality gate, so the model reaches the registry.
-    assert [status for step, status in ((k, v["status"]) for k, v in record["steps"].items())
-            if "Register" in step] == ["done"], record["steps"]
+    assert [v["status"] for k, v in record["steps"].items() if "Register" in k] == ["done"], record["steps"]
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
