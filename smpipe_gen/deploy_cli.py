@@ -147,7 +147,7 @@ def graph_command(
     """Draw the DAG of the rendered definition (steps, data and DependsOn edges, condition branches)."""
     from smpipe_gen import drawing, plan
 
-    definition, _settings = plan.read_current(Project.at(project_dir, out))
+    definition, _manifest = plan.read_current(Project.at(project_dir, out))
     draw = drawing.mermaid if output_format is GraphFormat.mermaid else drawing.dot
     typer.echo(draw(definition), nl=False)
 

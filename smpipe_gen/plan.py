@@ -35,6 +35,7 @@ class Change:
     path: str
     before: str
     after: str
+    note: str = ""  # for code changes: which repository files differ
 
 
 @dataclass
@@ -297,9 +298,34 @@ def _risks(diffs: list[StepDiff], before_steps: dict[str, drawing.Step], after_s
     return risks
 
 
+def _code_files(manifest: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """S3 URI -> {repository path: sha256} of each code artifact in a manifest (as JSON)."""
+    result = {}
+    for artifact in manifest.get("artifacts", []):
+        files = {f["path"]: f["sha256"] for f in artifact.get("files", [])}
+        result[artifact["s3_uri"]] = files or {"(generated script)": artifact.get("sha256", "")}
+    return result
+
+
+def _code_note(change: Change, before: dict[str, dict[str, str]], after: dict[str, dict[str, str]]) -> str:
+    """Which files make the code hash in ``change`` differ, from the two manifests."""
+    old_uris = [u for u in re.findall(r"s3://[^\"\s\\]+", change.before) if u in before]
+    new_uris = [u for u in re.findall(r"s3://[^\"\s\\]+", change.after) if u in after]
+    if not old_uris or not new_uris:
+        return ""
+    old = {path: sha for uri in old_uris for path, sha in before[uri].items()}
+    new = {path: sha for uri in new_uris for path, sha in after[uri].items()}
+    parts = [f"{label}: {', '.join(paths)}" for label, paths in (
+        ("changed", sorted(p for p in old.keys() & new.keys() if old[p] != new[p])),
+        ("added", sorted(new.keys() - old.keys())), ("removed", sorted(old.keys() - new.keys()))) if paths]
+    return "; ".join(parts)
+
+
 def compare(before: dict[str, Any], after: dict[str, Any], *, base: str, head: str,
-            settings: list[Change] | None = None) -> Plan:
-    """The plan from ``before`` to ``after`` (an empty dict stands for "no pipeline")."""
+            settings: list[Change] | None = None,
+            manifests: tuple[dict[str, Any], dict[str, Any]] | None = None) -> Plan:
+    """The plan from ``before`` to ``after`` (an empty dict stands for "no pipeline"); with
+    ``manifests`` (before, after; as JSON) code changes name the files that differ."""
     before_steps, after_steps = drawing.steps(before), drawing.steps(after)
     removed = [s for n, s in before_steps.items() if n not in after_steps]
     added = [s for n, s in after_steps.items() if n not in before_steps]
@@ -319,6 +345,12 @@ def compare(before: dict[str, Any], after: dict[str, Any], *, base: str, head: s
     for step in removed:
         if step.name not in renames:
             diffs.append(StepDiff(step.name, step.type, "removed", downstream=drawing.downstream(before, step.name)))
+    if manifests:
+        old_code, new_code = _code_files(manifests[0]), _code_files(manifests[1])
+        for diff in diffs:
+            for change in diff.changes:
+                if change.category == "code":
+                    change.note = _code_note(change, old_code, new_code)
     settings = list(settings or [])
     for key in sorted((set(before) | set(after)) - {"Steps", "Parameters"}):
         if before and before.get(key) != after.get(key):
@@ -344,7 +376,7 @@ def settings_changes(before: dict[str, Any], after: dict[str, Any]) -> list[Chan
 
 # -- sources -----------------------------------------------------------------------------------
 def read_current(project: Project) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The working-tree definition and pipeline settings (settings empty without a manifest)."""
+    """The working-tree definition and manifest as JSON (an empty manifest when there is none)."""
     if not project.definition_json.is_file():
         raise SmpipeError("rendered definition not found", where=project.relative(project.definition_json),
                           hint="run `smpipe-gen render` first")
@@ -353,13 +385,13 @@ def read_current(project: Project) -> tuple[dict[str, Any], dict[str, Any]]:
     except ValueError as error:
         raise SmpipeError(f"not valid JSON: {error}", where=project.relative(project.definition_json),
                           hint="re-render with `smpipe-gen render`") from None
-    settings = {}
+    manifest = {}
     if project.manifest_json.is_file():
         try:
-            settings = json.loads(project.manifest_json.read_text(encoding="utf-8")).get("pipeline", {})
+            manifest = json.loads(project.manifest_json.read_text(encoding="utf-8"))
         except ValueError:
-            settings = {}
-    return definition, settings
+            manifest = {}
+    return definition, manifest
 
 
 def _default_base(repo: Any) -> tuple[str, str]:
@@ -388,7 +420,7 @@ def against_ref(project: Project, ref: str | None = None) -> Plan:
     """Plan from the definition committed at ``ref`` (default: merge base with main/master)."""
     import git
 
-    current, current_settings = read_current(project)
+    current, current_manifest = read_current(project)
     try:
         repo = git.Repo(project.root, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
@@ -409,8 +441,10 @@ def against_ref(project: Project, ref: str | None = None) -> Plan:
     except ValueError:
         raise SmpipeError(f"the definition at {label} is not valid JSON", where=project.relative(project.definition_json),
                           hint="compare with another --base") from None
-    settings = settings_changes(manifest.get("pipeline", {}), current_settings) if manifest else []
-    return compare(before, current, base=f"{label} ({sha[:8]})", head="working tree", settings=settings)
+    settings = settings_changes(manifest.get("pipeline", {}), current_manifest.get("pipeline", {})) \
+        if manifest and current_manifest else []
+    return compare(before, current, base=f"{label} ({sha[:8]})", head="working tree", settings=settings,
+                   manifests=(manifest, current_manifest))
 
 
 def against_deployed(project: Project) -> Plan:
@@ -468,6 +502,8 @@ def format_text(plan: Plan) -> str:
             width = max((len(c.category) for c in diff.changes), default=0)
             for change in diff.changes:
                 lines.append(f"      {change.category:<{width}}  {change.path}: {_brief(change.before)} -> {_brief(change.after)}")
+                if change.note:
+                    lines.append(f"      {'':<{width}}  files {change.note}")
             if diff.downstream:
                 lines.append(f"      downstream: {', '.join(diff.downstream)}")
     if plan.parameters:
@@ -502,7 +538,7 @@ def format_markdown(plan: Plan) -> str:
             lines.append(f"- `{_SIGNS[diff.status]}` **{_step_title(diff)}** {diff.status}")
             for change in diff.changes:
                 lines.append(f"  - {change.category}: {_md(change.path)}: {_md(_brief(change.before))} → "
-                             f"{_md(_brief(change.after))}")
+                             f"{_md(_brief(change.after))}" + (f" (files {change.note})" if change.note else ""))
             if diff.downstream:
                 lines.append(f"  - downstream: {', '.join(diff.downstream)}")
     if plan.parameters:

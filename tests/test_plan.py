@@ -62,7 +62,7 @@ def test_instance_type_changed_with_downstream_steps(project):
     (step,) = result["steps"]
     assert (step["name"], step["status"]) == ("Train", "changed")
     assert step["changes"] == [{"category": "instance type", "path": "Arguments.ResourceConfig.InstanceType",
-                                "before": '"ml.m5.xlarge"', "after": '"ml.m5.2xlarge"'}]
+                                "before": '"ml.m5.xlarge"', "after": '"ml.m5.2xlarge"', "note": ""}]
     assert step["downstream"] == ["Evaluate", "CheckMse", "Register-RegisterModel", "Fail"]
     assert result["risks"] == []
     text = plan(root).stdout
@@ -159,3 +159,13 @@ def test_security_settings_are_risks(rendered):
         ("network", 'subnets changes: ["subnet-1"] -> ["subnet-public"]'),
     }
     assert {step.name for step in result.steps} == {"Preprocess", "Train"}
+
+
+def test_code_change_names_the_changed_files(project):
+    root = branch_with(project, "newcode")
+    result = plan_json(root)
+    code = [(step["name"], change) for step in result["steps"] for change in step["changes"]]
+    assert {name for name, _change in code} == {"Preprocess", "Train", "Evaluate"}  # one source dir, 3 uploads
+    assert {change["category"] for _name, change in code} == {"code"}
+    assert {change["note"] for _name, change in code} == {"changed: scripts/train.py"}
+    assert "files changed: scripts/train.py" in plan(root).stdout
