@@ -61,6 +61,11 @@ def run_local(project: Project, *, params: list[str], max_parallel: int, no_cach
                    f"(run root {root}, up to {max_parallel} steps at a time)")
     try:
         record = runner.run()
+    except KeyboardInterrupt:
+        progress.stop()
+        progress.console.print(f"interrupted: running jobs stopped, execution {runner.execution_id} recorded as "
+                               "Stopped; run again to resume from the steps that finished", highlight=False)
+        raise
     finally:
         progress.stop()
     progress.summary(record)

@@ -44,17 +44,30 @@ _running_lock = threading.Lock()
 
 
 @functools.lru_cache(maxsize=1)
+def _death_prefix() -> tuple[str, ...]:
+    """Makes a job die with the runner (``setpriv --pdeathsig``), so a killed run leaves no jobs."""
+    if shutil.which("setpriv") and subprocess.run(["setpriv", "--pdeathsig", "KILL", "true"],
+                                                  capture_output=True).returncode == 0:
+        return ("setpriv", "--pdeathsig", "KILL")
+    return ()
+
+
+@functools.lru_cache(maxsize=1)
 def namespace_prefix() -> tuple[str, ...] | None:
-    """The command prefix that enters a private mount namespace, or None if unavailable."""
+    """The command prefix that enters a private mount namespace, or None if unavailable.
+    With a PID namespace too where possible: when the job's first process dies, every process
+    it started dies with it."""
     if not sys.platform.startswith("linux") or not shutil.which("unshare"):
         return None
-    candidates = [("unshare", "-m")] if os.geteuid() == 0 else []
-    candidates.append(("unshare", "--mount", "--map-root-user"))
+    base = [("unshare", "-m")] if os.geteuid() == 0 else []
+    base.append(("unshare", "--mount", "--map-root-user"))
+    candidates = [(*b, "--pid", "--fork", "--kill-child") for b in base] + base
     for prefix in candidates:
+        prefix = (*_death_prefix(), *prefix)
         probe = subprocess.run([*prefix, "sh", "-c", "mount -t tmpfs none /mnt 2>/dev/null || mount --bind / /mnt"],
                                capture_output=True)
         if probe.returncode == 0:
-            return tuple(prefix)
+            return prefix
     return None
 
 
@@ -97,7 +110,7 @@ class Sandbox:
             argv = [*self.prefix, "sh", "-c", _SETUP, "smpipe-job", str(self.job_dir), cwd, *argv]
             cwd = str(self.job_dir)
         else:
-            argv = [rewrite(a, str(self.opt_ml)) for a in argv]
+            argv = [*_death_prefix(), *(rewrite(a, str(self.opt_ml)) for a in argv)]
             env = {k: rewrite(v, str(self.opt_ml)) for k, v in env.items()}
             cwd = rewrite(cwd, str(self.opt_ml))
         process = subprocess.Popen(argv, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,

@@ -3,11 +3,15 @@ import json
 import os
 import sys
 import tarfile
+import time
 
 import numpy as np
 
 if "crash" in sys.argv:
     sys.exit("evaluation crashed on purpose")
+if "slow" in sys.argv:  # lets tests interrupt or kill a run while this step is running
+    print("sleeping", flush=True)
+    time.sleep(120)
 with tarfile.open("/opt/ml/processing/input/model/model.tar.gz") as tar:
     tar.extractall("/opt/ml/processing/model", filter="data")
 coef = np.array(json.load(open("/opt/ml/processing/model/model.json")))
