@@ -57,3 +57,22 @@ def test_runner_never_imports_the_sagemaker_sdk():
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('sagemaker', 'boto3')); "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("steps, expected", [
+    ([{"Name": "L", "Type": "Lambda", "Arguments": {}}],
+     "step L: step type 'Lambda' cannot run locally (hint: local runs support Condition, Fail, Model, Processing, "
+     "RegisterModel, Training, Transform, Tuning)"),
+    ([{"Name": "A", "Type": "Fail", "Arguments": {}, "DependsOn": ["B"]},
+      {"Name": "B", "Type": "Fail", "Arguments": {"ErrorMessage": {"Get": "Steps.A.X"}}}],
+     "definition.json: dependency cycle: A -> B -> A"),
+    ([{"Name": "A", "Type": "Fail", "Arguments": {}, "DependsOn": ["Ghost"]}],
+     "step A: refers to unknown step 'Ghost' (hint: re-render the pipeline)"),
+])
+def test_definitions_that_cannot_run_are_refused_before_anything_runs(steps, expected):
+    from smpipe_gen.errors import SmpipeError
+    from smpipe_gen.local.scheduler import build_graph
+
+    with pytest.raises(SmpipeError) as error:
+        build_graph({"Steps": steps})
+    assert error.value.one_line() == expected

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import string
 import threading
 import time
@@ -351,9 +352,6 @@ class Runner:
             hit = self._lookup(node, key, from_ancestors)
             if hit:
                 return hit
-        elif node.name in from_ancestors and node.type not in ("Condition", "Model"):
-            raise SmpipeError(f"cannot start from {self.options.from_step!r}: {node.type} steps always re-run",
-                              where=where, hint="start from an earlier step")
         with open(step_dir / "log.txt", "wb") as log:
             ctx = JobContext(step=node.step, arguments=arguments, execution_id=self.execution_id,
                              pipeline_name=self.manifest.pipeline.name, region=self.manifest.pipeline.region,
@@ -372,6 +370,9 @@ class Runner:
                 node.process_seconds = round(ctx.process_seconds, 3)
         if key is not None:
             self.cache.save(node.name, key, self.execution_id, result)
+        # outputs are in the store now; the job's working copies of inputs and code only take space
+        # (a failed step keeps its directory for inspection)
+        shutil.rmtree(step_dir / "opt", ignore_errors=True)
         return result, None
 
     def _key(self, node: Node, arguments: dict[str, Any]) -> str:

@@ -8,6 +8,7 @@ import hashlib
 import itertools
 import math
 import random
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -67,11 +68,13 @@ def run(ctx: JobContext) -> StepResult:
         log_path = ctx.step_dir / f"{name}.log"
         with open(log_path, "wb") as log:
             sub = dataclasses.replace(ctx, log=log)
+            box = sub.sandbox(name)
             try:
-                props = train(sub, spec, name, sub.sandbox(name))
+                props = train(sub, spec, name, box)
             except StepFailed as failure:
                 ctx.say(f"{name} failed: {failure} (log: {log_path})")
                 return {"TrainingJobName": name, "TrainingJobStatus": "Failed", "TunedHyperParameters": hps}
+        shutil.rmtree(box.job_dir, ignore_errors=True)  # the model is in the store
         value = props["_metrics"].get(objective["MetricName"])
         ctx.say(f"{name} {hps} -> {objective['MetricName']}={value}")
         return {"TrainingJobName": name, "TrainingJobStatus": "Completed", "TunedHyperParameters": hps,
