@@ -30,6 +30,7 @@ DIGEST_METADATA = "smpipe-sha256"  # S3 object metadata key holding an artifact'
 TAG_COMMIT = "smpipe-gen:git-commit"
 TAG_DEFINITION = "smpipe-gen:definition-sha256"
 TAG_VERSION = "smpipe-gen:version"
+TAG_USER_KEYS = "smpipe-gen:user-tag-keys"  # the config's tags last applied, so removed ones go too
 TERMINAL_STATUSES = ("Succeeded", "Failed", "Stopped")
 UPLOAD_WORKERS = 8
 
@@ -226,8 +227,17 @@ def parse_definition(value: Any) -> dict[str, Any] | None:
 def _desired_tags(loaded: Loaded) -> dict[str, str]:
     tags = dict(loaded.manifest.pipeline.tags)
     tags.update({TAG_COMMIT: git_commit(loaded.project.root), TAG_DEFINITION: loaded.definition_sha256,
-                 TAG_VERSION: __version__})
+                 TAG_VERSION: __version__, TAG_USER_KEYS: _user_keys(loaded.manifest.pipeline.tags)})
     return tags
+
+
+def _user_keys(tags: dict[str, str]) -> str:
+    return ",".join(sorted(tags))  # tag keys cannot hold commas
+
+
+def _stale_user_tags(loaded: Loaded, deployed_tags: dict[str, str]) -> list[str]:
+    previous = set(filter(None, deployed_tags.get(TAG_USER_KEYS, "").split(",")))
+    return sorted(previous - set(loaded.manifest.pipeline.tags))
 
 
 def _differences(loaded: Loaded, described: dict[str, Any], tags: dict[str, str]) -> list[str]:
@@ -250,8 +260,8 @@ def _differences(loaded: Loaded, described: dict[str, Any], tags: dict[str, str]
     deployed_parallelism = (described.get("ParallelismConfiguration") or {}).get("MaxParallelExecutionSteps")
     if settings.parallelism is not None and deployed_parallelism != settings.parallelism:
         changes.append("parallelism")
-    wanted = {**settings.tags, TAG_DEFINITION: loaded.definition_sha256}
-    if any(tags.get(key) != value for key, value in wanted.items()):
+    wanted = {**settings.tags, TAG_DEFINITION: loaded.definition_sha256, TAG_USER_KEYS: _user_keys(settings.tags)}
+    if any(tags.get(key) != value for key, value in wanted.items()) or _stale_user_tags(loaded, tags):
         changes.append("tags")
     return changes
 
@@ -291,9 +301,11 @@ def apply(loaded: Loaded, deployer: Deployer, *, dry_run: bool = False,
                 deployer.echo(f"  {'would upload' if dry_run else 'uploaded'} {artifact.s3_uri}")
 
     described = deployer.describe()
+    deployed_tags: dict[str, str] = {}
     if described is not None:
         outcome.pipeline_arn = described.get("PipelineArn")
-        outcome.changes = _differences(loaded, described, deployer.tags(outcome.pipeline_arn))
+        deployed_tags = deployer.tags(outcome.pipeline_arn)
+        outcome.changes = _differences(loaded, described, deployed_tags)
         if not outcome.changes:
             return outcome
     else:
@@ -316,6 +328,9 @@ def apply(loaded: Loaded, deployer: Deployer, *, dry_run: bool = False,
         deployer.call("UpdatePipeline", deployer.sagemaker.update_pipeline, **arguments)
     deployer.call("AddTags", deployer.sagemaker.add_tags, ResourceArn=outcome.pipeline_arn,
                   Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())])
+    stale = _stale_user_tags(loaded, deployed_tags)
+    if stale:
+        deployer.call("DeleteTags", deployer.sagemaker.delete_tags, ResourceArn=outcome.pipeline_arn, TagKeys=stale)
     outcome.action = "updated"
     return outcome
 

@@ -63,7 +63,7 @@ def apply_command(
     deployer = deploy.Deployer(loaded.manifest, echo=typer.echo)
 
     def confirm(changes: list[str]) -> bool:
-        return typer.confirm(f"apply {', '.join(changes)} to pipeline {loaded.manifest.pipeline.name}?")
+        return typer.confirm(f"apply to pipeline {loaded.manifest.pipeline.name} ({', '.join(changes)})?")
 
     outcome = deploy.apply(loaded, deployer, dry_run=dry_run, confirm=None if (yes or dry_run or not _interactive())
                            else confirm)

@@ -5,7 +5,11 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
+import pty
 import shutil
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -58,6 +62,7 @@ def test_create_uploads_code_with_exact_bytes_and_tags(aws, project):
         "smpipe-gen:git-commit": repo.head.commit.hexsha,
         "smpipe-gen:definition-sha256": artifacts.sha256_file(root / "pipeline/definition.json"),
         "smpipe-gen:version": "0.1.0",
+        "smpipe-gen:user-tag-keys": "",
     }
     s3 = aws.client("s3")
     manifest = artifacts.read_manifest(root / "pipeline/manifest.json")
@@ -101,12 +106,18 @@ def test_update_changes_definition_and_commit_tag(aws, project):
     assert "no changes" in apply(root, aws.env).stdout
 
 
-def test_user_tags_from_manifest(aws, project):
+def test_user_tags_from_manifest_are_added_and_removed(aws, project):
     root, repo = project
     use_variant(root, "tagged")
     commit_all(repo, "tags")
     assert apply(root, aws.env).returncode == 0
     assert {"team": "ml-platform", "cost-center": "42"}.items() <= tags(aws).items()
+    use_variant(root, "base")  # same definition, no user tags
+    commit_all(repo, "drop the tags")
+    done = apply(root, aws.env)
+    assert "pipeline abalone: updated (tags)" in done.stdout
+    assert not {"team", "cost-center"} & tags(aws).keys()
+    assert tags(aws)["smpipe-gen:user-tag-keys"] == ""
 
 
 def test_large_definition_goes_through_s3(aws, project):
@@ -256,4 +267,19 @@ def test_stale_definition_is_refused(aws, example):
     assert done.returncode == 1
     assert done.stderr.startswith("error: pipeline/definition.json: the committed definition is stale")
     assert "run `smpipe-gen render`" in done.stderr and "Traceback" not in done.stderr
+    assert aws.client("sagemaker").list_pipelines()["PipelineSummaries"] == []
+
+
+def test_terminal_user_is_asked_and_can_decline(aws, project):
+    """With a terminal on stdin apply asks before changing the pipeline; "n" changes nothing."""
+    root, _repo = project
+    controller, terminal = pty.openpty()
+    os.write(controller, b"n\n")
+    done = subprocess.run([sys.executable, "-m", "smpipe_gen", "apply", "-C", str(root), "--skip-check"],
+                          stdin=terminal, capture_output=True, text=True, env=aws.env, timeout=60)
+    os.close(terminal)
+    os.close(controller)
+    assert done.returncode == 1
+    assert "apply to pipeline abalone (new pipeline)? [y/N]" in done.stdout
+    assert "apply declined" in done.stderr
     assert aws.client("sagemaker").list_pipelines()["PipelineSummaries"] == []
