@@ -9,7 +9,6 @@ import re
 import secrets
 import shutil
 import string
-import threading
 import time
 import traceback
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -184,7 +183,7 @@ class Runner:
             "StartDateTime": datetime.now(timezone.utc).isoformat(), "CurrentDateTime": datetime.now(timezone.utc).isoformat(),
         }
         self.resolver = Resolver(self.parameters, self.execution, self._properties, self._property_file, self._read_uri)
-        self._lock = threading.Lock()
+        self._prechecking = False
         self._stop = False
         self._previous_ids = {p.name for p in (self.run_root / "runs").iterdir()} if (self.run_root / "runs").is_dir() else set()
         self._resumable = self._load_resumable()
@@ -198,7 +197,7 @@ class Runner:
         if node is None:
             raise SmpipeError(f"unknown step {name!r}", where="Get")
         if node.result is None:
-            if threading.current_thread().name == "smpipe-precheck":
+            if self._prechecking:
                 raise _Deferred(name)
             raise SmpipeError(f"step {name!r} has not run (its branch was not taken?)", where="Get")
         return node.result.properties
@@ -237,23 +236,19 @@ class Runner:
     # ---- checks before anything runs
     def precheck(self) -> None:
         """Fail fast on inputs that are known before the run and missing from the store."""
-        def check() -> None:
+        self._prechecking = True
+        try:
             for node in self.nodes.values():
                 for value in input_uris(node.type, node.step.get("Arguments", {})):
                     try:
                         uri = self.resolver.resolve(value, f"step {node.name}")
-                    except _Deferred:
+                    except _Deferred:  # produced by an earlier step: checked when it is read
                         continue
                     if isinstance(uri, str) and not self.code.get(uri) and not self.store.objects(uri):
                         raise SmpipeError(f"input {uri} is not in the local store", where=f"step {node.name}",
                                           hint="add it to the manifest's local_data or pass --data S3URI=./local/dir")
-
-        errors: list[BaseException] = []
-        thread = threading.Thread(target=lambda: _capture(check, errors), name="smpipe-precheck")
-        thread.start()
-        thread.join()
-        if errors:
-            raise errors[0]
+        finally:
+            self._prechecking = False
 
     # ---- execution
     def run(self) -> dict[str, Any]:
@@ -453,10 +448,3 @@ def _public(props: dict[str, Any]) -> dict[str, Any]:
     keep = ("ProcessingJobName", "TrainingJobName", "ModelArtifacts", "FinalMetricDataList", "ModelName",
             "ModelPackageArn", "TransformJobName", "Outcome", "BestTrainingJob", "HyperParameterTuningJobName")
     return {k: v for k, v in props.items() if k in keep}
-
-
-def _capture(fn: Callable[[], None], errors: list[BaseException]) -> None:
-    try:
-        fn()
-    except BaseException as error:  # re-raised in the calling thread
-        errors.append(error)

@@ -44,6 +44,7 @@ class JobContext:
     use_namespace: bool
     max_parallel: int
     process_seconds: float = 0.0  # time spent in the job's own processes (for benchmarks)
+    _told_no_namespace: bool = False
 
     @property
     def name(self) -> str:
@@ -60,10 +61,10 @@ class JobContext:
 
     def sandbox(self, sub: str = "") -> Sandbox:
         box = Sandbox(self.step_dir / sub if sub else self.step_dir, self.use_namespace)
-        if not box.isolated and not getattr(self, "_told", False):
+        if not box.isolated and not self._told_no_namespace:
             self.say("no private mount namespace here: /opt/ml paths are rewritten in arguments and "
                      "environment; scripts that hard-code /opt/ml will not find their files")
-            self._told = True
+            self._told_no_namespace = True
         return box
 
     def env(self, extra: dict[str, str]) -> dict[str, str]:
