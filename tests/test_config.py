@@ -326,3 +326,18 @@ def test_schema_command_prints_json_schema():
     schema = json.loads(result.stdout)
     assert schema["properties"]["conf"]["properties"]["sagemakerPipeline"] == {"$ref": "#/$defs/PipelineConfig"}
     assert "step_class" in schema["$defs"]["Step"]["properties"]
+
+
+def test_errors_inside_union_values_point_at_the_key(tmp_path):
+    conf = BASE.replace("entry_point: train.py", "entry_point: train.py\n        instance_type: {Paramter: X}")
+    lines = errors_of(tmp_path, conf)
+    assert any(line.startswith("conf/conf.yaml:16: conf.models.m.train.instance_type") for line in lines), lines
+    conf = BASE + """          - step_name: m-Gate
+            step_class: Condition
+            conditions:
+              - type: LessThan
+                left: {step: m-Train}
+                right: 1
+"""
+    lines = errors_of(tmp_path, conf)
+    assert any("conditions.0.left.json_path: missing required key 'json_path'" in line for line in lines), lines

@@ -217,3 +217,22 @@ def test_usage_errors_exit_1_with_clicks_message():
     result = smpipe("render", "--bogus")
     assert result.returncode == 1 and "No such option: --bogus" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_vpc_and_kms_reach_every_job_of_the_abalone_pipeline():
+    key = "arn:aws:kms:us-east-1:123456789012:key/abc"
+    rendered = render_project(EXAMPLES / "abalone", overrides={
+        "SMP_SUBNETS": "subnet-1,subnet-2", "SMP_SECURITYGROUPS": "sg-1", "SMP_KMSKEY": key})
+    steps = steps_by_name(json.loads(rendered.definition_json))
+    vpc = {"Subnets": ["subnet-1", "subnet-2"], "SecurityGroupIds": ["sg-1"]}
+    for name in ("abalone-Preprocess", "abalone-Evaluate"):
+        arguments = steps[name]["Arguments"]
+        assert arguments["NetworkConfig"]["VpcConfig"] == vpc
+        assert arguments["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] == key
+        assert arguments["ProcessingOutputConfig"]["KmsKeyId"] == key
+    training = steps["abalone-Train"]["Arguments"]
+    assert training["VpcConfig"] == vpc and training["ResourceConfig"]["VolumeKmsKeyId"] == key
+    assert training["OutputDataConfig"]["KmsKeyId"] == key
+    assert steps["abalone-CreateModel-CreateModel"]["Arguments"]["VpcConfig"] == vpc
+    assert steps["abalone-Transform"]["Arguments"]["TransformOutput"]["KmsKeyId"] == key
+    assert steps["abalone-Preprocess"]["Arguments"]["RoleArn"].endswith(":role/SageMakerPipelineExecution")

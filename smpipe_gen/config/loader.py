@@ -219,7 +219,7 @@ def _explain(exc: ValidationError, data: Any, doc: YamlDocument, prefix: KeyPath
     keep the first per place, and drop loc parts that name types rather than keys."""
     found: dict[KeyPath, SmpipeError] = {}
     for error in exc.errors():
-        path = _data_path(data, error["loc"])
+        path = _data_path(data, error["loc"], missing=error["type"] == "missing")
         if path in found:
             continue
         where = doc.where(prefix + path)
@@ -237,29 +237,19 @@ def _explain(exc: ValidationError, data: Any, doc: YamlDocument, prefix: KeyPath
     return list(found.values())
 
 
-def _data_path(data: Any, loc: tuple[Any, ...]) -> KeyPath:
-    """Follow ``loc`` through the data, skipping pydantic's union/type tags, to a key path."""
+def _data_path(data: Any, loc: tuple[Any, ...], missing: bool) -> KeyPath:
+    """Follow ``loc`` through the data to a key path. Parts the data does not have are
+    pydantic's union/type tags, except the last part of a "missing" error: the missing key."""
     path: list[str | int] = []
     node = data
-    for part in loc:
-        if isinstance(node, dict) and part in node:
+    for index, part in enumerate(loc):
+        if isinstance(node, dict) and part in node or \
+                isinstance(node, list) and isinstance(part, int) and part < len(node):
             path.append(part)
             node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+        elif missing and index == len(loc) - 1:
             path.append(part)
-            node = node[part]
-        elif isinstance(node, dict) and isinstance(part, str) and not _looks_like_type_tag(part):
-            path.append(part)  # a missing or extra key
-            node = None
     return tuple(path)
-
-
-def _looks_like_type_tag(part: str) -> bool:
-    return any(ch in part for ch in "[]()") or part in {"str", "int", "float", "bool", "none", "list", "dict"} \
-        or part[:1].isupper() and part in _MODEL_NAMES
-
-
-_MODEL_NAMES = {"ParameterRef", "ReportValue", "Channel", "str", "int"}
 
 
 def _hint(kind: str) -> str:
