@@ -8,11 +8,17 @@ in a small thread pool of subprocesses and each test reads its variant's result.
 """
 
 import json
+import fcntl
 import os
+import pty
+import struct
+import termios
 import re
+import select
 import shutil
 import subprocess
 import sys
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +26,8 @@ from pathlib import Path
 import copier
 import pytest
 import yaml
+
+pytestmark = pytest.mark.filterwarnings("ignore::copier.errors.DirtyLocalWarning")
 
 SRC = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "SAGEMAKER_SUPPRESS_V2_WARNING": "1",
@@ -200,6 +208,58 @@ def test_bad_answer_cli_exit_status(tmp_path):
                           str(SRC), str(tmp_path / "model")])
     assert result.returncode != 0
     assert "Validation error for question 'model_name'" in result.stderr
+
+
+class Terminal:
+    """copier's interactive prompt on a pseudo-terminal: what a user sees when typing answers."""
+
+    def __init__(self, argv: list[str]):
+        self.fd, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 250, 0, 0))  # room for whole messages
+        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, close_fds=True,
+                                     env={**ENV, "TERM": "xterm", "PROMPT_TOOLKIT_NO_CPR": "1"})
+        os.close(slave)
+        self.seen = ""
+
+    def expect(self, text: str, timeout: float = 30) -> None:
+        raw, deadline = b"", time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if select.select([self.fd], [], [], 0.1)[0]:
+                try:
+                    raw += os.read(self.fd, 65536)
+                except OSError:  # the program exited
+                    break
+            self.seen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|[\r\n]", "", raw.decode(errors="replace"))
+            if text in self.seen:
+                return
+        pytest.fail(f"prompt never showed {text!r}; screen:\n{self.seen[-1500:]}")
+
+    def answer(self, text: str) -> None:
+        os.write(self.fd, b"\x15" + text.encode() + b"\r")  # Ctrl-U clears the default first
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+        os.close(self.fd)
+
+
+def test_prompt_refuses_bad_answers_with_clear_message(tmp_path):
+    term = Terminal(COPIER + ["copy", "--vcs-ref", "HEAD", str(SRC), str(tmp_path / "model")])
+    try:
+        term.expect("Model name (SageMaker naming")
+        term.answer("1bad")
+        term.expect("model_name must start with a letter, use only letters, digits and hyphens")
+        term.answer("good-name")
+        for prompt in ("What the model predicts", "Training framework", "Tune hyperparameters",
+                       "Register the model only if"):
+            term.expect(prompt)
+            term.answer("")
+        term.expect("Highest test MSE to accept")
+        term.answer("abc")
+        term.expect("metric_threshold must be a non-negative number such as 0.8 (got 'abc')")
+    finally:
+        term.close()
+    assert not (tmp_path / "model" / "conf").exists()
 
 
 def git(cwd: Path, *args: str) -> str:
