@@ -331,7 +331,11 @@ def test_schema_command_prints_json_schema():
 def test_errors_inside_union_values_point_at_the_key(tmp_path):
     conf = BASE.replace("entry_point: train.py", "entry_point: train.py\n        instance_type: {Paramter: X}")
     lines = errors_of(tmp_path, conf)
-    assert any(line.startswith("conf/conf.yaml:16: conf.models.m.train.instance_type") for line in lines), lines
+    assert lines == [
+        "conf/conf.yaml:16: conf.models.m.train.instance_type.Parameter: missing required key 'Parameter' "
+        "(hint: add it; see `smpipe-gen schema` for the format)",
+        "conf/conf.yaml:16: conf.models.m.train.instance_type.Paramter: unknown key 'Paramter' "
+        "(hint: did you mean 'Parameter'?)"]
     conf = BASE + """          - step_name: m-Gate
             step_class: Condition
             conditions:

@@ -234,7 +234,9 @@ def _explain(exc: ValidationError, data: Any, doc: YamlDocument, prefix: KeyPath
             shown = error.get("input")
             got = f" (got {shown!r})" if not isinstance(shown, (dict, list)) else ""
             found[path] = SmpipeError(f"{message}{got}", where=where, hint=_hint(kind))
-    return list(found.values())
+    # A value no union member accepts fails once per member; the deeper errors say why.
+    return [error for path, error in found.items()
+            if not any(other[:len(path)] == path and len(other) > len(path) for other in found)]
 
 
 def _data_path(data: Any, loc: tuple[Any, ...], missing: bool) -> KeyPath:
