@@ -345,3 +345,10 @@ def test_errors_inside_union_values_point_at_the_key(tmp_path):
 """
     lines = errors_of(tmp_path, conf)
     assert any("conditions.0.left.json_path: missing required key 'json_path'" in line for line in lines), lines
+
+
+def test_model_repack_true_is_refused_with_the_reason(tmp_path):
+    conf = BASE.replace("      train:\n        image_uri", "      registry:\n        ModelRepack: \"True\"\n      train:\n        image_uri")
+    (line,) = errors_of(tmp_path, conf)
+    assert line.startswith("conf/conf.yaml:14: conf.models.m.registry.ModelRepack: ModelRepack: True is not supported")
+    assert "use ModelRepack: False" in line

@@ -182,6 +182,12 @@ class _Checker:
             elif cls in (StepClass.CreateModel, StepClass.Metrics):
                 seen[cls] = name
         for model, config in self.spec.models.items():
+            if config.registry and config.registry.ModelRepack:
+                # The SDK's repack step names its job and code upload with a timestamp, which
+                # would make every render differ: the one thing a reviewed artifact must not do.
+                self.fail("ModelRepack: True is not supported: repacking gives a different definition on every "
+                          "render", self.sources.model_where(model, "registry", "ModelRepack"),
+                          "use ModelRepack: False; the inference code then ships as SAGEMAKER_SUBMIT_DIRECTORY")
             used = {r.section_name for r in self.steps.values() if r.model == model}
             for extra in config.extra_sections():
                 if extra not in used:
