@@ -57,7 +57,6 @@ class Outcome:
     present: list[str] = field(default_factory=list)
     changes: list[str] = field(default_factory=list)
     definition_s3_uri: str | None = None
-    execution_arn: str | None = None
 
 
 def load(project: Project) -> Loaded:

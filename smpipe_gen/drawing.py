@@ -76,12 +76,9 @@ def referenced_steps(body: Any, names: set[str]) -> set[str]:
     for ref in _gets(body):
         if not ref.startswith("Steps."):
             continue
-        rest = ref[len("Steps."):]
-        # Longest known name first, so "Train" does not shadow "Train.v2"-like names.
-        for name in sorted(names, key=len, reverse=True):
-            if rest == name or rest.startswith(name + ".") or rest.startswith(name + "["):
-                found.add(name)
-                break
+        name = re.split(r"[.\[]", ref[len("Steps."):], maxsplit=1)[0]  # step names hold no "." or "["
+        if name in names:
+            found.add(name)
     return found
 
 
@@ -101,19 +98,25 @@ def edges(definition: dict[str, Any]) -> list[Edge]:
     return [Edge(s, t, k) for (s, t), k in sorted(found.items())]
 
 
-def downstream(definition: dict[str, Any], name: str) -> list[str]:
-    """The steps that run after ``name`` and may see its effect, in definition order."""
-    children: dict[str, set[str]] = {}
+def children(definition: dict[str, Any]) -> dict[str, set[str]]:
+    """Step name -> the steps with an edge from it."""
+    found: dict[str, set[str]] = {}
     for edge in edges(definition):
-        children.setdefault(edge.source, set()).add(edge.target)
+        found.setdefault(edge.source, set()).add(edge.target)
+    return found
+
+
+def downstream(graph: dict[str, set[str]], name: str, order: dict[str, Step]) -> list[str]:
+    """The steps that run after ``name`` and may see its effect (``graph`` from children()),
+    in the order of ``order`` (steps())."""
     seen: set[str] = set()
     todo = [name]
     while todo:
-        for child in children.get(todo.pop(), ()):
+        for child in graph.get(todo.pop(), ()):
             if child not in seen:
                 seen.add(child)
                 todo.append(child)
-    return [step for step in steps(definition) if step in seen and step != name]
+    return [step for step in order if step in seen and step != name]
 
 
 _MERMAID_KEYWORDS = {"end", "graph", "subgraph", "flowchart", "class", "classdef", "style", "click",

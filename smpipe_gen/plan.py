@@ -218,21 +218,28 @@ def _similarity(before: dict[str, Any], after: dict[str, Any]) -> float:
 
 
 def _renames(removed: list[drawing.Step], added: list[drawing.Step]) -> dict[str, str]:
-    """Old name -> new name for removed/added pairs of one type whose bodies (with the step's
-    own name abstracted away) are equal or nearly so; best pairs first."""
-    scored = []
-    for old in removed:
-        for new in added:
-            if old.type != new.type:
-                continue
-            score = _similarity(_rewrite(_comparable(old), {old.name: new.name}), _comparable(new))
-            if score >= RENAME_SIMILARITY:
-                scored.append((score, old.name, new.name))
+    """Old name -> new name for removed/added pairs of one type whose bodies (with renamed
+    steps' names abstracted away) are equal or nearly so; best pairs first. Repeats while new
+    renames turn up, since renaming a step changes the references of the steps reading it."""
     result: dict[str, str] = {}
-    for _score, old_name, new_name in sorted(scored, key=lambda s: (-s[0], s[1], s[2])):
-        if old_name not in result and new_name not in result.values():
-            result[old_name] = new_name
-    return result
+    while True:
+        scored = []
+        for old in removed:
+            if old.name in result:
+                continue
+            for new in added:
+                if old.type != new.type or new.name in result.values():
+                    continue
+                score = _similarity(_rewrite(_comparable(old), {**result, old.name: new.name}), _comparable(new))
+                if score >= RENAME_SIMILARITY:
+                    scored.append((score, old.name, new.name))
+        found = {}
+        for _score, old_name, new_name in sorted(scored, key=lambda s: (-s[0], s[1], s[2])):
+            if old_name not in found and new_name not in found.values():
+                found[old_name] = new_name
+        if not found:
+            return result
+        result.update(found)
 
 
 def _parameters(before: dict[str, Any], after: dict[str, Any]) -> list[ParameterDiff]:
@@ -327,6 +334,11 @@ def compare(before: dict[str, Any], after: dict[str, Any], *, base: str, head: s
     """The plan from ``before`` to ``after`` (an empty dict stands for "no pipeline"); with
     ``manifests`` (before, after; as JSON) code changes name the files that differ."""
     before_steps, after_steps = drawing.steps(before), drawing.steps(after)
+    after_children, before_children = drawing.children(after), drawing.children(before)
+
+    def below(name: str) -> list[str]:
+        return drawing.downstream(after_children, name, after_steps)
+
     removed = [s for n, s in before_steps.items() if n not in after_steps]
     added = [s for n, s in after_steps.items() if n not in before_steps]
     renames = _renames(removed, added)
@@ -335,16 +347,17 @@ def compare(before: dict[str, Any], after: dict[str, Any], *, base: str, head: s
         old_name = next((old for old, new in renames.items() if new == name), name)
         old = before_steps.get(old_name)
         if old is None:
-            diffs.append(StepDiff(name, step.type, "added", downstream=drawing.downstream(after, name)))
+            diffs.append(StepDiff(name, step.type, "added", downstream=below(name)))
             continue
         changes = _leaf_changes(_rewrite(_comparable(old), renames), _comparable(step))
         if old_name != name:
-            diffs.append(StepDiff(name, step.type, "renamed", old_name, changes, drawing.downstream(after, name)))
+            diffs.append(StepDiff(name, step.type, "renamed", old_name, changes, below(name)))
         elif changes:
-            diffs.append(StepDiff(name, step.type, "changed", None, changes, drawing.downstream(after, name)))
+            diffs.append(StepDiff(name, step.type, "changed", None, changes, below(name)))
     for step in removed:
         if step.name not in renames:
-            diffs.append(StepDiff(step.name, step.type, "removed", downstream=drawing.downstream(before, step.name)))
+            diffs.append(StepDiff(step.name, step.type, "removed",
+                                  downstream=drawing.downstream(before_children, step.name, before_steps)))
     if manifests:
         old_code, new_code = _code_files(manifests[0]), _code_files(manifests[1])
         for diff in diffs:
@@ -357,8 +370,11 @@ def compare(before: dict[str, Any], after: dict[str, Any], *, base: str, head: s
             settings.append(Change("definition", key, show(before.get(key, _MISSING)), show(after.get(key, _MISSING))))
     marks_after = {d.name: d.status for d in diffs if d.status != "removed"}
     marks_before = {(d.old_name or d.name): d.status for d in diffs if d.status in ("removed", "renamed", "changed")}
+    risks = _risks(diffs, before_steps, after_steps, before, after)
+    risks += [Risk("role", "pipeline", f"pipeline role changes: {c.before} -> {c.after}")
+              for c in settings if c.category == "role"]
     return Plan(base=base, head=head, steps=diffs, parameters=_parameters(before, after), settings=settings,
-                risks=_risks(diffs, before_steps, after_steps, before, after),
+                risks=risks,
                 before_graph=drawing.mermaid(before, marks_before) if before else "",
                 after_graph=drawing.mermaid(after, marks_after))
 
@@ -482,19 +498,12 @@ def _step_title(diff: StepDiff) -> str:
     return f"{diff.name} ({diff.type})"
 
 
-def _all_risks(plan: Plan) -> list[Risk]:
-    extra = [Risk("role", "pipeline", f"pipeline role changes: {c.before} -> {c.after}")
-             for c in plan.settings if c.category == "role"]
-    return plan.risks + extra
-
-
 def format_text(plan: Plan) -> str:
     lines = [f"Plan: {plan.base} -> {plan.head}", plan.summary()]
     if not plan.has_changes:
         return "\n".join(lines) + "\n"
-    risks = _all_risks(plan)
-    if risks:
-        lines += ["", "Risks:"] + [f"  ! [{r.kind}] {r.where}: {r.message}" for r in risks]
+    if plan.risks:
+        lines += ["", "Risks:"] + [f"  ! [{r.kind}] {r.where}: {r.message}" for r in plan.risks]
     if plan.steps:
         lines += ["", "Steps:"]
         for diff in plan.steps:
@@ -529,9 +538,8 @@ def format_markdown(plan: Plan) -> str:
     lines = [f"### smpipe-gen plan: {plan.base} → {plan.head}", "", f"**{plan.summary()}**"]
     if not plan.has_changes:
         return "\n".join(lines) + "\n"
-    risks = _all_risks(plan)
-    if risks:
-        lines += ["", "#### ⚠️ Risks", ""] + [f"- **{r.kind}** {_md(r.where)}: {r.message}" for r in risks]
+    if plan.risks:
+        lines += ["", "#### ⚠️ Risks", ""] + [f"- **{r.kind}** {_md(r.where)}: {r.message}" for r in plan.risks]
     if plan.steps:
         lines += ["", "#### Steps", ""]
         for diff in plan.steps:
@@ -559,5 +567,4 @@ def format_json(plan: Plan) -> str:
     data["summary"] = plan.summary()
     data["has_changes"] = plan.has_changes
     data["counts"] = plan.counts()
-    data["risks"] = [asdict(r) for r in _all_risks(plan)]
     return artifacts.canonical_json(data)

@@ -39,7 +39,7 @@ def test_depends_on_edges_and_downstream(rendered):
     definition["Steps"].append({"Name": "Notify", "Type": "Fail", "DependsOn": ["Train"], "Arguments": {}})
     found = {(e.source, e.target, e.kind) for e in drawing.edges(definition)}
     assert ("Train", "Notify", "depends") in found
-    assert drawing.downstream(definition, "Train") == ["Evaluate", "CheckMse", "Register-RegisterModel", "Fail",
+    assert drawing.downstream(drawing.children(definition), "Train", drawing.steps(definition)) == ["Evaluate", "CheckMse", "Register-RegisterModel", "Fail",
                                                        "Notify"]
     assert "  Train -.-> Notify" in drawing.mermaid(definition)
 
