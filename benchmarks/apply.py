@@ -1,6 +1,7 @@
 """Wall time of ``smpipe-gen apply`` against a moto server on 127.0.0.1, for 1 and 50
 modeling units: first apply (create + uploads), re-apply (no changes), and an update of one
-unit; plus whether the apply process imported the SageMaker SDK (it must not).
+unit; plus whether the apply process imported the SageMaker SDK (it must not), and the time
+``plan`` takes to diff two such definitions in which every unit changed.
 
     /work/venv/bin/python benchmarks/apply.py [--units 1 50] [--repeat 3]
 
@@ -28,7 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from smpipe_gen import drawing  # noqa: E402
+from smpipe_gen import drawing, plan  # noqa: E402
 from smpipe_gen.artifacts import (  # noqa: E402
     CodeArtifact, Manifest, PipelineSettings, SourceFile, canonical_json, content_digest, sha256_file,
 )
@@ -191,6 +192,15 @@ def main() -> None:
                   f"{medians['no changes']:>7.2f} {medians['updated']:>7.2f}  {', '.join(sorted(imported))}")
     finally:
         server.stop()
+    with tempfile.TemporaryDirectory(prefix="smpipe-bench-") as tmp:
+        for units in args.units:
+            write_project(Path(tmp), units)
+            before = json.loads((Path(tmp) / "pipeline/definition.json").read_text())
+            after = json.loads(json.dumps(before).replace("ml.m5.xlarge", "ml.m5.2xlarge"))
+            start = time.perf_counter()
+            result = plan.compare(before, after, base="before", head="after")
+            print(f"plan diff, {units} unit(s), {len(result.steps)} steps changed: "
+                  f"{time.perf_counter() - start:.3f} s in-process")
 
 
 if __name__ == "__main__":
