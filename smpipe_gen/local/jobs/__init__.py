@@ -52,7 +52,7 @@ class JobContext:
 
     @property
     def job_name(self) -> str:
-        return f"pipelines-{self.execution_id}-{self.name}"[:63]
+        return f"pipelines-{self.execution_id}-{self.name}"  # unique per step: output paths use it
 
     def say(self, text: str) -> None:
         """A runner message in the step log, marked so it is not mistaken for job output."""
@@ -83,20 +83,19 @@ class JobContext:
         target.mkdir(parents=True, exist_ok=True)
         if self.store.materialize(uri, target) == 0:
             raise SmpipeError(f"{what} {uri} is not in the local store", where=f"step {self.name}",
-                              hint="add it to the manifest's local_data or pass --data S3URI=./local/dir")
+                              hint="the step producing it wrote nothing there; or seed it with the manifest's "
+                                   "local_data or --data S3URI=./local/dir")
 
-    def run_process(self, box: Sandbox, argv: list[str], env: dict[str, str], cwd: str) -> float:
-        """Run the job's process; raises StepFailed on a non-zero exit. Returns seconds taken."""
+    def run_process(self, box: Sandbox, argv: list[str], env: dict[str, str], cwd: str) -> None:
+        """Run the job's process; raises StepFailed on a non-zero exit."""
         self.say("$ " + " ".join(box.visible(a) for a in argv))
         started = time.perf_counter()
         code = box.run(argv, env, cwd, self.log)
-        elapsed = time.perf_counter() - started
-        self.process_seconds += elapsed
+        self.process_seconds += time.perf_counter() - started
         if code != 0:
             failure = box.opt_ml / "output" / "failure"
             reason = failure.read_text(errors="replace").strip()[:500] if failure.is_file() else ""
             raise StepFailed(f"process exited with code {code}" + (f": {reason}" if reason else ""))
-        return elapsed
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -57,7 +57,7 @@ def run(ctx: JobContext) -> StepResult:
     parallel = max(1, min(int(limits.get("MaxParallelTrainingJobs", 1)), ctx.max_parallel))
     strategy = config.get("Strategy", "Random")
     candidates = _candidates(config.get("ParameterRanges", {}), count, strategy, ctx.name)
-    tuning_name = f"{ctx.execution_id}-{ctx.name}"[:32]
+    tuning_name = f"{ctx.execution_id}-{ctx.name}"
     ctx.say(f"tuning: {len(candidates)} training jobs, {parallel} at a time, {strategy} strategy, "
             f"{objective['Type']} {objective['MetricName']}")
 
