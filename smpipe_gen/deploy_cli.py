@@ -38,7 +38,7 @@ def apply_command(
     start: bool = typer.Option(False, "--start", help="Start an execution after the upsert and print its ARN."),
     param: List[str] = typer.Option([], "--param", help="Execution parameter NAME=VALUE (with --start); repeatable."),
     wait: bool = typer.Option(False, "--wait", help="With --start: wait for the execution, showing step progress."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would change; upload and change nothing."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would change; upload nothing, change nothing."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before changing the pipeline."),
     skip_check: bool = typer.Option(False, "--skip-check",
                                     help="Trust that `smpipe-gen check` already passed in this build."),
