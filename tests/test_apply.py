@@ -246,8 +246,30 @@ def example(tmp_path, aws):
     return root, repo
 
 
-def test_example_applies_after_check_without_importing_the_sdk(aws, example):
+def test_example_review_flow_stale_refused_then_render_plan_apply(aws, example):
+    """The CI flow on the abalone example: a config edit without a render is refused; once
+    rendered and committed, plan shows the edit and apply (after its own check) creates the
+    pipeline without importing the SDK in its process."""
     root, repo = example
+    repo.git.checkout("-b", "more-rounds")
+    conf = root / "conf/conf.yaml"
+    conf.write_text(conf.read_text().replace("num_round: 50", "num_round: 60"))
+    commit_all(repo, "more rounds, not rendered")
+    refused = run_cli("apply", "-C", str(root), env=aws.env)
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("error: pipeline/definition.json: the committed definition is stale")
+    assert "run `smpipe-gen render`" in refused.stderr and "Traceback" not in refused.stderr
+    assert aws.client("sagemaker").list_pipelines()["PipelineSummaries"] == []
+
+    assert run_cli("render", "-C", str(root), env=aws.env).returncode == 0
+    commit_all(repo, "render")
+    planned = run_cli("plan", "-C", str(root), "--format", "json", env=aws.env)
+    assert planned.returncode == 2, planned.stderr
+    (step,) = json.loads(planned.stdout)["steps"]
+    assert step["status"] == "changed" and step["type"] == "Training"
+    assert [(c["category"], c["path"], c["before"], c["after"]) for c in step["changes"]] == [
+        ("hyperparameters", "Arguments.HyperParameters.num_round", '"\\"50\\""', '"\\"60\\""')]
+
     done = sdk_probe("apply", "-C", str(root), env=aws.env)
     assert done.returncode == 0, done.stderr
     assert "pipeline abalone: created" in done.stdout
@@ -256,18 +278,6 @@ def test_example_applies_after_check_without_importing_the_sdk(aws, example):
     assert described["PipelineDescription"] == "Abalone age regression with an MSE quality gate."
     assert tags(aws)["team"] == "ml-platform"
     assert tags(aws)["smpipe-gen:git-commit"] == repo.head.commit.hexsha
-
-
-def test_stale_definition_is_refused(aws, example):
-    root, repo = example
-    conf = root / "conf/conf.yaml"
-    conf.write_text(conf.read_text().replace("num_round: 50", "num_round: 60"))
-    commit_all(repo, "more rounds, not rendered")
-    done = run_cli("apply", "-C", str(root), env=aws.env)
-    assert done.returncode == 1
-    assert done.stderr.startswith("error: pipeline/definition.json: the committed definition is stale")
-    assert "run `smpipe-gen render`" in done.stderr and "Traceback" not in done.stderr
-    assert aws.client("sagemaker").list_pipelines()["PipelineSummaries"] == []
 
 
 def test_terminal_user_is_asked_and_can_decline(aws, project):
