@@ -20,7 +20,7 @@ print(os.listdir("/opt"))
 @pytest.mark.skipif(namespace_prefix() is None, reason="needs Linux mount namespaces (unshare)")
 def test_hard_coded_opt_ml_script_runs_in_private_namespace(tmp_path):
     real_before = os.path.exists("/opt/ml")
-    box = Sandbox(tmp_path / "job")
+    box = Sandbox(tmp_path / "a job dir with spaces")
     assert box.isolated
     script = tmp_path / "hard.py"
     script.write_text(SCRIPT)

@@ -21,23 +21,21 @@ from typing import IO
 
 OPT_ML = "/opt/ml"
 
-# Inside the namespace: if /opt/ml exists, bind the job's directory over it; otherwise mount a
-# shadow of /opt (every real entry bind-mounted back onto placeholders made beforehand, which is
-# much cheaper than making them here) that has ml/ as the job's directory. Then cd and exec.
+# Inside the namespace, one ``mount -a`` over a per-job fstab (one process, whatever the number of
+# mounts): if /opt/ml exists, the job's directory is bound over it; otherwise a shadow of /opt
+# is mounted (every real entry bound back onto a placeholder) whose ml/ is the job's directory.
 _SETUP = r"""
 set -e
 job="$1"; cd_to="$2"; shift 2
-if [ -d /opt/ml ]; then
-  mount --bind "$job/opt/ml" /opt/ml
-else
-  for entry in /opt/* /opt/.[!.]*; do
-    [ -e "$entry" ] && mount --rbind "$entry" "$job/opt/${entry##*/}"
-  done
-  mount --rbind "$job/opt" /opt
-fi
+mount -a -T "$job/fstab"
 cd "$cd_to"
 exec "$@"
 """
+
+
+def _fstab_field(path: Path | str) -> str:
+    return str(path).replace("\\", "\\134").replace(" ", "\\040").replace("\t", "\\011").replace("\n", "\\012")
+
 
 _running: set[subprocess.Popen] = set()
 _running_lock = threading.Lock()
@@ -79,13 +77,24 @@ class Sandbox:
         self.opt_ml = self.job_dir / "opt" / "ml"
         self.opt_ml.mkdir(parents=True, exist_ok=True)
         self.prefix = namespace_prefix() if use_namespace else None
-        if self.prefix and not os.path.isdir(OPT_ML):
-            for entry in os.scandir("/opt"):
+        if self.prefix:
+            self._write_fstab()
+
+    def _write_fstab(self) -> None:
+        if os.path.isdir(OPT_ML):
+            mounts = [(self.opt_ml, OPT_ML)]
+        else:
+            mounts = []
+            for entry in sorted(os.scandir("/opt"), key=lambda e: e.name):
                 placeholder = self.job_dir / "opt" / entry.name
                 if entry.is_dir():
                     placeholder.mkdir(exist_ok=True)
                 elif not placeholder.exists():
                     placeholder.touch()
+                mounts.append((entry.path, placeholder))
+            mounts.append((self.job_dir / "opt", "/opt"))
+        (self.job_dir / "fstab").write_text(
+            "".join(f"{_fstab_field(src)} {_fstab_field(dst)} none rbind 0 0\n" for src, dst in mounts))
 
     @property
     def isolated(self) -> bool:
