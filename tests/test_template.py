@@ -189,6 +189,38 @@ def test_buildspec_and_hooks_use_existing_commands(generated):
             assert option in result.stdout, f"smpipe-gen {sub} has no option {option}"
 
 
+PR_CALLS = ["git fetch --no-tags origin +refs/heads/main:refs/remotes/origin/main",
+            "smpipe-gen plan --base origin/main --format markdown"]
+
+
+@pytest.mark.parametrize(("trigger", "plan_exit", "build_exit", "calls"), [
+    ("pr/12", 2, 0, PR_CALLS),  # plan found changes: a report, not a failure
+    ("pr/12", 1, 1, PR_CALLS),  # plan itself failed
+    ("branch/main", 0, 0, ["smpipe-gen apply --yes --skip-check"]),
+    ("", 0, 0, ["smpipe-gen apply --yes --skip-check"]),  # CodePipeline or manual start: main
+    ("branch/feature-x", 0, 0, []),
+])
+def test_buildspec_routes_pull_requests_to_plan_and_main_to_apply(generated, tmp_path, trigger, plan_exit,
+                                                                  build_exit, calls):
+    """The build phase's shell, run by bash with smpipe-gen and git replaced by recorders of their arguments."""
+    gen = generated["sklearn-regression"].result()
+    gen.require("copy")
+    buildspec = yaml.safe_load((gen.repo / "buildspec.yml").read_text())
+    log, bin_dir = tmp_path / "calls.log", tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("smpipe-gen", "git"):
+        stub = bin_dir / tool
+        stub.write_text(f'#!/bin/sh\necho "{tool} $*" >> "{log}"\n'
+                        f'[ "$1" = plan ] && exit {plan_exit}\nexit 0\n')
+        stub.chmod(0o755)
+    env = {**ENV, **buildspec["env"]["variables"], "PATH": f"{bin_dir}:{os.environ['PATH']}",
+           "CODEBUILD_WEBHOOK_TRIGGER": trigger}
+    result = subprocess.run(["bash", "-e", "-c", "\n".join(buildspec["phases"]["build"]["commands"])],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+    assert result.returncode == build_exit, result.stdout + result.stderr
+    assert (log.read_text().splitlines() if log.exists() else []) == calls
+
+
 @pytest.mark.parametrize(("data", "message"), [
     ({"model_name": "1-model"}, "model_name must start with a letter"),
     ({"model_name": "my_model"}, "use only letters, digits and hyphens"),
