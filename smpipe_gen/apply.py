@@ -87,8 +87,9 @@ def ensure_fresh(project: Project) -> None:
         raise SmpipeError("the committed definition is stale: rendering the config gives a different one",
                           where=where, hint="run `smpipe-gen render`, review the diff and commit it")
     detail = (done.stderr.strip().splitlines() or ["check failed"])[-1].removeprefix("error: ")
-    raise SmpipeError(f"cannot verify the definition is current: {detail}", where=where,
-                      hint="fix the error `smpipe-gen check` reports, then apply again")
+    detail, _, hint = detail.partition(" (hint: ")  # keep check's own hint, once
+    raise SmpipeError(f"cannot verify the definition is current: check says {detail}", where=where,
+                      hint=hint.removesuffix(")") or "run `smpipe-gen check` and fix what it reports")
 
 
 def verify_sources(loaded: Loaded) -> None:
@@ -162,14 +163,22 @@ class Deployer:
 
         try:
             return function(**kwargs)
-        except ClientError as error:
+        except (ClientError, BotoCoreError) as error:
+            raise self.error(what, error) from None
+
+    def error(self, what: str, error: Exception) -> SmpipeError:
+        from botocore.exceptions import ClientError, NoCredentialsError
+
+        where = f"pipeline {self.settings.name}"
+        if isinstance(error, ClientError):
             info = error.response.get("Error", {})
-            raise SmpipeError(f"{what} failed: {info.get('Code', 'Error')}: {info.get('Message', '')}".strip(),
-                              where=f"pipeline {self.settings.name}",
-                              hint="check credentials, region and permissions; re-running apply is safe") from None
-        except BotoCoreError as error:
-            raise SmpipeError(f"{what} failed: {error}", where=f"pipeline {self.settings.name}",
-                              hint="check the network, the region and AWS_ENDPOINT_URL; re-running apply is safe") from None
+            return SmpipeError(f"{what} failed: {info.get('Code', 'Error')}: {info.get('Message', '')}".strip(),
+                               where=where, hint="check credentials, region and permissions; re-running apply is safe")
+        if isinstance(error, NoCredentialsError):
+            return SmpipeError(f"{what} failed: no AWS credentials", where=where,
+                               hint="set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run with a role")
+        return SmpipeError(f"{what} failed: {error}", where=where,
+                           hint="check the network, the region and AWS_ENDPOINT_URL; re-running apply is safe")
 
     # -- reading ---------------------------------------------------------------------------
     def describe(self) -> dict[str, Any] | None:
@@ -195,7 +204,7 @@ class Deployer:
     # -- writing ---------------------------------------------------------------------------
     def upload(self, artifact: CodeArtifact, root: Path, dry_run: bool) -> bool:
         """Put one code object unless an object with the same content digest is there already."""
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         bucket, key = split_s3_uri(artifact.s3_uri)
         try:
@@ -204,7 +213,9 @@ class Deployer:
                 return False
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
-                self.call(f"HeadObject {artifact.s3_uri}", self.s3.head_object, Bucket=bucket, Key=key)
+                raise self.error(f"HeadObject {artifact.s3_uri}", error) from None
+        except BotoCoreError as error:
+            raise self.error(f"HeadObject {artifact.s3_uri}", error) from None
         if not dry_run:
             self.call(f"PutObject {artifact.s3_uri}", self.s3.put_object, Bucket=bucket, Key=key,
                       Body=artifact_bytes(artifact, root), Metadata={DIGEST_METADATA: artifact.sha256})

@@ -293,3 +293,16 @@ def test_terminal_user_is_asked_and_can_decline(aws, project):
     assert "apply to pipeline abalone (new pipeline)? [y/N]" in done.stdout
     assert "apply declined" in done.stderr
     assert aws.client("sagemaker").list_pipelines()["PipelineSummaries"] == []
+
+
+def test_check_errors_and_missing_credentials_are_one_line(aws, project):
+    root, _repo = project
+    unchecked = run_cli("apply", "-C", str(root), env=aws.env)  # no config in this repository
+    assert unchecked.returncode == 1
+    assert unchecked.stderr.startswith("error: pipeline/definition.json: cannot verify the definition is current")
+    assert "Traceback" not in unchecked.stderr
+    env = {k: v for k, v in aws.env.items() if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    anonymous = run_cli("apply", "-C", str(root), "--skip-check", env=env)
+    assert anonymous.returncode == 1
+    assert "failed: no AWS credentials (hint: set AWS_PROFILE" in anonymous.stderr
+    assert len(anonymous.stderr.strip().splitlines()) == 1
