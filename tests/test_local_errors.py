@@ -1,11 +1,12 @@
 """Bad input gives one line naming the place plus a hint, exit 1, no traceback."""
 
+import json
+import subprocess
+import sys
+
 import pytest
 
 from local_support import project, run
-
-import subprocess
-import sys
 
 
 def _error(result):
@@ -76,3 +77,16 @@ def test_definitions_that_cannot_run_are_refused_before_anything_runs(steps, exp
     with pytest.raises(SmpipeError) as error:
         build_graph({"Steps": steps})
     assert error.value.one_line() == expected
+
+
+def test_builtin_algorithm_training_is_refused_before_anything_runs(tmp_path):
+    repo = project(tmp_path)
+    definition = json.loads((repo / "pipeline" / "definition.json").read_text())
+    train = next(s for s in definition["Steps"] if s["Name"] == "Train")
+    for key in [k for k in train["Arguments"]["HyperParameters"] if k.startswith("sagemaker_")]:
+        del train["Arguments"]["HyperParameters"][key]
+    (repo / "pipeline" / "definition.json").write_text(json.dumps(definition))
+    line = _error(run(repo, expect=1))
+    assert line.startswith("error: step Train: training image 683313688378.dkr.ecr.us-east-1.amazonaws.com/"
+                           "sagemaker-scikit-learn:1.2-1-cpu-py3 has no entry point script (hint: built-in")
+    assert not (repo / ".smpipe" / "runs").exists()

@@ -239,6 +239,14 @@ class Runner:
         self._prechecking = True
         try:
             for node in self.nodes.values():
+                args = node.step.get("Arguments", {})
+                if node.type in ("Training", "Tuning"):
+                    spec = args.get("TrainingJobDefinition", {}) if node.type == "Tuning" else args
+                    hps = spec.get("StaticHyperParameters" if node.type == "Tuning" else "HyperParameters", {})
+                    if "sagemaker_program" not in hps:
+                        image = spec.get("AlgorithmSpecification", {}).get("TrainingImage", "?")
+                        raise SmpipeError(f"training image {image} has no entry point script", where=f"step {node.name}",
+                                          hint="built-in algorithm images cannot run locally; use an Estimator with entry_point")
                 for value in input_uris(node.type, node.step.get("Arguments", {})):
                     try:
                         uri = self.resolver.resolve(value, f"step {node.name}")
