@@ -158,6 +158,7 @@ def test_layout_answers_and_no_credentials(generated, variant):
     answers = yaml.safe_load((gen.repo / ".copier-answers.yml").read_text())
     assert {k: answers[k] for k in data} == data
     assert "model_dir" not in answers and "ecr_account" not in answers
+    assert not (gen.repo / ".migrations").exists()
     for path in gen.repo.rglob("*"):
         if path.is_file() and ".smpipe" not in path.parts and path.suffix != ".csv":
             text = path.read_text(errors="replace")
@@ -292,6 +293,19 @@ def test_prompt_refuses_bad_answers_with_clear_message(tmp_path):
     finally:
         term.close()
     assert not (tmp_path / "model" / "conf").exists()
+
+
+def test_rename_key_migration_keeps_comments_and_is_idempotent(tmp_path):
+    script = SRC / "templates" / ".migrations" / "rename_key.py"
+    conf = tmp_path / "conf.yaml"
+    conf.write_text("conf:\n  # the pipeline\n  old_name: {a: 1}  # note\n  other: 2\n")
+    first = sh([sys.executable, str(script), str(conf), "conf.old_name", "new_name"])
+    assert first.returncode == 0, first.stderr
+    assert conf.read_text() == "conf:\n  # the pipeline\n  new_name: {a: 1}  # note\n  other: 2\n"
+    again = sh([sys.executable, str(script), str(conf), "conf.old_name", "new_name"])
+    assert again.returncode == 0 and "nothing to rename" in again.stdout
+    clash = sh([sys.executable, str(script), str(conf), "conf.new_name", "other"])
+    assert clash.returncode != 0 and "conf.other already exists" in clash.stderr
 
 
 def git(cwd: Path, *args: str) -> str:
