@@ -257,6 +257,10 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
             content_type='text/csv',
             split_type='Line',
         ),
+        cache_config=CacheConfig(
+            enable_caching=True,
+            expire_after='P30D',
+        ),
     )
 
     # abalone-Register: RegisterModel (model abalone)

@@ -248,6 +248,10 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
                 ),
             ],
         ),
+        cache_config=CacheConfig(
+            enable_caching=True,
+            expire_after='P30D',
+        ),
         property_files=[housing_evaluate_report],
     )
 
