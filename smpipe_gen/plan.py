@@ -9,7 +9,7 @@ Reads JSON only: no SageMaker SDK.
 
 from __future__ import annotations
 
-import difflib
+import os
 import json
 import re
 from dataclasses import asdict, dataclass, field
@@ -410,10 +410,21 @@ def read_current(project: Project) -> tuple[dict[str, Any], dict[str, Any]]:
     return definition, manifest
 
 
+def _base_candidates() -> list[str]:
+    """The PR's target branch when CI names it (CodeBuild webhooks, GitHub Actions), then
+    main and master, local or fetched."""
+    names = []
+    for variable in ("CODEBUILD_WEBHOOK_BASE_REF", "GITHUB_BASE_REF"):
+        branch = os.environ.get(variable, "").removeprefix("refs/heads/")
+        if branch:
+            names += [f"origin/{branch}", branch]
+    return names + ["main", "master", "origin/main", "origin/master"]
+
+
 def _default_base(repo: Any) -> tuple[str, str]:
     import git
 
-    for candidate in ("main", "master", "origin/main", "origin/master"):
+    for candidate in _base_candidates():
         try:
             bases = repo.merge_base(candidate, "HEAD")
         except git.GitCommandError:

@@ -1,7 +1,8 @@
 """Shared pieces of the deploy tests: a real moto server on loopback, a fault-injecting HTTP
 proxy in front of it, SDK-built projects in git repositories, and a CLI runner.
 
-Import the fixtures into a test module with ``from deploy_support import ...``.
+Test modules load the fixtures with ``pytest_plugins = ["deploy_support"]`` (registered once,
+so the session-scoped SDK render runs once however many modules use it).
 """
 
 from __future__ import annotations
@@ -180,13 +181,8 @@ VARIANTS = {
 @pytest.fixture(scope="session")
 def rendered(tmp_path_factory) -> Path:
     """Every SDK-rendered variant under ``variants/`` of one tree with its scripts (one SDK run)."""
-    # Session fixtures imported into several modules run once per module: share the result
-    # through the session's base temp directory so the SDK runs once per test session.
-    root = tmp_path_factory.getbasetemp() / "sdk-rendered"
-    if (root / ".done").exists():
-        return root
+    root = tmp_path_factory.mktemp("rendered")
     sdk_render(root, VARIANTS)
-    (root / ".done").touch()
     return root
 
 
@@ -194,7 +190,7 @@ def rendered(tmp_path_factory) -> Path:
 def project(rendered, tmp_path):
     """A git repository on ``main`` with the base variant rendered into pipeline/ and committed."""
     root = tmp_path / "repo"
-    shutil.copytree(rendered, root, ignore=shutil.ignore_patterns(".done"))
+    shutil.copytree(rendered, root)
     (root / "pipeline").mkdir()
     use_variant(root, "base")
     (root / ".gitignore").write_text("variants/\n")

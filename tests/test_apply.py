@@ -15,22 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from deploy_support import (  # noqa: F401 (fixtures)
-    BUCKET,
-    Fault,
-    aws,
-    aws_env,
-    commit_all,
-    fault_proxy,
-    git_repo,
-    moto_endpoint,
-    project,
-    rendered,
-    run_cli,
-    sdk_probe,
-    use_variant,
-)
-from smpipe_gen import artifacts
+pytest.register_assert_rewrite("deploy_support")  # before the import below, as for a plugin
+from deploy_support import BUCKET, Fault, aws_env, commit_all, git_repo, run_cli, sdk_probe, use_variant  # noqa: E402
+from smpipe_gen import artifacts  # noqa: E402
+
+pytest_plugins = ["deploy_support"]  # its fixtures: moto server, proxy, SDK-rendered projects
 
 ARN = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/abalone"
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "abalone"

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import json
 
-from deploy_support import project, rendered, run_cli, sdk_probe  # noqa: F401 (fixtures)
-from smpipe_gen import drawing
+import pytest
+
+pytest.register_assert_rewrite("deploy_support")  # before the import below, as for a plugin
+from deploy_support import run_cli, sdk_probe  # noqa: E402
+from smpipe_gen import drawing  # noqa: E402
+
+pytest_plugins = ["deploy_support"]  # its fixtures: moto server, proxy, SDK-rendered projects
 
 
 def test_mermaid_shows_data_edges_and_condition_branches(project):

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import json
 
-from deploy_support import (  # noqa: F401 (fixtures)
-    aws,
-    commit_all,
-    moto_endpoint,
-    project,
-    rendered,
-    run_cli,
-    sdk_probe,
-    use_variant,
-)
+import pytest
+
+pytest.register_assert_rewrite("deploy_support")  # before the import below, as for a plugin
+from deploy_support import commit_all, run_cli, sdk_probe, use_variant  # noqa: E402
+
+pytest_plugins = ["deploy_support"]  # its fixtures: moto server, proxy, SDK-rendered projects
 
 
 def branch_with(project, variant: str, commit: bool = True):
