@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -165,3 +166,16 @@ def test_code_change_names_the_changed_files(project):
     assert {change["category"] for _name, change in code} == {"code"}
     assert {change["note"] for _name, change in code} == {"changed: scripts/train.py"}
     assert "files changed: scripts/train.py" in plan(root).stdout
+
+
+def test_default_base_follows_the_pr_target_branch_named_by_ci(project):
+    root, repo = project
+    repo.git.branch("release")  # the PR targets release, which lacks main's newer commit
+    use_variant(root, "instance")
+    commit_all(repo, "bigger training instance on main")
+    assert plan(root).returncode == 0  # against main: nothing new
+    env = dict(os.environ, GITHUB_BASE_REF="release")
+    done = plan(root, env=env)
+    assert done.returncode == 2, done.stderr
+    assert done.stdout.startswith("Plan: merge base with release (")
+    assert "~ Train (Training)" in done.stdout
