@@ -8,7 +8,6 @@ Endpoints come from the standard ``AWS_ENDPOINT_URL`` variables (tests point the
 
 from __future__ import annotations
 
-import difflib
 import json
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from urllib.parse import urlparse
 from smpipe_gen import __version__, artifacts
 from smpipe_gen.artifacts import CodeArtifact, Manifest
 from smpipe_gen.errors import SmpipeError
+from smpipe_gen.parameters import api_value, parse_assignments, typed_overrides
 from smpipe_gen.project import Project
 
 INLINE_DEFINITION_LIMIT = 100 * 1024  # bytes; larger definitions go through S3
@@ -346,42 +346,10 @@ def apply(loaded: Loaded, deployer: Deployer, *, dry_run: bool = False,
 
 
 # -- executions ------------------------------------------------------------------------------
-_PARAMETER_TYPES = {"String": str, "Integer": int, "Float": float, "Boolean": bool}
-
-
 def typed_parameters(definition: dict[str, Any], assignments: list[str]) -> list[dict[str, str]]:
-    """``NAME=VALUE`` pairs checked against the definition's Parameters and spelled as the API
-    wants them (strings; booleans as true/false)."""
-    declared = {item["Name"]: item.get("Type", "String") for item in definition.get("Parameters", [])}
-    result: dict[str, str] = {}
-    for assignment in assignments:
-        name, sep, value = assignment.partition("=")
-        name = name.strip()
-        if not sep or not name:
-            raise SmpipeError("a parameter must be NAME=VALUE", where=f"--param {assignment}",
-                              hint="e.g. --param MseThreshold=6.5")
-        if name not in declared:
-            close = difflib.get_close_matches(name, list(declared), n=1)
-            hint = f"did you mean {close[0]}?" if close else \
-                f"declared parameters: {', '.join(sorted(declared)) or 'none'}"
-            raise SmpipeError("no such pipeline parameter", where=f"--param {name}", hint=hint)
-        result[name] = _typed(name, declared[name], value)
-    return [{"Name": name, "Value": value} for name, value in result.items()]
-
-
-def _typed(name: str, kind: str, value: str) -> str:
-    if kind == "Boolean":
-        if value.lower() not in ("true", "false"):
-            raise SmpipeError(f"{name} is a Boolean parameter, got {value!r}", where=f"--param {name}",
-                              hint="use true or false")
-        return value.lower()
-    if kind in ("Integer", "Float"):
-        try:
-            return str(_PARAMETER_TYPES[kind](value))
-        except ValueError:
-            article = "an" if kind == "Integer" else "a"
-            raise SmpipeError(f"{name} is {article} {kind} parameter, got {value!r}", where=f"--param {name}", hint=f"give a number, e.g. --param {name}=1") from None
-    return value
+    """``NAME=VALUE`` pairs checked against the definition's Parameters, spelled as the API wants."""
+    overrides = typed_overrides(definition, parse_assignments(assignments, "--param"))
+    return [{"Name": name, "Value": api_value(value)} for name, value in overrides.items()]
 
 
 def start(deployer: Deployer, parameters: list[dict[str, str]]) -> str:

@@ -11,21 +11,10 @@ from typing import List, Optional
 import typer
 
 from smpipe_gen.artifacts import write_atomic
-from smpipe_gen.errors import SmpipeError
+from smpipe_gen.parameters import parse_assignments
 from smpipe_gen.project import Project
 
 _VERSION_LINE = re.compile(r"smpipe-gen \d+\.\d+\.\d+\S*")
-
-
-def parse_assignments(values: list[str] | None, flag: str) -> dict[str, str]:
-    """``KEY=VALUE`` command-line pairs into a dict, with a clear error for anything else."""
-    result: dict[str, str] = {}
-    for item in values or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise SmpipeError(f"{flag} {item!r} is not KEY=VALUE", where=flag, hint=f"write {flag} NAME=value")
-        result[key.strip()] = value
-    return result
 
 
 def register(app: typer.Typer) -> None:

@@ -147,9 +147,9 @@ def test_start_with_typed_parameters_prints_arn_and_waits(aws, project):
 
 
 @pytest.mark.parametrize("assignment, message", [
-    ("MseThreshol=1", "no such pipeline parameter (hint: did you mean MseThreshold?)"),
-    ("TrainInstanceCount=two", "TrainInstanceCount is an Integer parameter, got 'two'"),
-    ("MseThreshold", "a parameter must be NAME=VALUE"),
+    ("MseThreshol=1", "unknown parameter 'MseThreshol' (hint: did you mean 'MseThreshold'?)"),
+    ("TrainInstanceCount=two", "'two' is not a valid Integer (hint: parameter TrainInstanceCount has Type Integer)"),
+    ("MseThreshold", "'MseThreshold' is not NAME=VALUE"),
 ])
 def test_bad_parameters_are_refused_before_anything_happens(aws, project, assignment, message):
     root, _repo = project

@@ -6,7 +6,8 @@ import json
 import pytest
 
 from smpipe_gen.errors import SmpipeError
-from smpipe_gen.local.expressions import Resolver, parse_parameters, references
+from smpipe_gen.local.expressions import Resolver, references
+from smpipe_gen.parameters import parameter_values
 
 DEFINITION = {"Parameters": [
     {"Name": "Threshold", "Type": "Float", "DefaultValue": 6.0},
@@ -24,20 +25,20 @@ PROPS = {"Pre": {"ProcessingOutputConfig": {"Outputs": [
 def resolver(tmp_path):
     report = tmp_path / "report.json"
     report.write_text(json.dumps({"metrics": {"mse": {"value": 4.5}}, "items": [10, 20]}))
-    params = parse_parameters(DEFINITION, {"Count": "3", "Flag": "true"})
+    params = parameter_values(DEFINITION, {"Count": "3", "Flag": "true"})
     return Resolver(params, {"PipelineExecutionId": "abc"}, lambda name: PROPS[name],
                     lambda step, name: report, lambda uri: report)
 
 
 def test_parameters_are_type_checked():
-    assert parse_parameters(DEFINITION, {"Count": "3", "Flag": "TRUE", "Threshold": "1e-3", "Mode": "b"}) == {
+    assert parameter_values(DEFINITION, {"Count": "3", "Flag": "TRUE", "Threshold": "1e-3", "Mode": "b"}) == {
         "Threshold": 0.001, "Count": 3, "Flag": True, "Mode": "b"}
     for name, value, kind in [("Count", "2.5", "Integer"), ("Flag", "yes", "Boolean"), ("Threshold", "x", "Float")]:
         with pytest.raises(SmpipeError) as error:
-            parse_parameters(DEFINITION, {name: value})
+            parameter_values(DEFINITION, {name: value})
         assert error.value.one_line() == f"--param {name}: {value!r} is not a valid {kind} (hint: parameter {name} has Type {kind})"
     with pytest.raises(SmpipeError, match="is not one of"):
-        parse_parameters(DEFINITION, {"Mode": "c"})
+        parameter_values(DEFINITION, {"Mode": "c"})
 
 
 def test_join_get_and_json_get(resolver):

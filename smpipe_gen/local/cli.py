@@ -10,17 +10,8 @@ import typer
 
 from smpipe_gen import artifacts
 from smpipe_gen.errors import SmpipeError
+from smpipe_gen.parameters import parse_assignments
 from smpipe_gen.project import Project
-
-
-def _pairs(values: list[str], option: str, example: str) -> list[tuple[str, str]]:
-    pairs = []
-    for value in values:
-        name, sep, rest = value.rpartition("=") if option == "--data" else value.partition("=")
-        if not sep or not name:
-            raise SmpipeError(f"{value!r} is not {example}", where=option, hint=f"write {option} {example}")
-        pairs.append((name, rest))
-    return pairs
 
 
 def run_local(project: Project, *, params: list[str], max_parallel: int, no_cache: bool, from_step: str | None,
@@ -41,7 +32,7 @@ def run_local(project: Project, *, params: list[str], max_parallel: int, no_cach
         raise SmpipeError(f"cannot read the rendered artifacts: {str(error).splitlines()[0]}",
                           where=project.relative(project.output_dir), hint="re-render the pipeline") from None
     seeds = {}
-    for uri, local in _pairs(data, "--data", "s3://bucket/prefix=./local/dir"):
+    for uri, local in parse_assignments(data, "--data", "s3://bucket/prefix=./local/dir", split_last=True).items():
         split_uri(uri)
         path = Path(local) if Path(local).is_absolute() else Path.cwd() / local
         if not path.exists():
@@ -51,7 +42,7 @@ def run_local(project: Project, *, params: list[str], max_parallel: int, no_cach
         raise SmpipeError("must be at least 1", where="--max-parallel", hint="pass --max-parallel 1 or more")
     if manifest.pipeline.parallelism:  # the pipeline's own ParallelismConfiguration, as SageMaker honours it
         max_parallel = min(max_parallel, manifest.pipeline.parallelism)
-    options = RunOptions(parameters=dict(_pairs(params, "--param", "NAME=VALUE")), max_parallel=max_parallel,
+    options = RunOptions(parameters=parse_assignments(params, "--param"), max_parallel=max_parallel,
                          use_cache=not no_cache, from_step=from_step, data=seeds, use_namespace=use_namespace)
     root = run_root or project.root / ".smpipe"
     progress = Progress()

@@ -3,7 +3,6 @@ Get on step properties, Std:JsonGet on property files, and conditions."""
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from pathlib import Path
@@ -13,47 +12,6 @@ from smpipe_gen.errors import SmpipeError
 
 _TOKEN = re.compile(r"\.?([A-Za-z_][\w-]*)|\[(\d+)\]|\['([^']*)'\]|\[\"([^\"]*)\"\]")
 _LIST_KEYS = ("OutputName", "ChannelName", "MetricName", "Name", "InputName")
-
-
-def parse_parameters(definition: dict[str, Any], overrides: dict[str, str]) -> dict[str, Any]:
-    """Parameter values: defaults, overridden by ``--param`` values checked against the Type."""
-    declared = {p["Name"]: p for p in definition.get("Parameters", [])}
-    values: dict[str, Any] = {}
-    for name, raw in overrides.items():
-        if name not in declared:
-            close = difflib.get_close_matches(name, declared, n=1)
-            hint = f"did you mean {close[0]!r}?" if close else f"declared parameters: {', '.join(sorted(declared)) or 'none'}"
-            raise SmpipeError(f"unknown parameter {name!r}", where=f"--param {name}", hint=hint)
-        values[name] = _convert(declared[name], raw)
-    for name, spec in declared.items():
-        if name not in values:
-            if "DefaultValue" not in spec:
-                raise SmpipeError(f"parameter {name!r} has no default value", where=f"--param {name}",
-                                  hint=f"pass --param {name}=VALUE")
-            values[name] = spec["DefaultValue"]
-    return values
-
-
-def _convert(spec: dict[str, Any], raw: str) -> Any:
-    name, kind = spec["Name"], spec.get("Type", "String")
-    try:
-        if kind == "Integer":
-            value: Any = int(raw)
-        elif kind == "Float":
-            value = float(raw)
-        elif kind == "Boolean":
-            if raw.lower() not in ("true", "false"):
-                raise ValueError(raw)
-            value = raw.lower() == "true"
-        else:
-            value = raw
-    except ValueError:
-        raise SmpipeError(f"{raw!r} is not a valid {kind}", where=f"--param {name}",
-                          hint=f"parameter {name} has Type {kind}") from None
-    enum = spec.get("EnumValues")
-    if enum and value not in enum:
-        raise SmpipeError(f"{raw!r} is not one of {enum}", where=f"--param {name}", hint="use one of the EnumValues")
-    return value
 
 
 def walk(value: Any, path: str, where: str) -> Any:

@@ -23,7 +23,8 @@ from smpipe_gen.errors import SmpipeError
 from smpipe_gen.local import sandbox
 from smpipe_gen.local.cache import CACHEABLE, Cache, cache_key, expire_seconds
 from smpipe_gen.local.code import CodeArtifacts
-from smpipe_gen.local.expressions import Resolver, parse_parameters, references
+from smpipe_gen.local.expressions import Resolver, references
+from smpipe_gen.parameters import parameter_values
 from smpipe_gen.local.jobs import JobContext, StepFailed, StepResult
 from smpipe_gen.local.jobs import condition, fail, model, processing, register, training, transform, tuning
 from smpipe_gen.local.store import Store
@@ -166,7 +167,7 @@ class Runner:
         if options.from_step and options.from_step not in self.nodes:
             raise SmpipeError(f"no step named {options.from_step!r}", where="--from-step",
                               hint=f"steps: {', '.join(self.nodes)}")
-        self.parameters = parse_parameters(definition, options.parameters)
+        self.parameters = parameter_values(definition, options.parameters)
         seeds = {uri: (self.repo_root / path) for uri, path in manifest.local_data.items()}
         seeds.update(options.data)
         self.store = Store(self.run_root / "s3", seeds)
