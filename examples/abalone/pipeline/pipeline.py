@@ -34,7 +34,6 @@ ROLE = 'arn:aws:iam::123456789012:role/SageMakerPipelineExecution'
 KMS_KEY = None
 
 
-
 def upload_inference_code(session: PipelineSession, source_dir: str, entry_point: str) -> str:
     """Ship `source_dir` for the inference container (SAGEMAKER_SUBMIT_DIRECTORY), at a key
     derived from its content so the same code always has the same S3 URI."""
@@ -340,6 +339,6 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
 
 
 if __name__ == "__main__":
-    from sagemaker.workflow.pipeline_context import PipelineSession as _Session
+    import boto3
 
-    print(get_pipeline(_Session(default_bucket=BUCKET)).definition())
+    print(get_pipeline(PipelineSession(boto3.Session(region_name=REGION), default_bucket=BUCKET)).definition())

@@ -26,7 +26,6 @@ ROLE = 'arn:aws:iam::123456789012:role/SageMakerPipelineExecution'
 KMS_KEY = None
 
 
-
 def get_pipeline(session: PipelineSession) -> Pipeline:
     """Build the pipeline. Paths are relative to the repository root: call it from there."""
 
@@ -304,6 +303,6 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
 
 
 if __name__ == "__main__":
-    from sagemaker.workflow.pipeline_context import PipelineSession as _Session
+    import boto3
 
-    print(get_pipeline(_Session(default_bucket=BUCKET)).definition())
+    print(get_pipeline(PipelineSession(boto3.Session(region_name=REGION), default_bucket=BUCKET)).definition())
