@@ -170,8 +170,9 @@ def test_vpc_kms_tags_tuning_and_retry_reach_the_definition(tmp_path):
                     retry_policies:
                       - {exception_types: [Step.THROTTLING], max_attempts: 5}
         """)
-    rendered = render_project(tmp_path, overrides={"SMP_SUBNETS": "subnet-1", "SMP_SECURITYGROUPS": "sg-1",
-                                                   "SMP_KMSKEY": "arn:aws:kms:eu-west-1:123456789012:key/k"})
+    network = {"SMP_SUBNETS": "subnet-1", "SMP_SECURITYGROUPS": "sg-1",
+               "SMP_KMSKEY": "arn:aws:kms:eu-west-1:123456789012:key/k"}
+    rendered = render_project(tmp_path, overrides=network)
     step = steps_by_name(json.loads(rendered.definition_json))["m-Tune"]
     assert step["Type"] == "Tuning"
     job = step["Arguments"]["TrainingJobDefinition"]
@@ -181,8 +182,7 @@ def test_vpc_kms_tags_tuning_and_retry_reach_the_definition(tmp_path):
     assert json.loads(job["StaticHyperParameters"]["num_round"]) == "10"
     assert "sagemaker_job_name" not in job["StaticHyperParameters"] or \
         job["StaticHyperParameters"]["sagemaker_job_name"] == '"m-Tune"'
-    assert rendered == render_project(tmp_path, overrides={"SMP_SUBNETS": "subnet-1", "SMP_SECURITYGROUPS": "sg-1",
-                                                           "SMP_KMSKEY": "arn:aws:kms:eu-west-1:123456789012:key/k"})
+    assert rendered == render_project(tmp_path, overrides=network)  # no timestamps from the tuner
     ranges = step["Arguments"]["HyperParameterTuningJobConfig"]["ParameterRanges"]
     assert [r["Name"] for r in ranges["ContinuousParameterRanges"]] == ["eta"]
     assert step["RetryPolicies"][0]["ExceptionType"] == ["Step.THROTTLING"]
