@@ -10,11 +10,10 @@ from typing import List, Optional
 
 import typer
 
+from smpipe_gen.cli_options import OUTPUT_DIR, PROJECT_DIR
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.project import Project
 
-_PROJECT_HELP = "Root of the model repository."
-_OUT_HELP = "Directory of the rendered artifacts, relative to the project."
 
 
 class PlanFormat(str, enum.Enum):
@@ -33,8 +32,8 @@ def _interactive() -> bool:
 
 
 def apply_command(
-    project_dir: Path = typer.Option(Path("."), "--project-dir", "-C", help=_PROJECT_HELP),
-    out: Path = typer.Option(Path("pipeline"), "--out", help=_OUT_HELP),
+    project_dir: Path = PROJECT_DIR,
+    out: Path = OUTPUT_DIR,
     start: bool = typer.Option(False, "--start", help="Start an execution after the upsert and print its ARN."),
     param: List[str] = typer.Option([], "--param", help="Execution parameter NAME=VALUE (with --start); repeatable."),
     wait: bool = typer.Option(False, "--wait", help="With --start: wait for the execution, showing step progress."),
@@ -94,8 +93,8 @@ def apply_command(
 
 
 def delete_command(
-    project_dir: Path = typer.Option(Path("."), "--project-dir", "-C", help=_PROJECT_HELP),
-    out: Path = typer.Option(Path("pipeline"), "--out", help=_OUT_HELP),
+    project_dir: Path = PROJECT_DIR,
+    out: Path = OUTPUT_DIR,
     yes: bool = typer.Option(False, "--yes", "-y", help="Delete without asking."),
 ) -> None:
     """Delete the pipeline named in the manifest (its executions' jobs and S3 objects stay)."""
@@ -119,8 +118,8 @@ def delete_command(
 
 
 def plan_command(
-    project_dir: Path = typer.Option(Path("."), "--project-dir", "-C", help=_PROJECT_HELP),
-    out: Path = typer.Option(Path("pipeline"), "--out", help=_OUT_HELP),
+    project_dir: Path = PROJECT_DIR,
+    out: Path = OUTPUT_DIR,
     base: Optional[str] = typer.Option(None, "--base", help="Git ref to compare with (default: merge base with main)."),
     deployed: bool = typer.Option(False, "--deployed", help="Compare with the deployed pipeline (DescribePipeline)."),
     output_format: PlanFormat = typer.Option(PlanFormat.text, "--format", help="Output format."),
@@ -140,8 +139,8 @@ def plan_command(
 
 
 def graph_command(
-    project_dir: Path = typer.Option(Path("."), "--project-dir", "-C", help=_PROJECT_HELP),
-    out: Path = typer.Option(Path("pipeline"), "--out", help=_OUT_HELP),
+    project_dir: Path = PROJECT_DIR,
+    out: Path = OUTPUT_DIR,
     output_format: GraphFormat = typer.Option(GraphFormat.mermaid, "--format", help="Output format."),
 ) -> None:
     """Draw the DAG of the rendered definition (steps, data and DependsOn edges, condition branches)."""

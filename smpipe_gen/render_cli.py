@@ -11,6 +11,7 @@ from typing import List, Optional
 import typer
 
 from smpipe_gen.artifacts import write_atomic
+from smpipe_gen.cli_options import OUTPUT_DIR, PROJECT_DIR
 from smpipe_gen.parameters import parse_assignments
 from smpipe_gen.project import Project
 
@@ -18,12 +19,10 @@ _VERSION_LINE = re.compile(r"smpipe-gen \d+\.\d+\.\d+\S*")
 
 
 def register(app: typer.Typer) -> None:
-    project_option = typer.Option(Path("."), "--project-dir", "-C", help="Root of the model repository.")
-    out_option = typer.Option(Path("pipeline"), "--out", help="Artifact directory, relative to the project.")
     env_option = typer.Option(None, "--env", "-e", help="Override a framework variable: SMP_NAME=value.")
 
     @app.command()
-    def validate(project_dir: Path = project_option, env: Optional[List[str]] = env_option) -> None:
+    def validate(project_dir: Path = PROJECT_DIR, env: Optional[List[str]] = env_option) -> None:
         """Check the config (types, names, references, cycles) without rendering."""
         from smpipe_gen.render.engine import validate_project
 
@@ -39,7 +38,7 @@ def register(app: typer.Typer) -> None:
         typer.echo(json.dumps(config_schema(), indent=2, sort_keys=True))
 
     @app.command()
-    def render(project_dir: Path = project_option, out: Path = out_option,
+    def render(project_dir: Path = PROJECT_DIR, out: Path = OUTPUT_DIR,
                env: Optional[List[str]] = env_option) -> None:
         """Write pipeline.py, definition.json and manifest.json (offline, byte-stable)."""
         from smpipe_gen.render.engine import render_project
@@ -51,7 +50,7 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"rendered {project.relative(project.output_dir)}/: {', '.join(rendered.files())}")
 
     @app.command()
-    def check(project_dir: Path = project_option, out: Path = out_option,
+    def check(project_dir: Path = PROJECT_DIR, out: Path = OUTPUT_DIR,
               env: Optional[List[str]] = env_option) -> None:
         """Exit 0 if the committed artifacts match a fresh render, 2 (with a diff) if not."""
         from smpipe_gen.render.engine import render_project

@@ -9,6 +9,7 @@ from typing import List, Optional
 import typer
 
 from smpipe_gen import artifacts
+from smpipe_gen.cli_options import OUTPUT_DIR, PROJECT_DIR
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.parameters import parse_assignments
 from smpipe_gen.project import Project
@@ -83,8 +84,8 @@ def register(app: typer.Typer) -> None:
         from_step: Optional[str] = typer.Option(None, "--from-step", help="Re-run this step and everything after it."),
         data: List[str] = typer.Option([], "--data", help="Seed the local store: s3://bucket/prefix=./local/dir."),
         run_root: Optional[Path] = typer.Option(None, "--run-root", help="Local store and run records (default <project>/.smpipe)."),
-        project_dir: Path = typer.Option(Path("."), "--project-dir", "-C", help="Root of the model repository."),
-        out: Path = typer.Option(Path(artifacts.DEFAULT_OUTPUT_DIR), "--out", help="Directory of the rendered artifacts."),
+        project_dir: Path = PROJECT_DIR,
+        out: Path = OUTPUT_DIR,
         no_namespace: bool = typer.Option(False, "--no-namespace",
                                           help="Don't give jobs a private /opt/ml; rewrite /opt/ml paths in arguments and environment."),
     ) -> None:
