@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import threading
 from pathlib import Path
@@ -47,12 +46,11 @@ class CodeArtifacts:
         with self._lock:
             if uri in self._digests:
                 return self._digests[uri]
-        digest = hashlib.sha256()
-        for item in sorted(artifact.files, key=lambda f: f.arcname):
-            digest.update(f"{item.arcname}\0{self._file_sha(item.path)}\n".encode())
+        current = [item.model_copy(update={"sha256": self._file_sha(item.path)}) for item in artifact.files]
+        digest = artifacts.content_digest(current)
         with self._lock:
-            self._digests[uri] = digest.hexdigest()
-        return digest.hexdigest()
+            self._digests[uri] = digest
+        return digest
 
     def materialize(self, artifact: CodeArtifact, target_dir: Path, opt_ml: str | None = None) -> Path:
         """Write the object as S3 would deliver it, named like the URI's last component.

@@ -15,6 +15,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+from smpipe_gen.artifacts import sha256_file
 from smpipe_gen.errors import SmpipeError
 
 
@@ -67,13 +68,10 @@ class Store:
         with self._lock:
             if memo in self._digests:
                 return self._digests[memo]
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
+        digest = sha256_file(path)
         with self._lock:
-            self._digests[memo] = digest.hexdigest()
-        return digest.hexdigest()
+            self._digests[memo] = digest
+        return digest
 
     def materialize(self, uri: str, target: Path) -> int:
         """Copy the objects under ``uri`` into directory ``target``; returns how many."""
