@@ -66,7 +66,6 @@ _IMPORTS = {
     "Transformer": "sagemaker.transformer",
     "TransformStep": "sagemaker.workflow.steps",
     "TuningStep": "sagemaker.workflow.steps",
-    "WarmStartConfig": "sagemaker.tuner",
     "hash_files_or_dirs": "sagemaker.workflow.utilities",
     "tar_and_upload_dir": "sagemaker.fw_utils",
 }
@@ -152,6 +151,11 @@ class _Generator:
     @property
     def vpc(self) -> bool:
         return bool(self.settings.subnets or self.settings.security_groups)
+
+    @property
+    def kms(self) -> str | None:
+        """The KMS_KEY constant where a key is configured (None leaves the SDK default)."""
+        return "KMS_KEY" if self.settings.kms_key else None
 
     def parameter(self, parameter) -> Code:
         cls = f"Parameter{parameter.type}"
@@ -245,7 +249,10 @@ class _Generator:
                    f".Outputs[{py(channel)}].S3Output.S3Uri")
 
     def model_data(self, step: ResolvedStep) -> Code:
-        trained = self.resolved.steps[step.trained_step]  # type: ignore[index]
+        """The S3 URI of the model ``step`` uses (its model's latest Training/Tuning step)."""
+        return self.trained_model_uri(self.resolved.steps[step.trained_step])  # type: ignore[index]
+
+    def trained_model_uri(self, trained: ResolvedStep) -> Code:
         var = self.step_vars[trained.name]
         if trained.cls is StepClass.Tuning:
             prefix = self.output_prefix(trained)
@@ -274,22 +281,22 @@ class _Generator:
         """(input name, S3 URI) for each output of each chain_input_source_step, plus the trained
         model for Metrics steps: channel names for processing outputs, "model" for a trained
         model, "predictions" for a batch transform's output."""
-        inputs: list[tuple[str, Code]] = []
-        for source_name in step.step.chain_input_source_step:
-            source = self.resolved.steps[source_name]
-            var = self.step_vars[source_name]
-            if source.cls in (StepClass.Processing, StepClass.Metrics):
-                for channel in self.processing_outputs(source):
-                    inputs.append((channel, self.output_uri(source, channel)))
-            elif source.cls in (StepClass.Training, StepClass.Tuning):
-                proxy = ResolvedStep(source.name, source.model, source.step, trained_step=source.name)
-                inputs.append(("model", self.model_data(proxy)))
-            elif source.cls is StepClass.Transform:
-                inputs.append(("predictions", Raw(f"{var}.properties.TransformOutput.S3OutputPath")))
+        inputs = [output for source in step.step.chain_input_source_step for output in self.source_outputs(source)]
         if step.cls is StepClass.Metrics and step.trained_step and \
                 step.trained_step not in step.step.chain_input_source_step:
             inputs.append(("model", self.model_data(step)))
         return inputs
+
+    def source_outputs(self, source_name: str) -> list[tuple[str, Code]]:
+        """(name, S3 URI) of what one chained source step produces."""
+        source = self.resolved.steps[source_name]
+        if source.cls in (StepClass.Processing, StepClass.Metrics):
+            return [(channel, self.output_uri(source, channel)) for channel in self.processing_outputs(source)]
+        if source.cls in (StepClass.Training, StepClass.Tuning):
+            return [("model", self.trained_model_uri(source))]
+        if source.cls is StepClass.Transform:
+            return [("predictions", Raw(f"{self.step_vars[source_name]}.properties.TransformOutput.S3OutputPath"))]
+        return []
 
     def processing(self, step: ResolvedStep) -> list[tuple[str, Code]]:
         section: ProcessingSection = step.section
@@ -304,8 +311,7 @@ class _Generator:
             max_runtime_in_seconds=self.lit(section.max_runtime_seconds),
             base_job_name=self.lit(section.base_job_name) if section.base_job_name else None,
             env=self.env(section.env), tags=self.tags(section),
-            volume_kms_key="KMS_KEY" if self.settings.kms_key else None,
-            output_kms_key="KMS_KEY" if self.settings.kms_key else None,
+            volume_kms_key=self.kms, output_kms_key=self.kms,
             network_config=self.network_config(),
             sagemaker_session="session",
         )
@@ -350,7 +356,6 @@ class _Generator:
         metric_definitions = section.metric_definitions
         if step.cls is StepClass.Tuning and self.resolved.model(step).tune.metric_definitions:
             metric_definitions = self.resolved.model(step).tune.metric_definitions
-        kms = "KMS_KEY" if self.settings.kms_key else None
         return Call(
             "Estimator", image_uri=self.lit(section.image), entry_point=self.lit(section.entry_point),
             source_dir=self.lit(model.source_directory), **self.job_kwargs(section),
@@ -362,7 +367,7 @@ class _Generator:
             metric_definitions=self.lit([m.model_dump() for m in metric_definitions]) if metric_definitions else None,
             subnets="SUBNETS" if self.vpc else None,
             security_group_ids="SECURITY_GROUPS" if self.vpc else None,
-            volume_kms_key=kms, output_kms_key=kms,
+            volume_kms_key=self.kms, output_kms_key=self.kms,
             enable_network_isolation=self.lit(True) if section.enable_network_isolation else None,
             disable_profiler="True",
             sagemaker_session="session",
@@ -457,7 +462,7 @@ class _Generator:
         statements.append((f"{var}_model", Call(
             "Model", image_uri=self.lit(image), model_data=self.model_data(step), role="ROLE",
             env=DictOf(env) if env else None, vpc_config=vpc,
-            model_kms_key="KMS_KEY" if self.settings.kms_key else None, sagemaker_session="session")))
+            model_kms_key=self.kms, sagemaker_session="session")))
         return statements
 
     def model_image(self, step: ResolvedStep) -> str | None:
@@ -485,7 +490,6 @@ class _Generator:
             "Join", on=self.lit("/"), values=ListOf([self.lit("s3:/"), "BUCKET", "PIPELINE_NAME",
                                                      "ExecutionVariables.PIPELINE_EXECUTION_ID",
                                                      self.lit(step.name)]))
-        kms = "KMS_KEY" if self.settings.kms_key else None
         transformer = Call(
             "Transformer", model_name=f"{self.step_vars[step.model_step]}.properties.ModelName",
             instance_type=self.lit(section.instance_type), instance_count=self.lit(section.instance_count),
@@ -495,7 +499,7 @@ class _Generator:
             max_payload=self.lit(section.max_payload) if section.max_payload else None,
             output_path=output_path,
             base_transform_job_name=self.lit(section.base_job_name) if section.base_job_name else None,
-            env=self.env(section.env), tags=self.tags(section), output_kms_key=kms, volume_kms_key=kms,
+            env=self.env(section.env), tags=self.tags(section), output_kms_key=self.kms, volume_kms_key=self.kms,
             sagemaker_session="session")
         transform = Call(f"{var}_transformer.transform", data=self.transform_data(step),
                          content_type=self.lit(section.content_type),
@@ -513,9 +517,7 @@ class _Generator:
         section = step.section
         channels = section.channel_map()
         if step.step.chain_input_source_step:
-            source = self.resolved.steps[step.step.chain_input_source_step[0]]
-            outputs = dict(self.chained_inputs(ResolvedStep(step.name, step.model, step.step.model_copy(
-                update={"chain_input_source_step": [source.name]}))))
+            outputs = dict(self.source_outputs(step.step.chain_input_source_step[0]))
             wanted = next((name for name in channels if name in outputs), next(iter(outputs)))
             base = outputs[wanted]
             prefix = step.step.chain_input_additional_prefix
