@@ -52,8 +52,6 @@ def main() -> None:
         for line in error.lines():
             typer.secho(f"error: {line}", err=True, fg="red")
         sys.exit(error.exit_code)
-    except typer.Exit as done:
-        sys.exit(done.exit_code)
     except typer.Abort:
         typer.echo("aborted", err=True)
         sys.exit(1)

@@ -19,7 +19,7 @@ from typing import Iterator, Mapping
 
 import jinja2
 
-from smpipe_gen import __version__
+from smpipe_gen import __version__, artifacts
 from smpipe_gen.artifacts import Manifest, PipelineSettings, canonical_json
 from smpipe_gen.config.loader import load_config
 from smpipe_gen.config.resolve import ResolvedPipeline, resolve
@@ -40,8 +40,6 @@ class Rendered:
     manifest_json: str
 
     def files(self) -> dict[str, str]:
-        from smpipe_gen import artifacts
-
         return {artifacts.PIPELINE_PY: self.pipeline_py, artifacts.DEFINITION_JSON: self.definition_json,
                 artifacts.MANIFEST_JSON: self.manifest_json}
 
