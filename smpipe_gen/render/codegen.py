@@ -20,7 +20,7 @@ from smpipe_gen.config.model import (
     TrainSection,
 )
 from smpipe_gen.config.resolve import ResolvedPipeline, ResolvedStep
-from smpipe_gen.render.literals import Call, Code, DictOf, ListOf, Namer, Raw, py
+from smpipe_gen.render.literals import Call, Code, DictOf, ListOf, Namer, Raw, comment_text, py
 
 PROCESSING_INPUT = "/opt/ml/processing/input"
 PROCESSING_OUTPUT = "/opt/ml/processing/output"
@@ -182,7 +182,7 @@ class _Generator:
         }[step.cls]
         section = f", section {step.section_name}" if step.section_name else ""
         comment = f"{step.name}: {step.cls.value} (model {step.model}{section})"
-        return StepCode(step.name, comment, builder(step))
+        return StepCode(step.name, comment_text(comment), builder(step))
 
     # ---------------------------------------------------------------- common pieces
 
@@ -595,3 +595,4 @@ class _Generator:
         return [(self.step_vars[step.name], Call("FailStep", name=self.lit(step.name),
                                                  error_message=self.lit(step.step.error_message),
                                                  **self.common_step_kwargs(step, cacheable=False)))]
+

@@ -25,7 +25,7 @@ from smpipe_gen.config.loader import load_config
 from smpipe_gen.config.resolve import ResolvedPipeline, resolve
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.render.codegen import generate
-from smpipe_gen.render.literals import py
+from smpipe_gen.render.literals import comment_text, py
 
 GENERATOR = f"smpipe-gen {__version__}"
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".DS_Store", ".ipynb_checkpoints", ".pytest_cache")
@@ -61,6 +61,7 @@ def pipeline_source(resolved: ResolvedPipeline) -> str:
         undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False,
     )
     environment.filters["pyrepr"] = py
+    environment.filters["comment"] = comment_text
     template = environment.get_template("pipeline.py.j2")
     return template.render(version=__version__, config_files=resolved.spec.config_files,
                            pipeline_name=resolved.spec.pipeline.pipelineName, code=generate(resolved))
