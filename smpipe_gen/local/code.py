@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import sys
 import tarfile
 import threading
 from pathlib import Path
@@ -119,7 +120,8 @@ class CodeArtifacts:
         except SmpipeError:
             intact = False
         if not intact:
-            print(f"warning: cached code bundle {bundle} is damaged; rebuilding it")
+            print(f"warning: {bundle}: damaged code bundle (its members do not match its digest); rebuilding it",
+                  file=sys.stderr, flush=True)
         return intact
 
     def _source(self, rel: str) -> Path:

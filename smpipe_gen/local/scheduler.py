@@ -25,7 +25,7 @@ from smpipe_gen.local.cache import CACHEABLE, Cache, cache_key, expire_seconds
 from smpipe_gen.local.code import CodeArtifacts
 from smpipe_gen.local.expressions import Resolver, references
 from smpipe_gen.parameters import parameter_values
-from smpipe_gen.local.jobs import JobContext, StepFailed, StepResult
+from smpipe_gen.local.jobs import JobContext, StepFailed, StepResult, read_state
 from smpipe_gen.local.jobs import condition, fail, model, processing, register, training, transform, tuning
 from smpipe_gen.local.store import Store
 
@@ -223,11 +223,11 @@ class Runner:
     # ---- resume bookkeeping
     def _load_resumable(self) -> set[str]:
         """Executions a re-run may resume from: the unbroken series of unsuccessful runs before this one."""
-        try:
-            last = json.loads((self.run_root / "last-run.json").read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
+        last = read_state(self.run_root / "last-run.json", "run bookmark") or {}
+        resumable = last.get("resumable", [])
+        if last.get("status") == "Succeeded" or not isinstance(resumable, list):
             return set()
-        return set(last.get("resumable", [])) if last.get("status") != "Succeeded" else set()
+        return {r for r in resumable if isinstance(r, str)}
 
     def _write_last_run(self) -> None:
         resumable = [] if self.status == "Succeeded" else sorted(self._resumable | {self.execution_id})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,6 +97,27 @@ class JobContext:
             failure = box.opt_ml / "output" / "failure"
             reason = failure.read_text(errors="replace").strip()[:500] if failure.is_file() else ""
             raise StepFailed(f"process exited with code {code}" + (f": {reason}" if reason else ""))
+
+
+def read_state(path: Path, what: str, shape: type = dict) -> Any | None:
+    """A JSON file the runner wrote earlier under its run root, or None when it is absent or
+    damaged (foreign bytes, truncated, another shape): the run root is a cache, so damage is
+    warned about on stderr and treated as absence, never a traceback."""
+    try:
+        data = json.loads(Path(path).read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        warn_damaged(path, what, type(error).__name__)
+        return None
+    if not isinstance(data, shape):
+        warn_damaged(path, what, f"a JSON {type(data).__name__}, not a {shape.__name__}")
+        return None
+    return data
+
+
+def warn_damaged(path: Path, what: str, why: str) -> None:
+    print(f"warning: {path}: damaged {what} ({why}); treated as absent", file=sys.stderr, flush=True)
 
 
 def write_json(path: Path, data: Any) -> None:
