@@ -78,7 +78,7 @@ def captured_inputs(spec: str, work: Path) -> tuple[dict, artifacts.Manifest, Pa
 def run_local(project: Project, *, params: list[str], max_parallel: int, no_cache: bool, from_step: str | None,
               data: list[str], run_root: Path | None, use_namespace: bool = True,
               definition_file: Path | None = None, code_dir: Path | None = None,
-              pipeline_program: str | None = None) -> dict:
+              pipeline_program: str | None = None, pass_aws: bool = False) -> dict:
     """Run the pipeline and print progress and a summary; returns the run record."""
     from smpipe_gen.local.progress import Progress
     from smpipe_gen.local.scheduler import RunOptions, Runner
@@ -103,7 +103,8 @@ def run_local(project: Project, *, params: list[str], max_parallel: int, no_cach
     if manifest.pipeline.parallelism:  # the pipeline's own ParallelismConfiguration, as SageMaker honours it
         max_parallel = min(max_parallel, manifest.pipeline.parallelism)
     options = RunOptions(parameters=parse_assignments(params, "--param"), max_parallel=max_parallel,
-                         use_cache=not no_cache, from_step=from_step, data=seeds, use_namespace=use_namespace)
+                         use_cache=not no_cache, from_step=from_step, data=seeds, use_namespace=use_namespace,
+                         pass_aws=pass_aws)
     progress = Progress()
     runner = Runner(definition, manifest, repo_root, root, options, on_change=progress.change)
     progress.start(list(runner.nodes.values()),
@@ -150,6 +151,8 @@ def register(app: typer.Typer) -> None:
                                             help="With --definition: folder serving its code objects by S3 key suffix (default: the definition's folder)."),
         pipeline: Optional[str] = typer.Option(None, "--pipeline",
                                                help="Run an SDK pipeline program: FILE.py or FILE.py:FUNCTION(session)."),
+        pass_aws_credentials: bool = typer.Option(False, "--pass-aws-credentials",
+                                                  help="Give jobs the host's AWS_* variables and ~/.aws (off: jobs see no credentials)."),
         no_namespace: bool = typer.Option(False, "--no-namespace",
                                           help="Don't give jobs a private /opt/ml; rewrite /opt/ml paths in arguments and environment."),
     ) -> None:
@@ -158,4 +161,5 @@ def register(app: typer.Typer) -> None:
             raise SmpipeError("only local runs are supported", where="run", hint="pass --local")
         run_local(Project.at(project_dir, out), params=param, max_parallel=max_parallel, no_cache=no_cache,
                   from_step=from_step, data=data, run_root=run_root, use_namespace=not no_namespace,
-                  definition_file=definition, code_dir=code, pipeline_program=pipeline)
+                  definition_file=definition, code_dir=code, pipeline_program=pipeline,
+                  pass_aws=pass_aws_credentials)

@@ -68,6 +68,7 @@ class RunOptions:
     from_step: str | None = None
     data: dict[str, Path] = field(default_factory=dict)
     use_namespace: bool = True
+    pass_aws: bool = False  # jobs get the host's AWS_* variables and ~/.aws
 
 
 def build_graph(definition: dict[str, Any]) -> dict[str, Node]:
@@ -361,7 +362,7 @@ class Runner:
                              pipeline_name=self.manifest.pipeline.name, region=self.manifest.pipeline.region,
                              store=self.store, code=self.code, resolver=self.resolver, step_dir=step_dir, log=log,
                              run_root=self.run_root, use_namespace=self.options.use_namespace,
-                             max_parallel=self.options.max_parallel)
+                             max_parallel=self.options.max_parallel, pass_aws=self.options.pass_aws)
             try:
                 result = RUNNERS[node.type](ctx)
             except (StepFailed, SmpipeError) as error:

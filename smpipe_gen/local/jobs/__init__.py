@@ -13,7 +13,7 @@ from typing import IO, Any
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.local.code import CodeArtifacts
 from smpipe_gen.local.expressions import Resolver
-from smpipe_gen.local.sandbox import Sandbox, python_env
+from smpipe_gen.local.sandbox import Sandbox, host_env, python_env
 from smpipe_gen.local.store import Store
 
 
@@ -44,6 +44,7 @@ class JobContext:
     run_root: Path
     use_namespace: bool
     max_parallel: int
+    pass_aws: bool = False  # --pass-aws-credentials
     process_seconds: float = 0.0  # time spent in the job's own processes (for benchmarks)
     _told_no_namespace: bool = False
 
@@ -69,7 +70,9 @@ class JobContext:
         return box
 
     def env(self, extra: dict[str, str]) -> dict[str, str]:
-        return python_env({**os.environ, **{k: str(v) for k, v in extra.items()}}, self.run_root / "bin")
+        """The job's environment: the allowed host variables (sandbox.HOST_VARIABLES; AWS_* only
+        with --pass-aws-credentials), then the job's own variables."""
+        return python_env({**host_env(self.pass_aws), **{k: str(v) for k, v in extra.items()}}, self.run_root / "bin")
 
     def materialize_input(self, box: Sandbox, uri: str, target: Path, what: str) -> None:
         """Copy an input from the store (or the code manifest) into the job, or fail naming it."""
