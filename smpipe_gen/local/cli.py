@@ -105,7 +105,9 @@ def run_local(project: Project, *, params: list[str], max_parallel: int, no_cach
     options = RunOptions(parameters=parse_assignments(params, "--param"), max_parallel=max_parallel,
                          use_cache=not no_cache, from_step=from_step, data=seeds, use_namespace=use_namespace,
                          pass_aws=pass_aws)
-    progress = Progress()
+    from smpipe_gen.drawing import display_names
+
+    progress = Progress(names=display_names(definition))
     runner = Runner(definition, manifest, repo_root, root, options, on_change=progress.change)
     progress.start(list(runner.nodes.values()),
                    f"running {manifest.pipeline.name} locally: execution {runner.execution_id} "

@@ -3,6 +3,7 @@ resume, and SageMaker's failure semantics (no new steps after a failure, running
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -17,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from smpipe_gen import artifacts
+from smpipe_gen import artifacts, drawing
 from smpipe_gen.artifacts import Manifest
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.local import sandbox
@@ -165,9 +166,12 @@ class Runner:
         self.options = options
         self.on_change = on_change
         self.nodes = build_graph(definition)
-        if options.from_step and options.from_step not in self.nodes:
-            raise SmpipeError(f"no step named {options.from_step!r}", where="--from-step",
-                              hint=f"steps: {', '.join(self.nodes)}")
+        if options.from_step:
+            sdk_name = drawing.step_named(definition, options.from_step)
+            if sdk_name is None:
+                raise SmpipeError(f"no step named {options.from_step!r}", where="--from-step",
+                                  hint=f"steps: {', '.join(dict.fromkeys(drawing.display_names(definition).values()))}")
+            self.options = options = dataclasses.replace(options, from_step=sdk_name)
         self.parameters = parameter_values(definition, options.parameters)
         seeds = {uri: (self.repo_root / path) for uri, path in manifest.local_data.items()}
         seeds.update(options.data)
