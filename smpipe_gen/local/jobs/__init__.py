@@ -72,7 +72,17 @@ class JobContext:
     def env(self, extra: dict[str, str]) -> dict[str, str]:
         """The job's environment: the allowed host variables (sandbox.HOST_VARIABLES; AWS_* only
         with --pass-aws-credentials), then the job's own variables."""
-        return python_env({**host_env(self.pass_aws), **{k: str(v) for k, v in extra.items()}}, self.run_root / "bin")
+        env = python_env({**host_env(self.pass_aws), **{k: str(v) for k, v in extra.items()}}, self.run_root / "bin")
+        return {**env, **self._private_pip(env.get("PYTHONPATH"))}
+
+    def _private_pip(self, pythonpath: str | None) -> dict[str, str]:
+        """A job's ``pip install`` (the FrameworkProcessor's runproc.sh installs requirements.txt,
+        so does the training toolkit) goes to a directory of its own, first on its PYTHONPATH,
+        never into the interpreter running smpipe-gen."""
+        site = self.step_dir / "site-packages"
+        site.mkdir(parents=True, exist_ok=True)
+        path = os.pathsep.join([str(site), *([pythonpath] if pythonpath else [])])
+        return {"PIP_TARGET": str(site), "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PYTHONPATH": path}
 
     def materialize_input(self, box: Sandbox, uri: str, target: Path, what: str) -> None:
         """Copy an input from the store (or the code manifest) into the job, or fail naming it."""
