@@ -98,3 +98,13 @@ def test_a_program_that_needs_aws_fails_in_one_line(program):
     (program / "bad.py").write_text("import boto3\nboto3.client('sts').get_caller_identity()\n")
     result = smpipe(program, "run", "--local", "--pipeline", "bad.py", expect=1)
     assert "building the pipeline failed" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_definition_options_are_checked_in_one_line(program):
+    result = smpipe(program, "run", "--local", "--code", "scripts", expect=1)
+    assert "--code serves the code objects of a --definition" in result.stderr
+    (program / "broken.json").write_bytes(b"\xff{")
+    result = smpipe(program, "run", "--local", "--definition", "broken.json", expect=1)
+    assert "cannot read broken.json" in result.stderr and "Traceback" not in result.stderr
+    result = smpipe(program, "run", "--local", "--definition", "missing.json", expect=1)
+    assert "missing.json not found" in result.stderr

@@ -85,6 +85,9 @@ def run_local(project: Project, *, params: list[str], max_parallel: int, no_cach
     from smpipe_gen.local.store import split_uri
 
     root = run_root or project.root / ".smpipe"
+    if code_dir and not definition_file:
+        raise SmpipeError("--code serves the code objects of a --definition", where="--code",
+                          hint="add --definition FILE, or drop --code to run the rendered pipeline")
     if pipeline_program:
         definition, manifest, repo_root = captured_inputs(pipeline_program, root / "captured")
     elif definition_file:

@@ -17,7 +17,6 @@ from typing import Any, Iterator
 
 from smpipe_gen.artifacts import CodeArtifact, Manifest, PipelineSettings, SourceFile
 from smpipe_gen.local.code import object_digest
-from smpipe_gen.errors import SmpipeError
 
 PLACEHOLDER_ROLE = "arn:aws:iam::000000000000:role/smpipe-local"
 
