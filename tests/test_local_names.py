@@ -26,6 +26,7 @@ def test_config_names_in_output_from_step_accepts_both_and_plain_summary_is_whol
     assert "train_mse=" in train and "(from " in train and len(train) > 40
     assert any(line.lstrip().startswith("Register (repack 0) ") for line in lines)
     assert not any("│" in line or "…" in line for line in lines)
+    assert any(line.startswith("running mini locally: execution ") and "steps at a time)" in line for line in lines)
     # the SDK's own name is accepted too
     run(repo, "--from-step", "Register-RegisterModel")
     assert statuses(last_record(repo))["Register-RepackModel-0"] == "cached"

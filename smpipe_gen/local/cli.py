@@ -119,20 +119,20 @@ def run_local(project: Project, *, params: list[str], max_parallel: int, no_cach
         record = runner.run()
     except KeyboardInterrupt:
         progress.stop()
-        progress.console.print(f"interrupted: running jobs stopped, execution {runner.execution_id} recorded as "
-                               "Stopped; run again to resume from the steps that finished", highlight=False)
+        progress.say(f"interrupted: running jobs stopped, execution {runner.execution_id} recorded as "
+                     "Stopped; run again to resume from the steps that finished")
         raise
     finally:
         progress.stop()
     progress.summary(record)
-    progress.console.print(f"run record: {runner.run_dir / 'run.json'}", highlight=False)
+    progress.say(f"run record: {runner.run_dir / 'run.json'}")
     if runner.failure is not None:
         node = runner.failure
         if node.error is not None:
             raise node.error
         tail = runner.log_tail(node)
         if tail:
-            progress.console.print(f"--- last lines of the {node.name} log ---\n{tail}", highlight=False, markup=False)
+            progress.say(f"--- last lines of the {progress.shown(node.name)} log ---\n{tail}")
         raise SmpipeError(f"execution failed: {node.message}", where=f"step {node.name}",
                           hint=f"see {runner.run_dir / 'steps'} for the step logs")
     return record

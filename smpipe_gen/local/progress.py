@@ -33,7 +33,7 @@ class Progress:
 
     def start(self, nodes: list[Node], header: str) -> None:
         self.nodes = nodes
-        self.console.print(header)
+        self.say(header)
         if self.console.is_terminal:
             self.live = Live(self._table(), console=self.console, refresh_per_second=8, transient=True,
                              get_renderable=self._table)
@@ -43,8 +43,7 @@ class Progress:
         if self.live is None and node.state != "pending":
             with self._lock:
                 extra = f" {_duration(node.duration)}" if node.state in ("done", "failed", "cached") else ""
-                self.console.print(f"  {self.shown(node.name)}: {node.state}{extra}", highlight=False,
-                                   markup=False, soft_wrap=True)
+                self.say(f"  {self.shown(node.name)}: {node.state}{extra}")
 
     def stop(self) -> None:
         if self.live is not None:
@@ -58,6 +57,10 @@ class Progress:
             seconds = node.duration if node.duration is not None else (now - node.started if node.started else None)
             table.add_row(self.shown(node.name), node.type, f"[{STYLE[node.state]}]{node.state}[/]", _duration(seconds))
         return table
+
+    def say(self, text: str) -> None:
+        """One message as is: no markup, no colouring, never wrapped at the console's width."""
+        self.console.print(text, highlight=False, markup=False, soft_wrap=True)
 
     def shown(self, name: str) -> str:
         return self.names.get(name, name)
@@ -83,7 +86,7 @@ class Progress:
         lines = [title] + ["  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[4]
                            for row in [header, *rows]]
         for line in lines:
-            self.console.print(line.rstrip(), highlight=False, markup=False, soft_wrap=True)
+            self.say(line.rstrip())
 
 
 def _note(step: dict[str, Any]) -> str:
