@@ -226,11 +226,12 @@ def transform(spec):
         with open(source, encoding="utf-8") as handle:
             text = handle.read()
         originals, batches = _batches(text, spec)
-        outputs = []
+        outputs, responses = [], []
         for batch in batches:
             filtered = [",".join(_select(r.split(","), spec["input_filter"])) if csv else r for r in batch]
             body = ("\n".join(filtered) + "\n" if spec["split"] == "Line" else filtered[0]).encode("utf-8")
             result = handlers.invoke(model, body, content_type, accept, context)
+            responses.append(result)
             lines = result.splitlines() if spec["split"] == "Line" else [result]
             if len(batch) > 1 and len(lines) != len(batch):
                 raise Failure(f"{source}: {len(batch)} records gave {len(lines)} output lines; "
@@ -239,7 +240,12 @@ def transform(spec):
         outputs = _join(originals, outputs, spec, csv)
         os.makedirs(os.path.dirname(target), exist_ok=True)
         with open(target, "w", encoding="utf-8") as handle:
-            handle.write("".join(o + "\n" for o in outputs) if spec["assemble"] == "Line" else "".join(outputs))
+            if spec["assemble"] == "Line":
+                handle.write("".join(o + "\n" for o in outputs))
+            elif spec["join"] == "Input" or spec["output_filter"] not in (None, "", "$"):
+                handle.write("".join(outputs))
+            else:  # AssembleWith None: the responses' bytes, concatenated as they came
+                handle.write("".join(responses))
         print(f"transformed {source} -> {target}: {len(originals)} records", flush=True)
 
 
