@@ -6,7 +6,8 @@
   SageMaker pulls ECR images from the job's region only. Placeholders (``xxxxxxxxxxxx``,
   ``refer-transform/docker-to-built-inference-image``) and typographic quotes fail here.
 - Instance types: each must be one the SageMaker API accepts for that job type (processing,
-  training, transform, endpoint), per the table in instance_types.py.
+  training, transform, endpoint): the enums of botocore's SageMaker service model, read offline
+  from the installed botocore (the same one apply talks to the API with).
 - Code the container imports: ``SAGEMAKER_PROGRAM`` is imported by the inference toolkit as a
   module name (``importlib.import_module`` after stripping ``.py``), so it must be a dotted name,
   never a path; an entry point whose directories or file name hold a ``.`` cannot become a module
@@ -17,12 +18,12 @@ Numeric limits (counts, volumes, runtimes, parallelism) are checked by the confi
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import sys
 from pathlib import Path
 from typing import Any, Iterator
 
-from smpipe_gen.config.instance_types import INSTANCE_TYPES
 from smpipe_gen.config.model import PipelineSpec
 from smpipe_gen.errors import SmpipeError
 
@@ -34,6 +35,17 @@ _DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
 # What template and walkthrough placeholders look like (never part of a real image name).
 _PLACEHOLDER = re.compile(r"x{6,}|[<>{}]|refer-|docker-to-built|placeholder|your-|changeme|todo", re.IGNORECASE)
 _ECR_SHAPE = "<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>"
+_INSTANCE_SHAPES = {"processing": "ProcessingInstanceType", "training": "TrainingInstanceType",
+                    "transform": "TransformInstanceType", "endpoint": "ProductionVariantInstanceType"}
+
+
+@functools.lru_cache(maxsize=1)
+def instance_types() -> dict[str, frozenset[str]]:
+    """Job type -> the instance types the SageMaker API accepts for it (loaded once, ~0.3 s)."""
+    from botocore.loaders import Loader
+
+    shapes = Loader().load_service_model("sagemaker", "service-2")["shapes"]
+    return {job: frozenset(shapes[shape]["enum"]) for job, shape in _INSTANCE_SHAPES.items()}
 
 
 def image_problem(uri: str, region: str) -> tuple[str, str] | None:
@@ -77,10 +89,11 @@ def foreign_registry(uri: str) -> tuple[str, str] | None:
 def instance_problem(instance_type: Any, job: str) -> tuple[str, str] | None:
     """(what is wrong, the fix) for an instance type the API rejects for ``job``, or None.
     Parameter references are left to run time."""
-    if not isinstance(instance_type, str) or instance_type in INSTANCE_TYPES[job]:
+    known = instance_types()
+    if not isinstance(instance_type, str) or instance_type in known[job]:
         return None
-    close = difflib.get_close_matches(instance_type, sorted(INSTANCE_TYPES[job]), n=1, cutoff=0.8)
-    other = [name for name, types in INSTANCE_TYPES.items() if instance_type in types]
+    close = difflib.get_close_matches(instance_type, sorted(known[job]), n=1, cutoff=0.8)
+    other = [name for name, types in known.items() if instance_type in types]
     hint = f"did you mean {close[0]}?" if close else "see the SageMaker instance types for this job type"
     if other:
         hint = f"it exists for {', '.join(other)} only; " + hint
