@@ -9,7 +9,7 @@ from typing import List, Optional
 import typer
 
 from smpipe_gen import artifacts
-from smpipe_gen.cli_options import OUTPUT_DIR, PROJECT_DIR
+from smpipe_gen.cli_options import ENVIRONMENT, OUTPUT_DIR, PROJECT_DIR
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.parameters import parse_assignments
 from smpipe_gen.project import Project
@@ -86,11 +86,12 @@ def register(app: typer.Typer) -> None:
         run_root: Optional[Path] = typer.Option(None, "--run-root", help="Local store and run records (default <project>/.smpipe)."),
         project_dir: Path = PROJECT_DIR,
         out: Path = OUTPUT_DIR,
+        environment: Optional[str] = ENVIRONMENT,
         no_namespace: bool = typer.Option(False, "--no-namespace",
                                           help="Don't give jobs a private /opt/ml; rewrite /opt/ml paths in arguments and environment."),
     ) -> None:
         """Execute the rendered pipeline (definition.json + manifest.json) locally, without Docker or AWS."""
         if not local:
             raise SmpipeError("only local runs are supported", where="run", hint="pass --local")
-        run_local(Project.at(project_dir, out), params=param, max_parallel=max_parallel, no_cache=no_cache,
+        run_local(Project.at(project_dir, out, environment), params=param, max_parallel=max_parallel, no_cache=no_cache,
                   from_step=from_step, data=data, run_root=run_root, use_namespace=not no_namespace)
