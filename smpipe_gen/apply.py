@@ -164,6 +164,7 @@ class Deployer:
             session = self._assumed(session, assume_role, config)
         self.sagemaker = session.client("sagemaker", config=config)
         self.s3 = session.client("s3", config=config)
+        self.sts = session.client("sts", config=config)
         # Step progress is best effort: one attempt, so an endpoint without it costs no backoff.
         self.progress = session.client("sagemaker", config=config.merge(Config(retries={"mode": "standard",
                                                                                           "max_attempts": 1})))
@@ -184,6 +185,16 @@ class Deployer:
         return boto3.session.Session(aws_access_key_id=credentials["AccessKeyId"],
                                      aws_secret_access_key=credentials["SecretAccessKey"],
                                      aws_session_token=credentials["SessionToken"], region_name=self.settings.region)
+
+    def check_account(self) -> None:
+        """Refuse to deploy an environment's render with another account's credentials (prod's
+        render into dev): the account is the one of the pipeline role the render names."""
+        wanted = self.settings.role_arn.split(":")[4] if self.settings.role_arn.count(":") >= 5 else ""
+        identity = self.call("GetCallerIdentity", self.sts.get_caller_identity)
+        if wanted and identity.get("Account") != wanted:
+            raise SmpipeError(f"the credentials are for account {identity.get('Account')}, but this render deploys "
+                              f"to account {wanted}", where=f"environment {self.settings.environment}",
+                              hint="pass --assume-role with the deploy role of that account, or use its credentials")
 
     def encryption(self) -> dict[str, str]:
         """PutObject arguments that encrypt with the configured KMS key (none without one)."""

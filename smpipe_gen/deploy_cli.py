@@ -64,6 +64,8 @@ def apply_command(
         deploy.ensure_fresh(project)
     deploy.verify_sources(loaded)
     deployer = deploy.Deployer(loaded.manifest, echo=typer.echo, assume_role=assume_role)
+    if project.environment:
+        deployer.check_account()
 
     def confirm(changes: list[str]) -> bool:
         return typer.confirm(f"apply to pipeline {loaded.manifest.pipeline.name} ({', '.join(changes)})?")
