@@ -331,7 +331,7 @@ def _code_note(change: Change, before: dict[str, dict[str, str]], after: dict[st
 
 def compare(before: dict[str, Any], after: dict[str, Any], *, base: str, head: str,
             settings: list[Change] | None = None,
-            manifests: tuple[dict[str, Any], dict[str, Any]] | None = None) -> Plan:
+            manifests: tuple[dict[str, Any], dict[str, Any]] | None = None, environment: str | None = None) -> Plan:
     """The plan from ``before`` to ``after`` (an empty dict stands for "no pipeline"); with
     ``manifests`` (before, after; as JSON) code changes name the files that differ."""
     before_steps, after_steps = drawing.steps(before), drawing.steps(after)
@@ -375,7 +375,7 @@ def compare(before: dict[str, Any], after: dict[str, Any], *, base: str, head: s
     risks += [Risk("role", "pipeline", f"pipeline role changes: {c.before} -> {c.after}")
               for c in settings if c.category == "role"]
     return Plan(base=base, head=head, steps=diffs, parameters=_parameters(before, after), settings=settings,
-                risks=risks,
+                risks=risks, environment=environment,
                 before_graph=drawing.mermaid(before, marks_before) if before else "",
                 after_graph=drawing.mermaid(after, marks_after))
 
@@ -489,10 +489,8 @@ def against_ref(project: Project, ref: str | None = None) -> Plan:
                           hint="compare with another --base") from None
     settings = settings_changes(manifest.get("pipeline", {}), current_manifest.get("pipeline", {})) \
         if manifest and current_manifest else []
-    plan = compare(before, current, base=f"{label} ({sha[:8]})", head=_head_label(repo, project),
-                   settings=settings, manifests=(manifest, current_manifest))
-    plan.environment = project.environment
-    return plan
+    return compare(before, current, base=f"{label} ({sha[:8]})", head=_head_label(repo, project),
+                   settings=settings, manifests=(manifest, current_manifest), environment=project.environment)
 
 
 def against_deployed(project: Project) -> Plan:
@@ -504,9 +502,8 @@ def against_deployed(project: Project) -> Plan:
     described = deployer.describe()
     name = loaded.manifest.pipeline.name
     if described is None:
-        plan = compare({}, loaded.definition, base=f"pipeline {name} (not deployed)", head="working tree")
-        plan.environment = project.environment
-        return plan
+        return compare({}, loaded.definition, base=f"pipeline {name} (not deployed)", head="working tree",
+                       environment=project.environment)
     settings = loaded.manifest.pipeline
     deployed_settings = {"role_arn": described.get("RoleArn"),
                          "display_name": described.get("PipelineDisplayName") or name,
@@ -517,10 +514,8 @@ def against_deployed(project: Project) -> Plan:
     if deployed is None:
         raise SmpipeError("the deployed definition is not readable JSON", where=f"pipeline {name}",
                           hint="compare with a git ref instead: --base <ref>")
-    plan = compare(deployed, loaded.definition, base=f"deployed pipeline {name}", head="working tree",
-                   settings=settings_changes(deployed_settings, wanted))
-    plan.environment = project.environment
-    return plan
+    return compare(deployed, loaded.definition, base=f"deployed pipeline {name}", head="working tree",
+                   settings=settings_changes(deployed_settings, wanted), environment=project.environment)
 
 
 # -- formatting --------------------------------------------------------------------------------

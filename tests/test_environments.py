@@ -119,14 +119,15 @@ def test_process_variables_are_tokens_only_when_declared(tmp_path):
     assert variables["SMP_REGION"] == "us-west-2" and "SMP_HOME" not in variables
 
 
+@pytest.mark.parametrize("command", [("graph",), ("run", "--local"), ("apply", "--dry-run")])
 @pytest.mark.parametrize(("args", "message"), [
     ((), "several environments (dev, prod)"),
     (("-E", "prod2"), "did you mean 'prod'?"),
 ])
-def test_environment_must_be_named_when_there_are_several(tmp_path, args, message):
+def test_environment_must_be_named_when_there_are_several(tmp_path, command, args, message):
     make_repo(tmp_path, BASE)
     environments(tmp_path, dev=DEV, prod=PROD)
-    done = smpipe("graph", *args, cwd=tmp_path)
+    done = smpipe(*command, *args, cwd=tmp_path)
     assert done.returncode == 1 and message in done.stderr, done.stderr
 
 
