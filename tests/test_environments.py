@@ -113,6 +113,16 @@ def test_process_environment_never_changes_a_committed_environment(tmp_path):
     assert "environments/prod.env:4" in caught.value.one_line()
 
 
+def test_role_of_another_account_is_refused(tmp_path):
+    make_repo(tmp_path, BASE)
+    environments(tmp_path, prod=PROD.replace("arn:aws:iam::222222222222:role/SageMakerProd",
+                                             "arn:aws:iam::111111111111:role/SageMakerDev"))
+    with pytest.raises(SmpipeError) as caught:
+        framework_variables(tmp_path, {}, {}, "prod")
+    assert caught.value.one_line().startswith(
+        "environments/prod.env:4: SMP_ROLE is in account 111111111111, but SMP_ACCOUNTID is 222222222222")
+
+
 def test_process_variables_are_tokens_only_when_declared(tmp_path):
     make_repo(tmp_path, BASE)
     variables = framework_variables(tmp_path, {"SMP_REGION": "us-west-2", "SMP_HOME": "/root"}, {})

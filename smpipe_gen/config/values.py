@@ -98,11 +98,23 @@ def problem(name: str, value: str) -> str | None:
     return check(value) if check and value else None
 
 
+def _other_account(name: str, value: str, account: str) -> str | None:
+    """An ARN of another account than SMP_ACCOUNTID: most likely one environment's value pasted
+    into another's file (prod's render would run with dev's role)."""
+    if name in ("SMP_ROLE", "SMP_KMSKEY") and value.startswith("arn:") and value.count(":") >= 5:
+        owner = value.split(":")[4]
+        if owner and owner != account:
+            return f"is in account {owner}, but SMP_ACCOUNTID is {account}"
+    return None
+
+
 def validate(variables: Mapping[str, str], origins: Mapping[str, str]) -> None:
     """Refuse every bad value at once, one line each naming the variable and where it was set."""
     errors = []
+    account = variables.get("SMP_ACCOUNTID", "")
     for name in sorted(variables):
-        why = problem(name, variables[name])
+        why = problem(name, variables[name]) or (_other_account(name, variables[name], account)
+                                                  if not problem("SMP_ACCOUNTID", account) else None)
         if why:
             where = origins.get(name, "environment")
             errors.append(SmpipeError(f"{name} {why}", where=where,
