@@ -100,7 +100,7 @@ def test_codebuild_cloudformation_lints_and_deploys_to_moto(generated, aws):
     stack = cloudformation.describe_stacks(StackName="my-model-ci")["Stacks"][0]
     assert stack["StackStatus"] == "CREATE_COMPLETE"
     iam = aws.client("iam")
-    actions = {}
+    grants = {}  # role -> {(action, resource)}
     for output in stack["Outputs"]:
         name = output["OutputValue"].rsplit("/", 1)[1]
         policy = iam.get_role_policy(RoleName=name, PolicyName=iam.list_role_policies(RoleName=name)["PolicyNames"][0])
@@ -109,14 +109,27 @@ def test_codebuild_cloudformation_lints_and_deploys_to_moto(generated, aws):
         # where AWS::NoValue removes a statement
         statements = [statement for statement in
                       (ast.literal_eval(document) if isinstance(document, str) else document)["Statement"] if statement]
-        assert all(statement["Resource"] != "*" for statement in statements), statements  # scoped, every one
-        actions[output["OutputKey"]] = {action for statement in statements for action in
-                                        ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])}
-    writes = {"sagemaker:CreatePipeline", "sagemaker:UpdatePipeline", "sagemaker:AddTags", "iam:PassRole", "s3:PutObject"}
-    assert not actions["PullRequestRoleArn"] & writes and "sagemaker:DescribePipeline" in actions["PullRequestRoleArn"]
-    assert writes <= actions["DeployRoleArn"]
-    assert {a.split(":")[0] for a in actions["DeployRoleArn"]} == {"logs", "sagemaker", "iam", "s3"}
+        grants[output["OutputKey"]] = {(action, resource) for statement in statements
+                                       for action in listed(statement["Action"]) for resource in listed(statement["Resource"])}
+    assert all(resource != "*" for pairs in grants.values() for _action, resource in pairs)  # every grant scoped
+    actions = {role: {action for action, _resource in pairs} for role, pairs in grants.items()}
+    pipeline = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/my-model"
+    code = "arn:aws:s3:::ml-dev-111111111111/my-model/code/*"
+    assert {("sagemaker:DescribePipeline", pipeline), ("s3:GetObject", code)} <= grants["PullRequestRoleArn"]
+    assert not actions["PullRequestRoleArn"] & {"sagemaker:CreatePipeline", "sagemaker:UpdatePipeline",
+                                                  "sagemaker:AddTags", "iam:PassRole"}
+    assert {resource for action, resource in grants["PullRequestRoleArn"] if action == "s3:PutObject"} == {
+        "arn:aws:s3:::ml-dev-111111111111/my-model/ci/*"}  # its plan report, never the code
+    assert {("sagemaker:CreatePipeline", pipeline), ("sagemaker:UpdatePipeline", pipeline),
+            ("sagemaker:AddTags", pipeline), ("iam:PassRole", parameters["PipelineRoleArn"]),
+            ("s3:PutObject", code)} <= grants["DeployRoleArn"]
+    assert {action.split(":")[0] for action in actions["DeployRoleArn"]} == {"logs", "sagemaker", "iam", "s3"}
+    assert not any(action.startswith(("sagemaker:Delete", "sagemaker:Start")) and action != "sagemaker:DeleteTags"
+                   for action in actions["DeployRoleArn"])
 
+
+def listed(value) -> list:
+    return [value] if isinstance(value, str) else list(value)
 
 def build_clone(origin: Path, branch: str, dst: Path) -> Path:
     """What CodeBuild checks out: a shallow clone of the branch's head."""
