@@ -437,7 +437,8 @@ def _default_base(repo: Any) -> tuple[str, str]:
     if branch:
         raise SmpipeError(f"the PR's target branch {branch!r} is not in this clone, or shares no history with HEAD",
                           where=str(repo.working_tree_dir),
-                          hint=f"fetch it first: git fetch --unshallow origin +refs/heads/{branch}:refs/remotes/origin/{branch}")
+                          hint=f"fetch it first: git fetch origin +refs/heads/{branch}:refs/remotes/origin/{branch} "
+                               "(with --unshallow in a shallow clone)")
     raise SmpipeError("no main or master branch to compare with", where=str(repo.working_tree_dir),
                       hint="pass --base <git ref>, e.g. --base origin/develop")
 

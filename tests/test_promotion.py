@@ -118,3 +118,13 @@ def test_plan_shows_every_environment(repo):
     headings = [line for line in done.stdout.splitlines() if line.startswith("### ")]
     assert [h.split(":")[1].strip() for h in headings] == ["environment dev", "environment prod"], headings
     assert all("merge base with main" in h and "PR #7" in h and "working tree" not in h for h in headings)
+
+
+def test_plan_refuses_a_pr_target_branch_it_cannot_see(repo):
+    """Comparing with local main when CI names another target would show other PRs' changes."""
+    root, _git = repo
+    env = offline_env(CODEBUILD_WEBHOOK_TRIGGER="pr/7", CODEBUILD_WEBHOOK_BASE_REF="refs/heads/release")
+    done = run_cli("plan", "-E", "dev", cwd=root, env=env)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "the PR's target branch 'release' is not in this clone" in done.stderr
+    assert "git fetch origin +refs/heads/release:refs/remotes/origin/release" in done.stderr
