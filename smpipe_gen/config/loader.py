@@ -1,7 +1,7 @@
 """Find, read and merge the config files of a model repository into one typed PipelineSpec.
 
-Order of precedence for framework values: command line > environment > env.env > framework
-conf. Model files are found by SMP_MODEL_CONFIGPATH (a path or a glob, relative to the repo
+Order of precedence for framework values: see config/environment.py; the framework conf
+comes last. Model files are found by SMP_MODEL_CONFIGPATH (a path or a glob, relative to the repo
 root) and merged in sorted order; exactly one of them (the anchor) holds sagemakerPipeline.
 """
 
@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from smpipe_gen.config.environment import framework_variables, split_list, substitute
+from smpipe_gen.config.environment import ENVIRONMENT_VARIABLE, framework_variables, split_list, substitute
 from smpipe_gen.config.model import (
     NAME_PATTERN,
     NAME_RULE,
@@ -56,10 +56,11 @@ class LoadedConfig:
 
 
 def load_config(root: Path, overrides: Mapping[str, str] | None = None,
-                environ: Mapping[str, str] | None = None) -> LoadedConfig:
-    """Load and merge (not yet cross-validate: see validate.validate_config)."""
+                environ: Mapping[str, str] | None = None, environment: str | None = None) -> LoadedConfig:
+    """Load and merge (not yet cross-validate: see validate.validate_config). ``environment``
+    names ``environments/<name>.env`` in a repository that has environments."""
     root = Path(root).resolve()
-    variables = framework_variables(root, os.environ if environ is None else environ, overrides or {})
+    variables = framework_variables(root, os.environ if environ is None else environ, overrides or {}, environment)
     framework = _framework_conf(root, variables)
     errors: list[SmpipeError] = []
     sources = Sources()
@@ -200,6 +201,7 @@ def _settings(variables: Mapping[str, str], framework: dict[str, Any]) -> Settin
         security_groups=listed(network.get("security_groups_id") or variables.get("SMP_SECURITYGROUPS")),
         kms_key=network.get("kms_key") or variables.get("SMP_KMSKEY") or None,
         project_name=framework.get("models", {}).get("projectName"),
+        environment=variables.get(ENVIRONMENT_VARIABLE),
     )
 
 

@@ -391,6 +391,7 @@ class Settings(_Section):
     security_groups: list[str] = Field(default_factory=list)
     kms_key: str | None = None
     project_name: str | None = None
+    environment: str | None = None  # environments/<name>.env the values came from
 
 
 class PipelineSpec(_Section):

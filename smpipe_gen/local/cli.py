@@ -10,7 +10,7 @@ from typing import List, Optional
 import typer
 
 from smpipe_gen import artifacts
-from smpipe_gen.cli_options import OUTPUT_DIR, PROJECT_DIR
+from smpipe_gen.cli_options import ENVIRONMENT, OUTPUT_DIR, PROJECT_DIR
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.parameters import parse_assignments
 from smpipe_gen.project import Project
@@ -158,13 +158,14 @@ def register(app: typer.Typer) -> None:
                                                help="Run an SDK pipeline program: FILE.py or FILE.py:FUNCTION(session)."),
         pass_aws_credentials: bool = typer.Option(False, "--pass-aws-credentials",
                                                   help="Give jobs the host's AWS_* variables and ~/.aws (off: jobs see no credentials)."),
+        environment: Optional[str] = ENVIRONMENT,
         no_namespace: bool = typer.Option(False, "--no-namespace",
                                           help="Don't give jobs a private /opt/ml; rewrite /opt/ml paths in arguments and environment."),
     ) -> None:
         """Execute the rendered pipeline (definition.json + manifest.json) locally, without Docker or AWS."""
         if not local:
             raise SmpipeError("only local runs are supported", where="run", hint="pass --local")
-        run_local(Project.at(project_dir, out), params=param, max_parallel=max_parallel, no_cache=no_cache,
-                  from_step=from_step, data=data, run_root=run_root, use_namespace=not no_namespace,
-                  definition_file=definition, code_dir=code, pipeline_program=pipeline,
-                  pass_aws=pass_aws_credentials)
+        run_local(Project.at(project_dir, out, environment), params=param, max_parallel=max_parallel,
+                  no_cache=no_cache, from_step=from_step, data=data, run_root=run_root,
+                  use_namespace=not no_namespace, definition_file=definition, code_dir=code,
+                  pipeline_program=pipeline, pass_aws=pass_aws_credentials)

@@ -335,7 +335,8 @@ class _Generator:
                        for name in self.processing_outputs(step)]
         run = Call(f"{var}_processor.run", code=self.lit(section.entry_point), source_dir=self.lit(model.source_directory),
                    inputs=ListOf(inputs), outputs=ListOf(outputs),
-                   arguments=self.lit(section.arguments) if section.arguments else None)
+                   arguments=self.lit(section.arguments) if section.arguments else None,
+                   kms_key=self.kms)  # the SDK encrypts the code it uploads with it
         statements: list[tuple[str, Code]] = [(f"{var}_processor", processor)]
         kwargs = dict(name=self.lit(step.name), step_args=run, **self.common_step_kwargs(step))
         if step.cls is StepClass.Metrics:
