@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from smpipe_gen.config.model import PipelineSpec
+from smpipe_gen.config.values import PLACEHOLDER
 from smpipe_gen.errors import SmpipeError
 
 _ECR = re.compile(r"^(?P<account>[^./]+)\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/"
@@ -32,8 +33,8 @@ _ECR = re.compile(r"^(?P<account>[^./]+)\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9
 _REPOSITORY = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
-# What template and walkthrough placeholders look like (never part of a real image name).
-_PLACEHOLDER = re.compile(r"x{6,}|[<>{}]|refer-|docker-to-built|placeholder|your-|changeme|todo", re.IGNORECASE)
+# Placeholders of image URIs in templates and walkthroughs, besides the general ones of values.py.
+_IMAGE_PLACEHOLDER = re.compile(r"[{}]|refer-|docker-to-built|your-", re.IGNORECASE)
 _ECR_SHAPE = "<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>"
 _INSTANCE_SHAPES = {"processing": "ProcessingInstanceType", "training": "TrainingInstanceType",
                     "transform": "TransformInstanceType", "endpoint": "ProductionVariantInstanceType"}
@@ -54,7 +55,7 @@ def image_problem(uri: str, region: str) -> tuple[str, str] | None:
         return (f"image URI {uri!r} holds spaces or non-ASCII characters (typographic quotes?)",
                 "write the URI plainly, in straight quotes or none")
     match = _ECR.match(uri)
-    if match is None and _PLACEHOLDER.search(uri):
+    if match is None and (PLACEHOLDER.search(uri) or _IMAGE_PLACEHOLDER.search(uri)):
         return (f"image {uri!r} is a placeholder, not an image URI",
                 f"put the ECR URI of the built image: {_ECR_SHAPE}")
     if match is None:

@@ -18,7 +18,10 @@ from typing import Callable, Mapping
 from smpipe_gen.errors import ConfigErrors, SmpipeError
 
 _PARTITION = r"arn:aws(?:-cn|-us-gov|-iso|-iso-[a-z])?"
-_PLACEHOLDER = re.compile(r"[<>\u2018\u2019\u201c\u201d]|x{4,}|\bTODO\b|CHANGE_?ME|REPLACE_?ME", re.IGNORECASE)
+# What template placeholders look like in any value (the one home of this rule; image URIs add
+# their own walkthrough spellings in cloud_checks.py).
+PLACEHOLDER = re.compile(r"[<>\u2018\u2019\u201c\u201d]|x{4,}|\bTODO\b|CHANGE_?ME|REPLACE_?ME|placeholder",
+                         re.IGNORECASE)
 _ACCOUNT = re.compile(r"\d{12}")
 _ROLE = re.compile(_PARTITION + r":iam::\d{12}:role/[\w+=,.@/-]{1,512}")
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
@@ -92,7 +95,7 @@ CHECKS: dict[str, Callable[[str], str | None]] = {
 
 def problem(name: str, value: str) -> str | None:
     """Why ``value`` cannot be the value of variable ``name``, or None when it can."""
-    if _PLACEHOLDER.search(value):
+    if PLACEHOLDER.search(value):
         return f"is a placeholder ({value!r}), not a real value"
     check = CHECKS.get(name)
     return check(value) if check and value else None
