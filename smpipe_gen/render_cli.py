@@ -44,7 +44,7 @@ def register(app: typer.Typer) -> None:
         from smpipe_gen.render.engine import render_project
 
         project = Project.at(project_dir, out)
-        rendered = render_project(project.root, parse_assignments(env, "--env"))
+        rendered = render_project(project.root, parse_assignments(env, "--env"), project.output_dir)
         for name, text in rendered.files().items():
             write_atomic(project.output_dir / name, text)
         typer.echo(f"rendered {project.relative(project.output_dir)}/: {', '.join(rendered.files())}")
@@ -56,7 +56,7 @@ def register(app: typer.Typer) -> None:
         from smpipe_gen.render.engine import render_project
 
         project = Project.at(project_dir, out)
-        rendered = render_project(project.root, parse_assignments(env, "--env"))
+        rendered = render_project(project.root, parse_assignments(env, "--env"), project.output_dir)
         diffs = []
         for name, text in rendered.files().items():
             path = project.output_dir / name

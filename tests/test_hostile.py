@@ -3,14 +3,20 @@ class found by probing gets a test here that shows the refusal message."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
+import git
 import pytest
 
-from helpers import make_repo, smpipe
+from helpers import make_repo, smpipe, write
+from smpipe_gen.config.loader import load_config
+from smpipe_gen.config.resolve import resolve
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.render.literals import comment_text
+
+from test_config import BASE
 
 INJECTED_MODEL = '''
 conf:
@@ -124,3 +130,108 @@ def test_anchors_and_aliases_within_limits_still_work(tmp_path):
     file = tmp_path / "ok.yaml"
     file.write_text("base: &base {image_uri: img, instance_count: 2}\ntrain: *base\n")
     assert load_yaml(file, "ok.yaml").data["train"] == {"image_uri": "img", "instance_count": 2}
+
+
+# ---------------------------------------------------------------- paths stay inside the repository
+
+def _refusals(root: Path, environ: dict[str, str] | None = None) -> str:
+    with pytest.raises(SmpipeError) as caught:
+        resolve(load_config(root, environ=environ or {}))
+    return "\n".join(caught.value.lines())
+
+
+def test_source_directory_outside_the_repository_is_refused(tmp_path):
+    write(tmp_path / "sibling" / "secret.txt", "secret")
+    repo = make_repo(tmp_path / "repo", BASE.replace("source_directory: scripts", "source_directory: ../sibling"))
+    message = _refusals(repo)
+    assert "conf/conf.yaml:4: conf.models.m.source_directory: source_directory '../sibling' leads outside repo/" in message
+
+
+def test_symlinked_source_directory_leading_out_is_refused(tmp_path):
+    (tmp_path / "elsewhere").mkdir()
+    repo = make_repo(tmp_path / "repo", BASE.replace("source_directory: scripts", "source_directory: linked"))
+    (repo / "linked").symlink_to(tmp_path / "elsewhere")
+    assert "source_directory 'linked' leads outside repo/" in _refusals(repo)
+
+
+@pytest.mark.parametrize("entry, expected", [
+    ("/etc/hostname", "entry_point '/etc/hostname' leads outside scripts/"),
+    ("../env.env", "entry_point '../env.env' leads outside scripts/"),
+    ("x" * 300 + ".py", "is not a usable path (File name too long)"),
+])
+def test_entry_points_stay_in_the_source_directory(tmp_path, entry, expected):
+    repo = make_repo(tmp_path, BASE.replace("entry_point: preprocess.py", f"entry_point: {entry}"))
+    message = _refusals(repo)
+    assert "conf/conf.yaml:7: conf.models.m.preprocess.entry_point: " in message and expected in message
+    assert "x" * 100 not in message  # long values are shortened
+
+
+def test_wrong_typed_entry_point_in_a_custom_section_is_one_line(tmp_path):
+    conf = BASE.replace("preprocess:", "prep:").replace("step_type: preprocess", "step_type: prep") \
+        .replace("entry_point: preprocess.py", "entry_point: [a, b]")
+    message = _refusals(make_repo(tmp_path, conf))
+    assert "conf.models.m.prep.entry_point: entry_point must be a non-empty string, got ['a', 'b']" in message
+
+
+def test_local_data_may_not_point_at_etc(tmp_path):
+    conf = BASE + "    local_data:\n      s3://b/raw: /etc\n"
+    message = _refusals(make_repo(tmp_path, conf))
+    assert "conf.sagemakerPipeline.local_data.s3://b/raw: local_data path '/etc' leads outside" in message
+
+
+def test_config_glob_may_not_leave_the_repository(tmp_path):
+    make_repo(tmp_path / "other", BASE)
+    repo = make_repo(tmp_path / "repo", BASE)
+    message = _refusals(repo, {"SMP_MODEL_CONFIGPATH": "../*/conf/conf.yaml"})
+    assert message.startswith("SMP_MODEL_CONFIGPATH: SMP_MODEL_CONFIGPATH must stay inside the repository")
+    (repo / "linked").symlink_to(tmp_path / "other")
+    message = _refusals(repo, {"SMP_MODEL_CONFIGPATH": "linked/conf/conf.yaml"})
+    assert "config file 'linked/conf/conf.yaml' leads outside repo/" in message
+
+
+def test_framework_conf_stays_inside(tmp_path):
+    repo = make_repo(tmp_path, BASE)
+    message = _refusals(repo, {"SMP_FRAMEWORK_CONFPATH": "/etc/passwd"})
+    assert "SMP_FRAMEWORK_CONFPATH=/etc/passwd: framework config '/etc/passwd' leads outside" in message
+
+
+# ---------------------------------------------------------------- what code bundles hold
+
+def _bundled_paths(repo: Path) -> set[str]:
+    manifest = json.loads((repo / "pipeline" / "manifest.json").read_text())
+    return {item["path"] for artifact in manifest["artifacts"] for item in artifact.get("files", [])}
+
+
+@pytest.mark.slow
+def test_bundles_skip_git_local_state_output_and_outward_symlinks(tmp_path):
+    (tmp_path / "outside.txt").write_text("secret")
+    conf = BASE.replace("source_directory: scripts", "source_directory: .").replace(
+        "entry_point: ", "entry_point: scripts/")
+    repo = make_repo(tmp_path / "repo", conf)
+    write(repo / ".smpipe" / "store" / "data.csv", "1,2\n")
+    (repo / "scripts" / "leak.txt").symlink_to(tmp_path / "outside.txt")
+    (repo / "scripts" / "inner.txt").symlink_to(repo / "scripts" / "train.py")
+    first = smpipe("render", "-C", str(repo))
+    assert first.returncode == 0, first.stderr
+    paths = _bundled_paths(repo)
+    assert "scripts/preprocess.py" in paths and "scripts/inner.txt" in paths
+    assert not {p for p in paths if p.startswith((".smpipe/", "pipeline/", ".git/")) or p == "scripts/leak.txt"}
+    check = smpipe("check", "-C", str(repo))
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+@pytest.mark.slow
+def test_in_git_only_tracked_files_are_bundled(tmp_path):
+    repo = make_repo(tmp_path, BASE)
+    git_repo = git.Repo.init(repo)
+    git_repo.index.add(["env.env", "conf/conf.yaml", "scripts/preprocess.py", "scripts/train.py",
+                        "scripts/evaluate.py", "scripts/inference.py"])
+    git_repo.index.commit("init")
+    assert smpipe("render", "-C", str(repo)).returncode == 0
+    before = {name: (repo / "pipeline" / name).read_bytes() for name in ("definition.json", "manifest.json")}
+    write(repo / "scripts" / "scratch.py", "print('untracked')\n")
+    write(repo / "scripts" / ".ipynb_checkpoints" / "train-checkpoint.py", "x = 1\n")
+    check = smpipe("check", "-C", str(repo))
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "scripts/scratch.py" not in _bundled_paths(repo)
+    assert before == {name: (repo / "pipeline" / name).read_bytes() for name in before}
