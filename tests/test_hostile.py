@@ -235,3 +235,42 @@ def test_in_git_only_tracked_files_are_bundled(tmp_path):
     assert check.returncode == 0, check.stdout + check.stderr
     assert "scripts/scratch.py" not in _bundled_paths(repo)
     assert before == {name: (repo / "pipeline" / name).read_bytes() for name in before}
+
+
+# ---------------------------------------------------------------- numbers and long values
+
+@pytest.mark.parametrize("key, value, expected", [
+    ("instance_count", 10**30, "Input should be less than or equal to 100 (got 1000000000000000000000000000000)"),
+    ("volume_size_in_gb", 16385, "Input should be less than or equal to 16384"),
+    ("max_runtime_seconds", 777_601, "Input should be less than or equal to 777600"),
+])
+def test_processing_numbers_follow_sagemaker_limits(tmp_path, key, value, expected):
+    conf = BASE.replace("entry_point: preprocess.py", f"entry_point: preprocess.py\n        {key}: {value}", 1)
+    message = _refusals(make_repo(tmp_path, conf))
+    assert f"conf/conf.yaml:8: conf.models.m.preprocess.{key}: {expected}" in message
+
+
+def test_pipeline_parallelism_and_training_runtime_are_bounded(tmp_path):
+    conf = BASE.replace("pipelineName: p", f"pipelineName: p\n    parallelism: {10**30}") \
+        .replace("entry_point: train.py", "entry_point: train.py\n        max_runtime_seconds: 2419201")
+    message = _refusals(make_repo(tmp_path, conf))
+    assert "conf.sagemakerPipeline.parallelism: Input should be less than or equal to 2147483647" in message
+    assert "conf.models.m.train.max_runtime_seconds: Input should be less than or equal to 2419200" in message
+
+
+def test_a_huge_bad_value_is_shortened_in_the_message(tmp_path):
+    conf = BASE.replace("entry_point: preprocess.py", "entry_point: preprocess.py\n        volume_size_in_gb: "
+                        + "9" * 100_000, 1)
+    message = _refusals(make_repo(tmp_path, conf))
+    assert len(message) < 400 and "value cannot be read (Exceeds the limit (4300 digits)" in message
+    long_text = BASE.replace("image_uri: img", "image_uri: img\n        instance_count: " + "x" * 100_000, 1)
+    message = _refusals(make_repo(tmp_path, long_text))
+    assert len(message) < 400 and "(got 'xxxxxxxx" in message and "…" in message
+
+
+@pytest.mark.parametrize("models, kind", [("[a, b]", "list"), ("7", "int"), ("just-a-string", "str")])
+def test_conf_models_of_the_wrong_type_is_one_line(tmp_path, models, kind):
+    conf = "conf:\n  models: " + models + "\n" + BASE.split("\n  sagemakerPipeline:")[1].join(
+        ["  sagemakerPipeline:", ""])
+    message = _refusals(make_repo(tmp_path, conf))
+    assert f"conf/conf.yaml:2: conf.models: conf.models must be a mapping of model names, got {kind}" in message

@@ -155,7 +155,7 @@ def _convert(node: yaml.Node, path: KeyPath, loader: yaml.SafeLoader, document: 
         loader.flatten_mapping(node)
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
+            key = _construct(key_node, loader, document)
             if not isinstance(key, (str, int, float, bool)) or key is None:
                 raise SmpipeError("mapping keys must be plain scalars",
                                   where=f"{document.path}:{key_node.start_mark.line + 1}",
@@ -171,4 +171,16 @@ def _convert(node: yaml.Node, path: KeyPath, loader: yaml.SafeLoader, document: 
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_convert(item, path + (index,), loader, document, budget) for index, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
+    return _construct(node, loader, document)
+
+
+def _construct(node: yaml.Node, loader: yaml.SafeLoader, document: YamlDocument) -> Any:
+    """A scalar's value; Python refuses to read integers over 4,300 digits, say so in one line."""
+    try:
+        return loader.construct_object(node, deep=True)
+    except ValueError as exc:
+        mark = node.start_mark
+        raise SmpipeError(f"value cannot be read ({shorten(str(exc))})",
+                          where=f"{document.path}:{mark.line + 1}:{mark.column + 1}",
+                          hint="numbers in a config are small; quote the value if it is text") from None
+
