@@ -235,7 +235,7 @@ def _unknown_key(doc: YamlDocument, path: KeyPath, candidates: tuple[str, ...] |
     key = str(path[-1])
     close = difflib.get_close_matches(key, sorted(candidates), n=1, cutoff=0.6)
     hint = f"did you mean {close[0]!r}?" if close else "remove it or check the spelling"
-    return SmpipeError(f"unknown key {key!r}", where=doc.where(path), hint=hint)
+    return SmpipeError(f"unknown key {_shorten(key)}", where=doc.where(path), hint=hint)
 
 
 def _validated(model: type[BaseModel], data: Any, doc: YamlDocument, prefix: KeyPath,

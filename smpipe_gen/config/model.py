@@ -260,7 +260,7 @@ class ModelConfig(_Section):
     def _section_names(self) -> "ModelConfig":
         for name in self.extra_sections():
             if not re.fullmatch(NAME_PATTERN, name):
-                raise ValueError(f"section name {name!r} is not allowed: use {NAME_RULE}")
+                raise ValueError(f"section name {repr(name)[:80]} is not allowed: use {NAME_RULE}")
         return self
 
     def extra_sections(self) -> dict[str, Any]:

@@ -55,7 +55,9 @@ def render_project(root: Path, overrides: Mapping[str, str] | None = None,
     resolved = validate_project(root, overrides)
     source = pipeline_source(resolved)
     definition, manifest = build_definition(source, resolved, output_dir)
-    return Rendered(source, canonical_json(definition), canonical_json(manifest.model_dump(exclude_none=True)))
+    definition_text = canonical_json(definition)
+    manifest = artifacts.sealed(manifest, definition_text)
+    return Rendered(source, definition_text, canonical_json(manifest.model_dump(exclude_none=True)))
 
 
 def pipeline_source(resolved: ResolvedPipeline) -> str:
