@@ -10,7 +10,7 @@ from pathlib import Path
 import git
 import pytest
 
-from helpers import make_repo, smpipe, write
+from helpers import copy_example, make_repo, smpipe, write
 from smpipe_gen.config.loader import load_config
 from smpipe_gen.config.resolve import resolve
 from smpipe_gen.errors import SmpipeError
@@ -274,3 +274,22 @@ def test_conf_models_of_the_wrong_type_is_one_line(tmp_path, models, kind):
         ["  sagemakerPipeline:", ""])
     message = _refusals(make_repo(tmp_path, conf))
     assert f"conf/conf.yaml:2: conf.models: conf.models must be a mapping of model names, got {kind}" in message
+
+
+# ---------------------------------------------------------------- apply trusts only sealed renders
+
+@pytest.mark.parametrize("edit, expected", [
+    (("definition.json", '"ml.m5.xlarge"', '"ml.p4d.24xlarge"'),
+     "definition.json does not match the digest render recorded in manifest.json"),
+    (("manifest.json", "role/SageMakerPipelineExecution", "role/Admin"),
+     "the pipeline settings in manifest.json (name, role, region, bucket, tags, ...) do not match"),
+])
+def test_apply_refuses_hand_edited_renders_even_with_skip_check(tmp_path, edit, expected):
+    root = copy_example("abalone", tmp_path)
+    name, old, new = edit
+    file = root / "pipeline" / name
+    assert old in file.read_text()
+    file.write_text(file.read_text().replace(old, new))
+    done = smpipe("apply", "-C", str(root), "--skip-check", "--yes")
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"error: pipeline/manifest.json: {expected}"), done.stderr
