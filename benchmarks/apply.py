@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO))
 
 from smpipe_gen import drawing, plan  # noqa: E402
 from smpipe_gen.artifacts import (  # noqa: E402
-    CodeArtifact, Manifest, PipelineSettings, SourceFile, canonical_json, content_digest, sha256_file,
+    CodeArtifact, Manifest, PipelineSettings, SourceFile, canonical_json, content_digest, sealed, sha256_file,
 )
 
 BUCKET = "smpipe-bench"
@@ -124,6 +124,7 @@ def write_project(root: Path, units: int, changed_unit: int | None = None) -> No
                         pipeline=PipelineSettings(name="bench", role_arn=ROLE, region="us-east-1", bucket=BUCKET))
     (root / "pipeline").mkdir(exist_ok=True)
     (root / "pipeline/definition.json").write_text(canonical_json(definition))
+    manifest = sealed(manifest, canonical_json(definition))
     (root / "pipeline/manifest.json").write_text(canonical_json(manifest.model_dump(exclude_none=True)))
 
 

@@ -73,6 +73,7 @@ def load(project: Project) -> Loaded:
         raise SmpipeError(f"not a valid rendered artifact: {str(error).splitlines()[0]}",
                           where=project.relative(project.output_dir),
                           hint="re-render with `smpipe-gen render`") from None
+    artifacts.verify_seal(manifest, text, where=project.relative(project.manifest_json))
     return Loaded(project, manifest, text, definition)
 
 

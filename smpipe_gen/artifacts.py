@@ -18,11 +18,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from smpipe_gen.errors import SmpipeError
+
 DEFAULT_OUTPUT_DIR = "pipeline"
 PIPELINE_PY = "pipeline.py"
 DEFINITION_JSON = "definition.json"
 MANIFEST_JSON = "manifest.json"
-MANIFEST_FORMAT = 1
+# 2 added definition_sha256 and settings_sha256; format 1 manifests still read (run --local,
+# plan), but apply refuses them because it cannot tell whether they were edited by hand.
+MANIFEST_FORMAT = 2
 
 
 class _Strict(BaseModel):
@@ -68,10 +72,14 @@ class PipelineSettings(_Strict):
 
 
 class Manifest(_Strict):
-    format: int = MANIFEST_FORMAT
+    format: Literal[1, 2] = MANIFEST_FORMAT
     generator: str  # "smpipe-gen <version>": ignored when comparing renders
     config_files: list[str]  # the config files the render read, repository-relative
     pipeline: PipelineSettings
+    # sha256 of definition.json's text and of the canonical JSON of ``pipeline``, set by render
+    # (see sealed) and verified by apply, so a hand-edited definition or role is refused.
+    definition_sha256: str | None = None
+    settings_sha256: str | None = None
     artifacts: list[CodeArtifact] = Field(default_factory=list)
     # Local stand-ins for data the pipeline reads from S3: S3 URI (prefix) -> repo-relative path.
     local_data: dict[str, str] = Field(default_factory=dict)
@@ -105,6 +113,30 @@ def content_digest(files: list[SourceFile]) -> str:
 
 def text_digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def settings_digest(settings: PipelineSettings) -> str:
+    return text_digest(canonical_json(settings.model_dump(exclude_none=True)))
+
+
+def sealed(manifest: Manifest, definition_text: str) -> Manifest:
+    """``manifest`` with the digests of the definition it goes with and of its own settings."""
+    return manifest.model_copy(update={"format": MANIFEST_FORMAT, "definition_sha256": text_digest(definition_text),
+                                       "settings_sha256": settings_digest(manifest.pipeline)})
+
+
+def verify_seal(manifest: Manifest, definition_text: str, where: str) -> None:
+    """Refuse a definition or manifest settings changed after render (apply trusts both)."""
+    hint = "re-render with `smpipe-gen render` and commit the result; never edit rendered files"
+    if manifest.definition_sha256 is None or manifest.settings_sha256 is None:
+        raise SmpipeError(f"manifest format {manifest.format} has no digests, so hand edits cannot be ruled out",
+                          where=where, hint=hint)
+    if text_digest(definition_text) != manifest.definition_sha256:
+        raise SmpipeError("definition.json does not match the digest render recorded in manifest.json",
+                          where=where, hint=hint)
+    if settings_digest(manifest.pipeline) != manifest.settings_sha256:
+        raise SmpipeError("the pipeline settings in manifest.json (name, role, region, bucket, tags, ...) "
+                          "do not match the digest render recorded", where=where, hint=hint)
 
 
 def read_definition(path: Path) -> dict[str, Any]:

@@ -6,6 +6,7 @@ artifacts (plan, apply, graph, run --local) never import the SageMaker SDK.
 
 from __future__ import annotations
 
+import functools
 import sys
 from typing import Optional
 
@@ -36,7 +37,10 @@ def _root(
     """smpipe-gen: SageMaker Pipelines as reviewed, reproducible code."""
 
 
+@functools.cache
 def _register_commands() -> None:
+    """Once per process: main() may be called again in-process (the fuzzer does), and typer
+    would otherwise accumulate a copy of every command on each call."""
     from smpipe_gen import deploy_cli, render_cli
     from smpipe_gen.local import cli as local_cli
 

@@ -31,7 +31,7 @@ class SmpipeError(Exception):
         text = f"{self.where}: {self.message}" if self.where else self.message
         if self.hint:
             text += f" (hint: {self.hint})"
-        return text.replace("\r", " ").replace("\n", " ")
+        return " ".join(text.splitlines())  # every line break Python knows, U+2028 included
 
     def lines(self) -> list[str]:
         return [self.one_line()]

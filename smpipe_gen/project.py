@@ -40,6 +40,11 @@ class Project:
         return [cls.at(root, output_dir, name) for name in names] or [cls.at(root, output_dir)]
 
     @property
+    def renders_dir(self) -> Path:
+        """The directory holding every environment's render (``output_dir`` without environments)."""
+        return self.output_dir.parent if self.environment else self.output_dir
+
+    @property
     def pipeline_py(self) -> Path:
         return self.output_dir / artifacts.PIPELINE_PY
 

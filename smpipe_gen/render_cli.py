@@ -54,7 +54,8 @@ def register(app: typer.Typer) -> None:
         from smpipe_gen.render.engine import render_project
 
         projects = Project.each(project_dir, out, environment)
-        renders = [(p, render_project(p.root, parse_assignments(env, "--env"), p.environment)) for p in projects]
+        renders = [(p, render_project(p.root, parse_assignments(env, "--env"), p.environment, p.renders_dir))
+                   for p in projects]
         for project, rendered in renders:  # write only once every environment rendered
             for name, text in rendered.files().items():
                 write_atomic(project.output_dir / name, text)
@@ -69,7 +70,8 @@ def register(app: typer.Typer) -> None:
         diffs = []
         projects = Project.each(project_dir, out, environment)
         for project in projects:
-            rendered = render_project(project.root, parse_assignments(env, "--env"), project.environment)
+            rendered = render_project(project.root, parse_assignments(env, "--env"), project.environment,
+                                      project.renders_dir)
             for name, text in rendered.files().items():
                 path = project.output_dir / name
                 committed = path.read_text(encoding="utf-8") if path.is_file() else ""

@@ -58,7 +58,7 @@ def _build(root: Path, out: str, name: str = "abalone", train_instance: str = "m
     from sagemaker.workflow.properties import PropertyFile
     from sagemaker.workflow.steps import CacheConfig, ProcessingStep, TrainingStep
 
-    from smpipe_gen.artifacts import Manifest, PipelineSettings, canonical_json, write_atomic
+    from smpipe_gen.artifacts import Manifest, PipelineSettings, canonical_json, sealed, write_atomic
     from smpipe_gen.render.manifest import code_artifacts
     from smpipe_gen.render.offline import offline_sdk, pipeline_session
 
@@ -120,6 +120,7 @@ def _build(root: Path, out: str, name: str = "abalone", train_instance: str = "m
                             pipeline=PipelineSettings(name=name, role_arn=ROLE, region="us-east-1", bucket=bucket,
                                                       display_name=f"{name} pipeline", tags=tags or {}),
                             artifacts=code_artifacts(recorder.uploads, root))
+    manifest = sealed(manifest, canonical_json(definition))
     write_atomic(root / out / "definition.json", canonical_json(definition))
     write_atomic(root / out / "manifest.json", canonical_json(manifest.model_dump(exclude_none=True)))
 

@@ -3,12 +3,20 @@ class found by probing gets a test here that shows the refusal message."""
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 
+import git
 import pytest
 
-from helpers import make_repo, smpipe
+from helpers import copy_example, make_repo, smpipe, write
+from smpipe_gen.config.loader import load_config
+from smpipe_gen.config.resolve import resolve
+from smpipe_gen.errors import SmpipeError
 from smpipe_gen.render.literals import comment_text
+
+from test_config import BASE
 
 INJECTED_MODEL = '''
 conf:
@@ -69,3 +77,219 @@ def test_code_in_a_custom_section_name_is_refused(tmp_path):
 def test_comments_escape_line_breaks_anyway():
     assert comment_text("a\nb\r\x0cc\u2028d") == "a\\nb\\r\\x0cc\\u2028d"
     assert comment_text(comment_text("x\ny")) == "x\\ny"
+
+
+# ---------------------------------------------------------------- YAML limits
+
+def _load(tmp_path: Path, content: bytes | str):
+    from smpipe_gen.config.yaml_source import load_yaml
+
+    file = tmp_path / "conf.yaml"
+    file.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(SmpipeError) as caught:
+        load_yaml(file, "conf/conf.yaml")
+    return caught.value.one_line()
+
+
+BOMB = "conf:\n  unused:\n    a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"    {chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]\n" for i in range(9))
+
+
+def test_alias_bomb_under_an_unused_key_fails_fast(tmp_path):
+    started = time.monotonic()
+    message = _load(tmp_path, BOMB)
+    assert time.monotonic() - started < 5
+    assert message.startswith("conf/conf.yaml:")
+    assert "more than 100,000 nodes once aliases are expanded" in message
+
+
+def test_deep_nesting_is_one_line_not_recursion_error(tmp_path):
+    message = _load(tmp_path, "conf: " + "[" * 5000 + "]" * 5000 + "\n")
+    assert message.startswith("conf/conf.yaml:1:") and "nesting deeper than 64 levels" in message
+    block = "".join(" " * i + f"k{i}:\n" for i in range(500)) + " " * 500 + "v\n"
+    assert "nesting deeper than 64 levels" in _load(tmp_path, block)
+
+
+def test_size_and_node_count_are_bounded(tmp_path):
+    assert "config file is too large (2,000,006 bytes; the limit is 1,048,576)" in _load(
+        tmp_path, "conf: " + "x" * 2_000_000)
+    many = "conf:\n" + "".join(f"  k{i}: {i}\n" for i in range(60_000))
+    assert "more than 100,000 nodes" in _load(tmp_path, many)
+
+
+def test_nul_and_non_utf8_are_reported_with_line_and_column(tmp_path):
+    assert _load(tmp_path, b"conf:\n  models: \xff\n") == (
+        "conf/conf.yaml:2:11: not UTF-8: byte 0xff cannot be decoded (hint: save the file as UTF-8)")
+    assert _load(tmp_path, "conf:\n  a: b\x00\n").startswith("conf/conf.yaml:2:7: NUL character in the file")
+    assert _load(tmp_path, "conf:\n  a: \x07\n").startswith("conf/conf.yaml:2:6: invalid character '\\x07'")
+
+
+def test_anchors_and_aliases_within_limits_still_work(tmp_path):
+    from smpipe_gen.config.yaml_source import load_yaml
+
+    file = tmp_path / "ok.yaml"
+    file.write_text("base: &base {image_uri: img, instance_count: 2}\ntrain: *base\n")
+    assert load_yaml(file, "ok.yaml").data["train"] == {"image_uri": "img", "instance_count": 2}
+
+
+# ---------------------------------------------------------------- paths stay inside the repository
+
+def _refusals(root: Path, environ: dict[str, str] | None = None) -> str:
+    with pytest.raises(SmpipeError) as caught:
+        resolve(load_config(root, environ=environ or {}))
+    return "\n".join(caught.value.lines())
+
+
+def test_source_directory_outside_the_repository_is_refused(tmp_path):
+    write(tmp_path / "sibling" / "secret.txt", "secret")
+    repo = make_repo(tmp_path / "repo", BASE.replace("source_directory: scripts", "source_directory: ../sibling"))
+    message = _refusals(repo)
+    assert "conf/conf.yaml:4: conf.models.m.source_directory: source_directory '../sibling' leads outside repo/" in message
+
+
+def test_symlinked_source_directory_leading_out_is_refused(tmp_path):
+    (tmp_path / "elsewhere").mkdir()
+    repo = make_repo(tmp_path / "repo", BASE.replace("source_directory: scripts", "source_directory: linked"))
+    (repo / "linked").symlink_to(tmp_path / "elsewhere")
+    assert "source_directory 'linked' leads outside repo/" in _refusals(repo)
+
+
+@pytest.mark.parametrize("entry, expected", [
+    ("/etc/hostname", "entry_point '/etc/hostname' leads outside scripts/"),
+    ("../env.env", "entry_point '../env.env' leads outside scripts/"),
+    ("x" * 300 + ".py", "is not a usable path (File name too long)"),
+])
+def test_entry_points_stay_in_the_source_directory(tmp_path, entry, expected):
+    repo = make_repo(tmp_path, BASE.replace("entry_point: preprocess.py", f"entry_point: {entry}"))
+    message = _refusals(repo)
+    assert "conf/conf.yaml:7: conf.models.m.preprocess.entry_point: " in message and expected in message
+    assert "x" * 100 not in message  # long values are shortened
+
+
+def test_wrong_typed_entry_point_in_a_custom_section_is_one_line(tmp_path):
+    conf = BASE.replace("preprocess:", "prep:").replace("step_type: preprocess", "step_type: prep") \
+        .replace("entry_point: preprocess.py", "entry_point: [a, b]")
+    message = _refusals(make_repo(tmp_path, conf))
+    assert "conf.models.m.prep.entry_point: entry_point must be a non-empty string, got ['a', 'b']" in message
+
+
+def test_local_data_may_not_point_at_etc(tmp_path):
+    conf = BASE + "    local_data:\n      s3://b/raw: /etc\n"
+    message = _refusals(make_repo(tmp_path, conf))
+    assert "conf.sagemakerPipeline.local_data.s3://b/raw: local_data path '/etc' leads outside" in message
+
+
+def test_config_glob_may_not_leave_the_repository(tmp_path):
+    make_repo(tmp_path / "other", BASE)
+    repo = make_repo(tmp_path / "repo", BASE)
+    message = _refusals(repo, {"SMP_MODEL_CONFIGPATH": "../*/conf/conf.yaml"})
+    assert message.startswith("SMP_MODEL_CONFIGPATH: SMP_MODEL_CONFIGPATH must stay inside the repository")
+    (repo / "linked").symlink_to(tmp_path / "other")
+    message = _refusals(repo, {"SMP_MODEL_CONFIGPATH": "linked/conf/conf.yaml"})
+    assert "config file 'linked/conf/conf.yaml' leads outside repo/" in message
+
+
+def test_framework_conf_stays_inside(tmp_path):
+    repo = make_repo(tmp_path, BASE)
+    message = _refusals(repo, {"SMP_FRAMEWORK_CONFPATH": "/etc/passwd"})
+    assert "SMP_FRAMEWORK_CONFPATH=/etc/passwd: framework config '/etc/passwd' leads outside" in message
+
+
+# ---------------------------------------------------------------- what code bundles hold
+
+def _bundled_paths(repo: Path) -> set[str]:
+    manifest = json.loads((repo / "pipeline" / "manifest.json").read_text())
+    return {item["path"] for artifact in manifest["artifacts"] for item in artifact.get("files", [])}
+
+
+@pytest.mark.slow
+def test_bundles_skip_git_local_state_output_and_outward_symlinks(tmp_path):
+    (tmp_path / "outside.txt").write_text("secret")
+    conf = BASE.replace("source_directory: scripts", "source_directory: .").replace(
+        "entry_point: ", "entry_point: scripts/")
+    repo = make_repo(tmp_path / "repo", conf)
+    write(repo / ".smpipe" / "store" / "data.csv", "1,2\n")
+    (repo / "scripts" / "leak.txt").symlink_to(tmp_path / "outside.txt")
+    (repo / "scripts" / "inner.txt").symlink_to(repo / "scripts" / "train.py")
+    first = smpipe("render", "-C", str(repo))
+    assert first.returncode == 0, first.stderr
+    paths = _bundled_paths(repo)
+    assert "scripts/preprocess.py" in paths and "scripts/inner.txt" in paths
+    assert not {p for p in paths if p.startswith((".smpipe/", "pipeline/", ".git/")) or p == "scripts/leak.txt"}
+    check = smpipe("check", "-C", str(repo))
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+@pytest.mark.slow
+def test_in_git_only_tracked_files_are_bundled(tmp_path):
+    repo = make_repo(tmp_path, BASE)
+    git_repo = git.Repo.init(repo)
+    git_repo.index.add(["env.env", "conf/conf.yaml", "scripts/preprocess.py", "scripts/train.py",
+                        "scripts/evaluate.py", "scripts/inference.py"])
+    git_repo.index.commit("init")
+    assert smpipe("render", "-C", str(repo)).returncode == 0
+    before = {name: (repo / "pipeline" / name).read_bytes() for name in ("definition.json", "manifest.json")}
+    write(repo / "scripts" / "scratch.py", "print('untracked')\n")
+    write(repo / "scripts" / ".ipynb_checkpoints" / "train-checkpoint.py", "x = 1\n")
+    check = smpipe("check", "-C", str(repo))
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "scripts/scratch.py" not in _bundled_paths(repo)
+    assert before == {name: (repo / "pipeline" / name).read_bytes() for name in before}
+
+
+# ---------------------------------------------------------------- numbers and long values
+
+@pytest.mark.parametrize("key, value, expected", [
+    ("instance_count", 10**30, "Input should be less than or equal to 100 (got 1000000000000000000000000000000)"),
+    ("volume_size_in_gb", 16385, "Input should be less than or equal to 16384"),
+    ("max_runtime_seconds", 777_601, "Input should be less than or equal to 777600"),
+])
+def test_processing_numbers_follow_sagemaker_limits(tmp_path, key, value, expected):
+    conf = BASE.replace("entry_point: preprocess.py", f"entry_point: preprocess.py\n        {key}: {value}", 1)
+    message = _refusals(make_repo(tmp_path, conf))
+    assert f"conf/conf.yaml:8: conf.models.m.preprocess.{key}: {expected}" in message
+
+
+def test_pipeline_parallelism_and_training_runtime_are_bounded(tmp_path):
+    conf = BASE.replace("pipelineName: p", f"pipelineName: p\n    parallelism: {10**30}") \
+        .replace("entry_point: train.py", "entry_point: train.py\n        max_runtime_seconds: 2419201")
+    message = _refusals(make_repo(tmp_path, conf))
+    assert "conf.sagemakerPipeline.parallelism: Input should be less than or equal to 2147483647" in message
+    assert "conf.models.m.train.max_runtime_seconds: Input should be less than or equal to 2419200" in message
+
+
+def test_a_huge_bad_value_is_shortened_in_the_message(tmp_path):
+    conf = BASE.replace("entry_point: preprocess.py", "entry_point: preprocess.py\n        volume_size_in_gb: "
+                        + "9" * 100_000, 1)
+    message = _refusals(make_repo(tmp_path, conf))
+    assert len(message) < 400 and "value cannot be read (Exceeds the limit (4300 digits)" in message
+    long_text = BASE.replace("image_uri: img", "image_uri: img\n        instance_count: " + "x" * 100_000, 1)
+    message = _refusals(make_repo(tmp_path, long_text))
+    assert len(message) < 400 and "(got 'xxxxxxxx" in message and "…" in message
+
+
+@pytest.mark.parametrize("models, kind", [("[a, b]", "list"), ("7", "int"), ("just-a-string", "str")])
+def test_conf_models_of_the_wrong_type_is_one_line(tmp_path, models, kind):
+    conf = "conf:\n  models: " + models + "\n" + BASE.split("\n  sagemakerPipeline:")[1].join(
+        ["  sagemakerPipeline:", ""])
+    message = _refusals(make_repo(tmp_path, conf))
+    assert f"conf/conf.yaml:2: conf.models: conf.models must be a mapping of model names, got {kind}" in message
+
+
+# ---------------------------------------------------------------- apply trusts only sealed renders
+
+@pytest.mark.parametrize("edit, expected", [
+    (("definition.json", '"ml.m5.xlarge"', '"ml.p4d.24xlarge"'),
+     "definition.json does not match the digest render recorded in manifest.json"),
+    (("manifest.json", "role/SageMakerPipelineExecution", "role/Admin"),
+     "the pipeline settings in manifest.json (name, role, region, bucket, tags, ...) do not match"),
+])
+def test_apply_refuses_hand_edited_renders_even_with_skip_check(tmp_path, edit, expected):
+    root = copy_example("abalone", tmp_path)
+    name, old, new = edit
+    file = root / "pipeline" / name
+    assert old in file.read_text()
+    file.write_text(file.read_text().replace(old, new))
+    done = smpipe("apply", "-C", str(root), "--skip-check", "--yes")
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"error: pipeline/manifest.json: {expected}"), done.stderr

@@ -28,6 +28,7 @@ from smpipe_gen.config.model import (
 )
 from smpipe_gen.config.yaml_source import KeyPath, YamlDocument, load_yaml
 from smpipe_gen.errors import ConfigErrors, SmpipeError, shorten
+from smpipe_gen.paths import inside
 
 DEFAULT_FRAMEWORK_CONF = "framework/conf/conf.yaml"
 
@@ -126,14 +127,24 @@ def _models_block(doc: YamlDocument, conf: dict[str, Any], errors: list[SmpipeEr
 
 
 def _model_files(root: Path, pattern: str) -> list[Path]:
-    if Path(pattern).is_absolute():
-        raise SmpipeError(f"SMP_MODEL_CONFIGPATH must be relative to the repository root, got {pattern}",
-                          where="SMP_MODEL_CONFIGPATH", hint="for example conf/conf.yaml or */conf/conf.yaml")
-    files = sorted(p for p in root.glob(pattern) if p.is_file())
-    if not files:
-        raise SmpipeError(f"no config file matches {pattern!r} under {root}", where="SMP_MODEL_CONFIGPATH",
+    """The model files SMP_MODEL_CONFIGPATH matches: each must resolve inside the repository."""
+    hint = "for example conf/conf.yaml or */conf/conf.yaml"
+    where = "SMP_MODEL_CONFIGPATH"
+    if Path(pattern).is_absolute() or ".." in Path(pattern).parts:
+        raise SmpipeError(f"SMP_MODEL_CONFIGPATH must stay inside the repository, got {shorten(repr(pattern))}",
+                          where=where, hint=hint)
+    try:
+        matches = sorted(p for p in root.glob(pattern) if p.is_file())
+    except (OSError, ValueError) as exc:
+        raise SmpipeError(f"SMP_MODEL_CONFIGPATH {shorten(repr(pattern))} is not a usable pattern ({exc})",
+                          where=where, hint=hint) from None
+    if not matches:
+        raise SmpipeError(f"no config file matches {shorten(repr(pattern))} under {root}", where=where,
                           hint="point it at your model files, e.g. conf/conf.yaml or */conf/conf.yaml")
-    return files
+    for match in matches:
+        inside(root, match.relative_to(root).as_posix(), where=f"{where}={shorten(pattern)}",
+               what="config file", hint="a model file must not be a symlink leading out of the repository")
+    return matches
 
 
 class _FrameworkNetwork(BaseModel):
@@ -161,7 +172,8 @@ class _FrameworkConf(BaseModel):
 def _framework_conf(root: Path, variables: Mapping[str, str]) -> tuple[YamlDocument, dict[str, Any]] | None:
     """The optional framework conf.yaml: bucket, network security, project name."""
     shown = variables.get("SMP_FRAMEWORK_CONFPATH") or DEFAULT_FRAMEWORK_CONF
-    path = root / shown
+    path = inside(root, shown, where=f"SMP_FRAMEWORK_CONFPATH={shorten(shown)}", what="framework config",
+                  hint="give a path relative to the repository root")
     if not path.is_file():
         if variables.get("SMP_FRAMEWORK_CONFPATH"):
             raise SmpipeError("framework config file not found", where=f"SMP_FRAMEWORK_CONFPATH={shown}",
@@ -225,7 +237,7 @@ def _unknown_key(doc: YamlDocument, path: KeyPath, candidates: tuple[str, ...] |
     key = str(path[-1])
     close = difflib.get_close_matches(key, sorted(candidates), n=1, cutoff=0.6)
     hint = f"did you mean {close[0]!r}?" if close else "remove it or check the spelling"
-    return SmpipeError(f"unknown key {key!r}", where=doc.where(path), hint=hint)
+    return SmpipeError(f"unknown key {_shorten(key)}", where=doc.where(path), hint=hint)
 
 
 def _validated(model: type[BaseModel], data: Any, doc: YamlDocument, prefix: KeyPath,

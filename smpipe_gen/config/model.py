@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from enum import Enum
-from typing import Any, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -20,6 +20,13 @@ DEFAULT_INSTANCE_TYPE = "ml.m5.xlarge"
 # digit, then letters, digits, ``_`` or ``-``, at most 63 characters.
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"
 NAME_RULE = "1-63 letters, digits, '_' or '-', starting with a letter or digit"
+
+# Numeric bounds from the SageMaker API reference (ProcessingClusterConfig, ResourceConfig,
+# StoppingCondition, ProcessingStoppingCondition, TransformJob, ParallelismConfiguration); where
+# the API documents only a minimum, its Integer type (32-bit) is the maximum.
+INT32_MAX = 2**31 - 1
+Count = Annotated[int, Field(ge=1, le=INT32_MAX)]
+ProcessingCount = Annotated[int, Field(ge=1, le=100)]
 
 
 class _Section(BaseModel):
@@ -97,9 +104,9 @@ class _Job(_Section):
     image_uri: str | None = None
     entry_point: str | None = None
     instance_type: Union[str, ParameterRef] = DEFAULT_INSTANCE_TYPE
-    instance_count: Union[int, ParameterRef] = 1
-    volume_size_in_gb: int = 30
-    max_runtime_seconds: int = 3600
+    instance_count: Union[Count, ParameterRef] = 1
+    volume_size_in_gb: int = Field(30, ge=1, le=16384)
+    max_runtime_seconds: int = Field(3600, ge=1, le=2_419_200)  # training: at most 28 days
     base_job_name: str | None = None
     env: dict[str, Union[ParameterRef, Scalar]] = Field(default_factory=dict)
     tags: dict[str, str] = Field(default_factory=dict)
@@ -127,6 +134,8 @@ class _Job(_Section):
 class ProcessingSection(_Job):
     """A Processing job: ``preprocess``, ``evaluate`` or any section a step's step_type names."""
 
+    instance_count: Union[ProcessingCount, ParameterRef] = 1
+    max_runtime_seconds: int = Field(3600, ge=1, le=777_600)  # processing: at most 9 days
     outputs: list[str] | None = None
     arguments: list[Union[str, ParameterRef]] = Field(default_factory=list)
     content_type: str | None = None
@@ -184,8 +193,8 @@ class TuneSection(_Section):
     objective_type: Literal["Maximize", "Minimize"] = "Minimize"
     hyperparameter_ranges: dict[str, ParameterRange]
     metric_definitions: list[MetricDefinition] = Field(default_factory=list)
-    max_jobs: int = Field(4, ge=1)
-    max_parallel_jobs: int = Field(2, ge=1)
+    max_jobs: int = Field(4, ge=1, le=INT32_MAX)
+    max_parallel_jobs: int = Field(2, ge=1, le=INT32_MAX)
     early_stopping_type: Literal["Off", "Auto"] = "Off"
 
 
@@ -196,7 +205,7 @@ class TransformSection(_Job):
     split_type: Literal["Line", "RecordIO", "TFRecord", "None"] | None = None
     content_type: str = "text/csv"
     accept: str | None = None
-    max_payload: int | None = None
+    max_payload: int | None = Field(None, ge=0, le=100)  # MaxPayloadInMB
     output_path: str | None = None
     input_filter: str | None = None
     output_filter: str | None = None
@@ -251,7 +260,7 @@ class ModelConfig(_Section):
     def _section_names(self) -> "ModelConfig":
         for name in self.extra_sections():
             if not re.fullmatch(NAME_PATTERN, name):
-                raise ValueError(f"section name {name!r} is not allowed: use {NAME_RULE}")
+                raise ValueError(f"section name {repr(name)[:80]} is not allowed: use {NAME_RULE}")
         return self
 
     def extra_sections(self) -> dict[str, Any]:
@@ -299,8 +308,8 @@ class RetryPolicy(_Section):
                                   "SageMaker.RESOURCE_LIMIT", "Step.SERVICE_FAULT",
                                   "Step.THROTTLING"]]
     max_attempts: int = Field(3, ge=1, le=20)
-    interval_seconds: int = Field(1, ge=1)
-    backoff_rate: float = Field(2.0, ge=1.0)
+    interval_seconds: int = Field(1, ge=1, le=INT32_MAX)
+    backoff_rate: float = Field(2.0, ge=1.0, le=1e6)
 
 
 class Step(_Section):
@@ -368,7 +377,7 @@ class PipelineConfig(_Section):
     displayName: str | None = None
     description: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
-    parallelism: int | None = Field(None, ge=1)
+    parallelism: int | None = Field(None, ge=1, le=INT32_MAX)  # MaxParallelExecutionSteps
     parameters: list[Parameter] = Field(default_factory=list)
     models: dict[str, ModelSteps]
     dependencies: list[str] = Field(default_factory=list)

@@ -26,8 +26,9 @@ from smpipe_gen.config.model import (
     Step,
     StepClass,
 )
-from smpipe_gen.errors import ConfigErrors, SmpipeError
+from smpipe_gen.errors import ConfigErrors, SmpipeError, shorten
 from smpipe_gen.graph import DependencySyntaxError, StepGraph, parse_chain
+from smpipe_gen.paths import inside
 
 _DEFAULT_SECTION = {
     StepClass.Processing: "preprocess",
@@ -270,30 +271,47 @@ class _Checker:
                                       "name a Metrics step")
 
     def _check_files(self) -> None:
-        """Source directories and entry points must exist: render ships them to S3."""
+        """Source directories, entry points and local data must exist and stay inside the
+        repository (symlinks resolved): render ships them to S3 and run --local executes them."""
         root = self.loaded.root
         for model, config in self.spec.models.items():
-            source_dir = root / config.source_directory
+            where = self.sources.model_where(model, "source_directory")
+            try:
+                source_dir = inside(root, config.source_directory, where=where, what="source_directory",
+                                    hint="give the scripts' directory relative to the repository root")
+            except SmpipeError as error:
+                self.errors.append(error)
+                continue
             if not source_dir.is_dir():
                 self.fail(f"source_directory {config.source_directory!r} is not a directory under the repository root",
-                          self.sources.model_where(model, "source_directory"),
-                          "give the scripts' directory relative to the repository root")
+                          where, "give the scripts' directory relative to the repository root")
                 continue
             sections = {name: getattr(config, name) for name in ("preprocess", "train", "transform", "evaluate")}
             sections.update(config.extra_sections())
             for name, section in sections.items():
                 entry = section.get("entry_point") if isinstance(section, dict) else getattr(section, "entry_point", None)
-                if entry and not (source_dir / entry).is_file():
-                    self.fail(f"entry_point {entry!r} not found in {config.source_directory}",
-                              self.sources.model_where(model, name, "entry_point"),
-                              "entry points are relative to source_directory")
+                if entry is None:
+                    continue
+                where = self.sources.model_where(model, name, "entry_point")
+                hint = "entry points are file names relative to source_directory"
+                try:
+                    entry_file = inside(source_dir, entry, where=where, what="entry_point", hint=hint)
+                except SmpipeError as error:
+                    self.errors.append(error)
+                    continue
+                if not entry_file.is_file():
+                    self.fail(f"entry_point {shorten(repr(entry))} not found in {config.source_directory}", where, hint)
         for uri, path in self.spec.pipeline.local_data.items():
+            where = self.sources.pipeline_where("local_data", uri)
             if not uri.startswith("s3://"):
-                self.fail(f"local_data key {uri!r} is not an s3:// URI", self.sources.pipeline_where("local_data", uri),
+                self.fail(f"local_data key {shorten(repr(uri))} is not an s3:// URI", where,
                           "map s3://bucket/prefix to a repository path")
-            if not (root / path).exists():
-                self.fail(f"local_data path {path!r} does not exist", self.sources.pipeline_where("local_data", uri),
-                          "give a file or directory relative to the repository root")
+            hint = "give a file or directory relative to the repository root"
+            try:
+                if not inside(root, path, where=where, what="local_data path", hint=hint).exists():
+                    self.fail(f"local_data path {shorten(repr(path))} does not exist", where, hint)
+            except SmpipeError as error:
+                self.errors.append(error)
 
     def _unknown_step(self, name: str, where: str, names: list[str]) -> None:
         close = difflib.get_close_matches(name, names, n=1)

@@ -36,37 +36,126 @@ class YamlDocument:
         return f"{location}: {dotted}" if dotted else location
 
 
+# Limits for untrusted files, generous for real configs (the examples are under 10 KB, 6 levels
+# deep and a few hundred nodes): a file of at most 1 MiB, nested at most 64 levels, and at most
+# 100,000 nodes once aliases are expanded, so an alias bomb fails at the limit instead of
+# expanding in memory, even under a key nothing reads.
+MAX_FILE_BYTES = 1024 * 1024
+MAX_DEPTH = 64
+MAX_NODES = 100_000
+
+
 def load_yaml(file: Path, shown_as: str) -> YamlDocument:
-    """Parse ``file`` with the safe loader (no object tags) and record key lines."""
-    try:
-        text = Path(file).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SmpipeError(f"cannot read config file: {exc.strerror}", where=shown_as,
-                          hint="check SMP_MODEL_CONFIGPATH") from None
+    """Parse ``file`` with the safe loader (no object tags), within the limits above, and
+    record key lines."""
+    text = _read_text(Path(file), shown_as)
+    _check_shape(text, shown_as)
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
         document = YamlDocument(shown_as, None)
-        document.data = _convert(node, (), loader, document) if node is not None else None
+        budget = _NodeBudget(shown_as)
+        document.data = _convert(node, (), loader, document, budget) if node is not None else None
         return document
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = f":{mark.line + 1}" if mark else ""
-        raise SmpipeError(f"invalid YAML: {exc.problem or exc.context}", where=f"{shown_as}{line}",
-                          hint="fix the YAML syntax (indentation, quotes, colons)") from None
+        raise _yaml_error(shown_as, exc.problem or exc.context, exc.problem_mark or exc.context_mark) from None
     except yaml.YAMLError as exc:
         raise SmpipeError(f"invalid YAML: {exc}", where=shown_as, hint="fix the YAML syntax") from None
     finally:
         loader.dispose()
 
 
-def _convert(node: yaml.Node, path: KeyPath, loader: yaml.SafeLoader, document: YamlDocument) -> Any:
+def _read_text(file: Path, shown_as: str) -> str:
+    """The file's text: at most MAX_FILE_BYTES of UTF-8 without NUL characters."""
+    try:
+        size = file.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise SmpipeError(f"config file is too large ({size:,} bytes; the limit is {MAX_FILE_BYTES:,})",
+                              where=shown_as, hint="a model config is a few kilobytes; split or trim it")
+        data = file.read_bytes()
+    except OSError as exc:
+        raise SmpipeError(f"cannot read config file: {exc.strerror}", where=shown_as,
+                          hint="check SMP_MODEL_CONFIGPATH") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        position = _position(data, exc.start, b"\n")
+        raise SmpipeError(f"not UTF-8: byte 0x{data[exc.start]:02x} cannot be decoded",
+                          where=f"{shown_as}:{position}", hint="save the file as UTF-8") from None
+    if "\x00" in text:
+        position = _position(text, text.index("\x00"), "\n")
+        raise SmpipeError("NUL character in the file", where=f"{shown_as}:{position}",
+                          hint="remove it; config files are plain text")
+    return text
+
+
+def _position(content, index: int, newline) -> str:
+    """``line:column`` (both 1-based) of ``index`` in ``content``."""
+    line = content.count(newline, 0, index) + 1
+    column = index - (content.rfind(newline, 0, index) + 1) + 1
+    return f"{line}:{column}"
+
+
+def _check_shape(text: str, shown_as: str) -> None:
+    """Walk the parser's events (no recursion, no alias expansion) to bound nesting depth and
+    node count before the recursive composer sees the file."""
+    depth = nodes = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise _limit_error(shown_as, f"nesting deeper than {MAX_DEPTH} levels", event.start_mark)
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+            if isinstance(event, yaml.NodeEvent):
+                nodes += 1
+                if nodes > MAX_NODES:
+                    raise _limit_error(shown_as, f"more than {MAX_NODES:,} nodes", event.start_mark)
+    except yaml.MarkedYAMLError as exc:
+        raise _yaml_error(shown_as, exc.problem or exc.context, exc.problem_mark or exc.context_mark) from None
+    except yaml.reader.ReaderError as exc:
+        position = _position(text, exc.position, "\n")
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise SmpipeError(f"invalid character {chr(code)!r} (#x{code:04x})",
+                          where=f"{shown_as}:{position}",
+                          hint="remove control characters; config files are plain text") from None
+
+
+def _limit_error(shown_as: str, what: str, mark: yaml.Mark) -> SmpipeError:
+    return SmpipeError(f"config file has {what}", where=f"{shown_as}:{mark.line + 1}:{mark.column + 1}",
+                       hint="real configs are far smaller; remove generated or repeated content")
+
+
+def _yaml_error(shown_as: str, problem: str | None, mark: yaml.Mark | None) -> SmpipeError:
+    line = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+    return SmpipeError(f"invalid YAML: {problem}", where=f"{shown_as}{line}",
+                       hint="fix the YAML syntax (indentation, quotes, colons)")
+
+
+@dataclass
+class _NodeBudget:
+    """Nodes left to convert: aliases are expanded here, so a bomb hits the limit early."""
+
+    shown_as: str
+    left: int = MAX_NODES
+
+    def spend(self, node: yaml.Node) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise _limit_error(self.shown_as, f"more than {MAX_NODES:,} nodes once aliases are expanded",
+                               node.start_mark)
+
+
+def _convert(node: yaml.Node, path: KeyPath, loader: yaml.SafeLoader, document: YamlDocument,
+             budget: _NodeBudget) -> Any:
+    budget.spend(node)
     document.lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
+            key = _construct(key_node, loader, document)
             if not isinstance(key, (str, int, float, bool)) or key is None:
                 raise SmpipeError("mapping keys must be plain scalars",
                                   where=f"{document.path}:{key_node.start_mark.line + 1}",
@@ -78,8 +167,20 @@ def _convert(node: yaml.Node, path: KeyPath, loader: yaml.SafeLoader, document: 
                                         + ".".join(map(str, path + (key,))),
                                   hint="each key may appear once in a mapping; merge the two entries")
             document.lines[path + (key,)] = key_node.start_mark.line + 1
-            result[key] = _convert(value_node, path + (key,), loader, document)
+            result[key] = _convert(value_node, path + (key,), loader, document, budget)
         return result
     if isinstance(node, yaml.SequenceNode):
-        return [_convert(item, path + (index,), loader, document) for index, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
+        return [_convert(item, path + (index,), loader, document, budget) for index, item in enumerate(node.value)]
+    return _construct(node, loader, document)
+
+
+def _construct(node: yaml.Node, loader: yaml.SafeLoader, document: YamlDocument) -> Any:
+    """A scalar's value; Python refuses to read integers over 4,300 digits, say so in one line."""
+    try:
+        return loader.construct_object(node, deep=True)
+    except ValueError as exc:
+        mark = node.start_mark
+        raise SmpipeError(f"value cannot be read ({shorten(str(exc))})",
+                          where=f"{document.path}:{mark.line + 1}:{mark.column + 1}",
+                          hint="numbers in a config are small; quote the value if it is text") from None
+

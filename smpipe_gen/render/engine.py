@@ -24,11 +24,11 @@ from smpipe_gen.artifacts import Manifest, PipelineSettings, canonical_json
 from smpipe_gen.config.loader import load_config
 from smpipe_gen.config.resolve import ResolvedPipeline, resolve
 from smpipe_gen.errors import SmpipeError
+from smpipe_gen.paths import bundle_files
 from smpipe_gen.render.codegen import generate
 from smpipe_gen.render.literals import comment_text, py
 
 GENERATOR = f"smpipe-gen {__version__}"
-_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".DS_Store", ".ipynb_checkpoints", ".pytest_cache")
 
 
 @dataclass(frozen=True)
@@ -50,11 +50,15 @@ def validate_project(root: Path, overrides: Mapping[str, str] | None = None,
 
 
 def render_project(root: Path, overrides: Mapping[str, str] | None = None,
-                   environment: str | None = None) -> Rendered:
+                   environment: str | None = None, output_dir: Path | None = None) -> Rendered:
+    """``output_dir`` (besides the default pipeline/) is kept out of the code bundles, so a
+    ``source_directory: .`` does not pack the previous render and make ``check`` stale."""
     resolved = validate_project(root, overrides, environment)
     source = pipeline_source(resolved)
-    definition, manifest = build_definition(source, resolved)
-    return Rendered(source, canonical_json(definition), canonical_json(manifest.model_dump(exclude_none=True)))
+    definition, manifest = build_definition(source, resolved, output_dir)
+    definition_text = canonical_json(definition)
+    manifest = artifacts.sealed(manifest, definition_text)
+    return Rendered(source, definition_text, canonical_json(manifest.model_dump(exclude_none=True)))
 
 
 def pipeline_source(resolved: ResolvedPipeline) -> str:
@@ -69,13 +73,14 @@ def pipeline_source(resolved: ResolvedPipeline) -> str:
                            pipeline_name=resolved.spec.pipeline.pipelineName, code=generate(resolved))
 
 
-def build_definition(source: str, resolved: ResolvedPipeline) -> tuple[dict, Manifest]:
+def build_definition(source: str, resolved: ResolvedPipeline,
+                     output_dir: Path | None = None) -> tuple[dict, Manifest]:
     """Execute the generated module offline and collect the definition and the uploads."""
     from smpipe_gen.render.manifest import code_artifacts
     from smpipe_gen.render.offline import offline_sdk, pipeline_session
 
     spec = resolved.spec
-    with _staged_sources(resolved) as staging, offline_sdk(staging) as recorder:
+    with _staged_sources(resolved, output_dir) as staging, offline_sdk(staging) as recorder:
         namespace: dict = {"__name__": "smpipe_generated_pipeline"}
         exec(compile(source, "pipeline/pipeline.py", "exec"), namespace)  # noqa: S102 (our own output)
         session = pipeline_session(spec.settings.region, spec.settings.bucket, recorder)
@@ -99,13 +104,19 @@ def build_definition(source: str, resolved: ResolvedPipeline) -> tuple[dict, Man
 
 
 @contextmanager
-def _staged_sources(resolved: ResolvedPipeline) -> Iterator[Path]:
+def _staged_sources(resolved: ResolvedPipeline, output_dir: Path | None) -> Iterator[Path]:
+    """A copy of exactly the files the code bundles may hold (see paths.bundle_files): the SDK
+    tars what it finds here, and the manifest lists what it tarred, so the two agree."""
     root = resolved.root
+    excluded = {root / artifacts.DEFAULT_OUTPUT_DIR, *([output_dir] if output_dir else [])}
     previous = os.getcwd()
     with tempfile.TemporaryDirectory(prefix="smpipe-render-") as tmp:
         staging = Path(tmp)
         for directory in sorted({m.source_directory for m in resolved.spec.models.values()}):
-            shutil.copytree(root / directory, staging / directory, ignore=_IGNORED, dirs_exist_ok=True)
+            (staging / directory).mkdir(parents=True, exist_ok=True)
+            for name in bundle_files(root, directory, excluded):
+                (staging / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(root / name, staging / name)
         os.chdir(staging)
         try:
             yield staging

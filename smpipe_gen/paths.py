@@ -1,0 +1,90 @@
+"""Paths named by untrusted config: resolved (symlinks included) and kept inside the repository,
+and the exact files a code bundle may hold.
+
+A config arrives in a pull request, so ``source_directory: ../sibling``, ``entry_point:
+/etc/hostname`` or a symlink to ``~/.aws`` must be refused, not copied and uploaded.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from pathlib import Path, PurePosixPath
+from typing import Iterable
+
+from smpipe_gen.errors import SmpipeError, shorten
+
+# Never shipped in a code bundle: version control, local run state, caches, notebook checkpoints.
+EXCLUDED_NAMES = (".git", ".smpipe", "__pycache__", "*.pyc", ".DS_Store", ".ipynb_checkpoints",
+                  ".pytest_cache")
+
+
+def inside(base: Path, relative: object, *, where: str, what: str, hint: str) -> Path:
+    """``base / relative`` resolved, symlinks included; refused unless it stays inside ``base``.
+
+    Also turns the OS's own refusals (a name over 255 bytes, a NUL) into one-line errors."""
+    if not isinstance(relative, str) or not relative:
+        raise SmpipeError(f"{what} must be a non-empty string, got {shorten(repr(relative))}", where=where, hint=hint)
+    shown = shorten(repr(relative))
+    if "\x00" in relative:
+        raise SmpipeError(f"{what} {shown} contains a NUL character", where=where, hint=hint)
+    base = base.resolve()
+    try:
+        resolved = (base / relative).resolve()
+        resolved.exists()  # raises for names the file system cannot hold
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop on older Pythons
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise SmpipeError(f"{what} {shown} is not a usable path ({reason})", where=where, hint=hint) from None
+    if not resolved.is_relative_to(base):
+        raise SmpipeError(f"{what} {shown} leads outside {base.name or base}/ (to {shorten(str(resolved))})",
+                          where=where, hint=hint)
+    return resolved
+
+
+def bundle_files(root: Path, directory: str, excluded_dirs: Iterable[Path]) -> list[str]:
+    """The files a code bundle of ``directory`` holds, repository-relative and sorted.
+
+    In a git repository only tracked files count, so an untracked scratch file or notebook
+    checkpoint changes nothing; outside git every file does. Either way, excluded names, the
+    output directories and symlinks leading outside the repository are left out."""
+    root = root.resolve()
+    top = (root / directory).resolve()
+    excluded = [Path(path).resolve() for path in excluded_dirs]
+    candidates = _tracked(root, top)
+    if candidates is None:
+        candidates = _walked(top)
+    files = []
+    for path in candidates:
+        rel = path.relative_to(root)
+        if any(fnmatch.fnmatch(part, pattern) for part in rel.parts for pattern in EXCLUDED_NAMES):
+            continue
+        if any(path.is_relative_to(out) for out in excluded):
+            continue
+        real = path.resolve()
+        if not real.is_relative_to(root) or not real.is_file():
+            continue
+        files.append(rel.as_posix())
+    return sorted(set(files))
+
+
+def _walked(top: Path) -> list[Path]:
+    found = []
+    for dirpath, dirnames, filenames in os.walk(top):  # does not follow directory symlinks
+        dirnames[:] = [name for name in dirnames
+                       if not any(fnmatch.fnmatch(name, pattern) for pattern in EXCLUDED_NAMES)]
+        found.extend(Path(dirpath, name) for name in filenames)
+    return found
+
+
+def _tracked(root: Path, top: Path) -> list[Path] | None:
+    """Files git tracks under ``top``, or None outside a git repository (or without git)."""
+    import git
+
+    try:
+        repo = git.Repo(root, search_parent_directories=True)
+        listed = repo.git.ls_files("-z", "--", str(top))
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, git.GitCommandError,
+            git.GitCommandNotFound):
+        return None
+    workdir = Path(repo.working_tree_dir or root).resolve()
+    return [workdir / PurePosixPath(name) for name in listed.split("\0") if name]
