@@ -4,6 +4,7 @@ class found by probing gets a test here that shows the refusal message."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -293,3 +294,22 @@ def test_apply_refuses_hand_edited_renders_even_with_skip_check(tmp_path, edit, 
     done = smpipe("apply", "-C", str(root), "--skip-check", "--yes")
     assert done.returncode == 1
     assert done.stderr.startswith(f"error: pipeline/manifest.json: {expected}"), done.stderr
+
+
+def test_fuzz_found_configs_that_crashed_inside_the_sdk_are_refused_at_validate(tmp_path):
+    """Two classes the render fuzzer found: a Processing section without entry_point (the SDK
+    crashed packing code=None) and a Transform step with nothing to score (codegen raised)."""
+    repo = copy_example("abalone", tmp_path)
+    conf = repo / "conf" / "conf.yaml"
+    text = conf.read_text()
+    conf.write_text(text.replace("        entry_point: preprocess.py\n", "", 1)
+                    .replace("            chain_input_source_step: [abalone-Preprocess]\n"
+                             "            chain_input_additional_prefix: x_test.csv\n", ""))
+    before = {p.name: p.read_bytes() for p in (repo / "pipeline").iterdir()}
+    result = smpipe("render", "-C", str(repo))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert re.search(r"conf/conf\.yaml:\d+: conf\.models\.abalone\.preprocess: Processing step 'abalone-Preprocess' "
+                     r"has no script to run", result.stderr), result.stderr
+    assert "Transform step 'abalone-Transform' has no data to score" in result.stderr
+    assert {p.name: p.read_bytes() for p in (repo / "pipeline").iterdir()} == before

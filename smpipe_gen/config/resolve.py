@@ -222,6 +222,10 @@ class _Checker:
                       "Processing section", self.step_where(resolved.name, "step_type"),
                       "use preprocess, evaluate or a custom processing section")
             return None
+        if resolved.cls in (StepClass.Processing, StepClass.Metrics) and not section.entry_point:
+            self.fail(f"{resolved.cls.value} step {resolved.name!r} has no script to run: section "
+                      f"{section_name!r} sets no entry_point", self.sources.model_where(resolved.model, section_name),
+                      "add entry_point: <script>.py (relative to source_directory)")
         return section
 
     # ---------------------------------------------------------------- references
@@ -245,6 +249,13 @@ class _Checker:
             if resolved.cls is StepClass.Transform and len(step.chain_input_source_step) > 1:
                 self.fail("a Transform step takes at most one chain_input_source_step",
                           self.step_where(name, "chain_input_source_step"), "keep the step whose output is scored")
+            if resolved.cls is StepClass.Transform and resolved.section is not None and \
+                    not step.chain_input_source_step and \
+                    not any(c.dataFiles for c in resolved.section.channel_map().values()):
+                self.fail(f"Transform step {name!r} has no data to score: no chain_input_source_step and no "
+                          "dataFiles in its section's channels", self.step_where(name, "step_class"),
+                          "chain the step whose output it scores, or give the transform section a channel "
+                          "with dataFiles")
             for key in ("if_steps", "else_steps"):
                 for index, target in enumerate(getattr(step, key)):
                     if target not in self.steps:
