@@ -238,6 +238,16 @@ def test_in_git_only_tracked_files_are_bundled(tmp_path):
     assert before == {name: (repo / "pipeline" / name).read_bytes() for name in before}
 
 
+def test_an_entry_point_git_does_not_track_is_named_before_the_sdk_sees_it(tmp_path):
+    repo = make_repo(tmp_path, BASE)
+    git.Repo.init(repo)  # nothing added yet: the bundles would hold no file
+    result = smpipe("render", "-C", str(repo))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "scripts/preprocess.py is not in the code bundle: git does not track it" in result.stderr
+    assert "hint: git add scripts/preprocess.py" in result.stderr
+    assert not (repo / "pipeline").exists()
+
+
 # ---------------------------------------------------------------- numbers and long values
 
 @pytest.mark.parametrize("key, value, expected", [

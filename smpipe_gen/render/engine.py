@@ -117,8 +117,21 @@ def _staged_sources(resolved: ResolvedPipeline, output_dir: Path | None) -> Iter
             for name in bundle_files(root, directory, excluded):
                 (staging / name).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(root / name, staging / name)
+        _require_entry_points(resolved, staging)
         os.chdir(staging)
         try:
             yield staging
         finally:
             os.chdir(previous)
+
+
+def _require_entry_points(resolved: ResolvedPipeline, staging: Path) -> None:
+    """Validate saw each entry point in the working tree; the bundle holds only what git tracks,
+    so an entry point nobody has added yet would reach the SDK as a missing file."""
+    for step in resolved.steps.values():
+        entry = getattr(step.section, "entry_point", None)
+        directory = resolved.model(step).source_directory
+        if isinstance(entry, str) and not (staging / directory / entry).is_file():
+            raise SmpipeError(f"{directory}/{entry} is not in the code bundle: git does not track it",
+                              where=f"step {step.name}",
+                              hint=f"git add {directory}/{entry} (code bundles hold only the files git tracks)")
