@@ -122,6 +122,9 @@ def plan_command(
     out: Path = OUTPUT_DIR,
     base: Optional[str] = typer.Option(None, "--base", help="Git ref to compare with (default: merge base with main)."),
     deployed: bool = typer.Option(False, "--deployed", help="Compare with the deployed pipeline (DescribePipeline)."),
+    base_definition: Optional[Path] = typer.Option(
+        None, "--base-definition",
+        help="Compare with a definition JSON file (e.g. the original framework's pipeline_definition.json)."),
     output_format: PlanFormat = typer.Option(PlanFormat.text, "--format", help="Output format."),
 ) -> None:
     """Show what the working-tree definition changes: steps, parameters, risks, downstream steps.
@@ -129,10 +132,14 @@ def plan_command(
     Exit 0 when nothing changes, 2 when something does."""
     from smpipe_gen import plan
 
-    if base and deployed:
-        raise SmpipeError("--base and --deployed exclude each other", where="plan", hint="pick one")
+    if sum(map(bool, (base, deployed, base_definition))) > 1:
+        raise SmpipeError("--base, --deployed and --base-definition exclude each other", where="plan",
+                          hint="pick one")
     project = Project.at(project_dir, out)
-    result = plan.against_deployed(project) if deployed else plan.against_ref(project, base)
+    if base_definition:
+        result = plan.against_definition(project, base_definition)
+    else:
+        result = plan.against_deployed(project) if deployed else plan.against_ref(project, base)
     render = {"text": plan.format_text, "markdown": plan.format_markdown, "json": plan.format_json}
     typer.echo(render[output_format.value](result), nl=False)
     raise typer.Exit(2 if result.has_changes else 0)

@@ -69,7 +69,7 @@ def test_abalone_definition_carries_the_dag(abalone):
     assert register["ModelPackageGroupName"] == "abalone"
     assert register["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]["Std:Join"]["Values"][0] == {
         "Get": "Steps.abalone-Evaluate.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri"}
-    assert steps["abalone-Preprocess"]["CacheConfig"] == {"Enabled": True, "ExpireAfter": "P30D"}
+    assert steps["abalone-Preprocess"]["CacheConfig"] == {"Enabled": True, "ExpireAfter": "P10D"}
 
 
 def test_manifest_lists_every_code_object_the_definition_uses(abalone):

@@ -59,8 +59,8 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         role=ROLE,
         instance_type='ml.m5.xlarge',
         instance_count=1,
-        volume_size_in_gb=30,
-        max_runtime_in_seconds=3600,
+        volume_size_in_gb=32,
+        max_runtime_in_seconds=3000,
         tags=[{'Key': 'team', 'Value': 'ml-platform'}],
         sagemaker_session=session,
     )
@@ -93,7 +93,7 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         ),
         cache_config=CacheConfig(
             enable_caching=True,
-            expire_after='P30D',
+            expire_after='P10D',
         ),
     )
 
@@ -105,8 +105,8 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         role=ROLE,
         instance_type='ml.m5.xlarge',
         instance_count=1,
-        volume_size=30,
-        max_run=3600,
+        volume_size=32,
+        max_run=3000,
         output_path='s3://smpipe-examples-123456789012/abalone/models',
         hyperparameters={
             'objective': 'reg:squarederror',
@@ -137,7 +137,7 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         ),
         cache_config=CacheConfig(
             enable_caching=True,
-            expire_after='P30D',
+            expire_after='P10D',
         ),
     )
 
@@ -150,7 +150,7 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         role=ROLE,
         instance_type='ml.m5.xlarge',
         instance_count=1,
-        volume_size_in_gb=30,
+        volume_size_in_gb=50,
         max_runtime_in_seconds=3600,
         tags=[{'Key': 'team', 'Value': 'ml-platform'}],
         sagemaker_session=session,
@@ -196,7 +196,7 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         ),
         cache_config=CacheConfig(
             enable_caching=True,
-            expire_after='P30D',
+            expire_after='P10D',
         ),
         property_files=[abalone_evaluate_report],
     )
@@ -212,8 +212,9 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         model_data=abalone_train.properties.ModelArtifacts.S3ModelArtifacts,
         role=ROLE,
         env={
-            'SAGEMAKER_PROGRAM': 'inference.py',
+            'SAGEMAKER_PROGRAM': 'inference',
             'SAGEMAKER_SUBMIT_DIRECTORY': abalone_create_model_code,
+            'SAGEMAKER_REQUIREMENTS': 'requirements.txt',
         },
         sagemaker_session=session,
     )
@@ -230,6 +231,7 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         instance_type='ml.m5.xlarge',
         instance_count=1,
         assemble_with='Line',
+        accept='text/csv',
         output_path=Join(
             on='/',
             values=[
@@ -258,7 +260,7 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         ),
         cache_config=CacheConfig(
             enable_caching=True,
-            expire_after='P30D',
+            expire_after='P10D',
         ),
     )
 
@@ -273,8 +275,9 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         model_data=abalone_train.properties.ModelArtifacts.S3ModelArtifacts,
         role=ROLE,
         env={
-            'SAGEMAKER_PROGRAM': 'inference.py',
+            'SAGEMAKER_PROGRAM': 'inference',
             'SAGEMAKER_SUBMIT_DIRECTORY': abalone_register_code,
+            'SAGEMAKER_REQUIREMENTS': 'requirements.txt',
         },
         sagemaker_session=session,
     )
@@ -287,6 +290,9 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
             transform_instances=['ml.m5.xlarge'],
             model_package_group_name='abalone',
             approval_status='PendingManualApproval',
+            customer_metadata_properties={
+                'PIPELINE_ARN': ExecutionVariables.PIPELINE_EXECUTION_ARN,
+            },
             model_metrics=ModelMetrics(
                 model_statistics=MetricsSource(
                     s3_uri=Join(

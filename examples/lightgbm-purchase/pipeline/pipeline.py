@@ -59,8 +59,8 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         role=ROLE,
         instance_type='ml.m5.large',
         instance_count=1,
-        volume_size_in_gb=30,
-        max_runtime_in_seconds=3600,
+        volume_size_in_gb=32,
+        max_runtime_in_seconds=3000,
         tags=[{'Key': 'team', 'Value': 'ml-platform'}],
         sagemaker_session=session,
     )
@@ -89,7 +89,7 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         ),
         cache_config=CacheConfig(
             enable_caching=True,
-            expire_after='P30D',
+            expire_after='P10D',
         ),
     )
 
@@ -101,8 +101,8 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         role=ROLE,
         instance_type='ml.m5.large',
         instance_count=1,
-        volume_size=30,
-        max_run=3600,
+        volume_size=32,
+        max_run=3000,
         output_path='s3://smpipe-examples-123456789012/purchase-lightgbm/models',
         hyperparameters={
             'num_boost_round': '80',
@@ -129,7 +129,7 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         ),
         cache_config=CacheConfig(
             enable_caching=True,
-            expire_after='P30D',
+            expire_after='P10D',
         ),
     )
 
@@ -144,8 +144,9 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         model_data=purchase_train.properties.ModelArtifacts.S3ModelArtifacts,
         role=ROLE,
         env={
-            'SAGEMAKER_PROGRAM': 'inference.py',
+            'SAGEMAKER_PROGRAM': 'inference',
             'SAGEMAKER_SUBMIT_DIRECTORY': purchase_create_model_code,
+            'SAGEMAKER_REQUIREMENTS': 'requirements.txt',
         },
         sagemaker_session=session,
     )
@@ -163,6 +164,7 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         instance_count=1,
         strategy='MultiRecord',
         assemble_with='Line',
+        accept='text/csv',
         output_path=Join(
             on='/',
             values=[
@@ -191,7 +193,7 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         ),
         cache_config=CacheConfig(
             enable_caching=True,
-            expire_after='P30D',
+            expire_after='P10D',
         ),
     )
 
@@ -204,7 +206,7 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         role=ROLE,
         instance_type='ml.m5.large',
         instance_count=1,
-        volume_size_in_gb=30,
+        volume_size_in_gb=50,
         max_runtime_in_seconds=3600,
         tags=[{'Key': 'team', 'Value': 'ml-platform'}],
         sagemaker_session=session,
@@ -250,7 +252,7 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         ),
         cache_config=CacheConfig(
             enable_caching=True,
-            expire_after='P30D',
+            expire_after='P10D',
         ),
         property_files=[purchase_evaluate_report],
     )
@@ -266,8 +268,9 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         model_data=purchase_train.properties.ModelArtifacts.S3ModelArtifacts,
         role=ROLE,
         env={
-            'SAGEMAKER_PROGRAM': 'inference.py',
+            'SAGEMAKER_PROGRAM': 'inference',
             'SAGEMAKER_SUBMIT_DIRECTORY': purchase_register_code,
+            'SAGEMAKER_REQUIREMENTS': 'requirements.txt',
         },
         sagemaker_session=session,
     )
@@ -281,6 +284,9 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
             model_package_group_name='purchase-lightgbm',
             approval_status='PendingManualApproval',
             description='LightGBM purchase-propensity classifier.',
+            customer_metadata_properties={
+                'PIPELINE_ARN': ExecutionVariables.PIPELINE_EXECUTION_ARN,
+            },
             model_metrics=ModelMetrics(
                 model_statistics=MetricsSource(
                     s3_uri=Join(

@@ -11,6 +11,7 @@ from sagemaker.inputs import TrainingInput
 from sagemaker.model import Model
 from sagemaker.processing import FrameworkProcessor, ProcessingInput, ProcessingOutput
 from sagemaker.sklearn.estimator import SKLearn
+from sagemaker.workflow.execution_variables import ExecutionVariables
 from sagemaker.workflow.model_step import ModelStep
 from sagemaker.workflow.parameters import ParameterFloat, ParameterString
 from sagemaker.workflow.pipeline import Pipeline
@@ -45,8 +46,8 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         role=ROLE,
         instance_type='ml.m5.xlarge',
         instance_count=1,
-        volume_size_in_gb=30,
-        max_runtime_in_seconds=3600,
+        volume_size_in_gb=32,
+        max_runtime_in_seconds=3000,
         tags=[{'Key': 'team', 'Value': 'ml-platform'}],
         sagemaker_session=session,
     )
@@ -85,7 +86,7 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         ),
         cache_config=CacheConfig(
             enable_caching=True,
-            expire_after='P30D',
+            expire_after='P10D',
         ),
     )
 
@@ -152,6 +153,9 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
             model_package_group_name='dialogue-summarizer',
             approval_status='PendingManualApproval',
             description='LoRA-tuned causal LM for dialogue summarization (merged weights).',
+            customer_metadata_properties={
+                'PIPELINE_ARN': ExecutionVariables.PIPELINE_EXECUTION_ARN,
+            },
         ),
     )
 

@@ -12,6 +12,7 @@ from sagemaker.model import Model
 from sagemaker.model_metrics import MetricsSource, ModelMetrics
 from sagemaker.processing import FrameworkProcessor, ProcessingInput, ProcessingOutput
 from sagemaker.sklearn.estimator import SKLearn
+from sagemaker.workflow.execution_variables import ExecutionVariables
 from sagemaker.workflow.functions import Join
 from sagemaker.workflow.model_step import ModelStep
 from sagemaker.workflow.pipeline import Pipeline
@@ -38,8 +39,8 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         role=ROLE,
         instance_type='ml.m5.large',
         instance_count=1,
-        volume_size_in_gb=30,
-        max_runtime_in_seconds=3600,
+        volume_size_in_gb=32,
+        max_runtime_in_seconds=3000,
         sagemaker_session=session,
     )
     pca_preprocess = ProcessingStep(
@@ -63,7 +64,7 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         ),
         cache_config=CacheConfig(
             enable_caching=True,
-            expire_after='P30D',
+            expire_after='P10D',
         ),
     )
 
@@ -75,8 +76,8 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         role=ROLE,
         instance_type='ml.m5.large',
         instance_count=1,
-        volume_size=30,
-        max_run=3600,
+        volume_size=32,
+        max_run=3000,
         output_path='s3://smpipe-examples-123456789012/housing-two-models/models',
         hyperparameters={
             'n_components': '4',
@@ -95,7 +96,7 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         ),
         cache_config=CacheConfig(
             enable_caching=True,
-            expire_after='P30D',
+            expire_after='P10D',
         ),
     )
 
@@ -111,10 +112,13 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         step_args=pca_register_model.register(
             content_types=['text/csv'],
             response_types=['text/csv'],
-            inference_instances=['ml.m5.xlarge'],
-            transform_instances=['ml.m5.xlarge'],
+            inference_instances=['ml.m5.2xlarge'],
+            transform_instances=['ml.m5.2xlarge'],
             model_package_group_name='housing-pca',
             approval_status='PendingManualApproval',
+            customer_metadata_properties={
+                'PIPELINE_ARN': ExecutionVariables.PIPELINE_EXECUTION_ARN,
+            },
         ),
     )
 
@@ -127,8 +131,8 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         role=ROLE,
         instance_type='ml.m5.large',
         instance_count=1,
-        volume_size_in_gb=30,
-        max_runtime_in_seconds=3600,
+        volume_size_in_gb=32,
+        max_runtime_in_seconds=3000,
         sagemaker_session=session,
     )
     housing_preprocess = ProcessingStep(
@@ -161,7 +165,7 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         ),
         cache_config=CacheConfig(
             enable_caching=True,
-            expire_after='P30D',
+            expire_after='P10D',
         ),
     )
 
@@ -173,8 +177,8 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         role=ROLE,
         instance_type='ml.m5.large',
         instance_count=1,
-        volume_size=30,
-        max_run=3600,
+        volume_size=32,
+        max_run=3000,
         output_path='s3://smpipe-examples-123456789012/housing-two-models/models',
         hyperparameters={
             'alpha': '1.0',
@@ -196,7 +200,7 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         ),
         cache_config=CacheConfig(
             enable_caching=True,
-            expire_after='P30D',
+            expire_after='P10D',
         ),
     )
 
@@ -209,7 +213,7 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         role=ROLE,
         instance_type='ml.m5.large',
         instance_count=1,
-        volume_size_in_gb=30,
+        volume_size_in_gb=50,
         max_runtime_in_seconds=3600,
         sagemaker_session=session,
     )
@@ -249,7 +253,7 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         ),
         cache_config=CacheConfig(
             enable_caching=True,
-            expire_after='P30D',
+            expire_after='P10D',
         ),
         property_files=[housing_evaluate_report],
     )
@@ -266,10 +270,13 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         step_args=housing_register_model.register(
             content_types=['text/csv'],
             response_types=['text/csv'],
-            inference_instances=['ml.m5.xlarge'],
-            transform_instances=['ml.m5.xlarge'],
+            inference_instances=['ml.m5.2xlarge'],
+            transform_instances=['ml.m5.2xlarge'],
             model_package_group_name='housing-regressor',
             approval_status='PendingManualApproval',
+            customer_metadata_properties={
+                'PIPELINE_ARN': ExecutionVariables.PIPELINE_EXECUTION_ARN,
+            },
             model_metrics=ModelMetrics(
                 model_statistics=MetricsSource(
                     s3_uri=Join(

@@ -55,9 +55,7 @@ def _select(fields, expression):
 def main(spec_path):
     spec = json.load(open(spec_path))
     sys.path.insert(0, spec["code_dir"])
-    module_spec = importlib.util.spec_from_file_location("inference_entry", os.path.join(spec["code_dir"], spec["program"]))
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
+    module = importlib.import_module(spec["program"].removesuffix(".py"))  # a module name, as the toolkit
     if not hasattr(module, "model_fn"):
         sys.exit(f"{spec['program']} defines no model_fn(model_dir)")
     model = module.model_fn(spec["model_dir"])

@@ -36,7 +36,8 @@ def run(ctx: JobContext) -> StepResult:
     code_dir = model_dir / "code"
     if env.get("SAGEMAKER_SUBMIT_DIRECTORY", "").startswith("s3://"):
         ctx.code.extract(ctx.code.require(env["SAGEMAKER_SUBMIT_DIRECTORY"], where), code_dir)
-    if not program or not (code_dir / program).is_file():
+    module_file = program.removesuffix(".py").replace(".", "/") + ".py" if program else ""
+    if not program or not (code_dir / module_file).is_file():
         raise SmpipeError(f"inference script {program or '(SAGEMAKER_PROGRAM unset)'} not found", where=where,
                           hint="give the Model an entry_point (and source_dir) or pack code/<script> in model.tar.gz")
 
