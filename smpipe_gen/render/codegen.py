@@ -27,6 +27,7 @@ PROCESSING_INPUT = "/opt/ml/processing/input"
 PROCESSING_OUTPUT = "/opt/ml/processing/output"
 REPORT_FILE = "model_evaluation_metrics.json"
 REPORT_OUTPUT = "evaluation"
+ORIGINAL_REPORT_OUTPUT = "model_evaluation_metrics"  # what the original names the metrics output
 REPORT_PROPERTY_FILE = "EvaluationReport"
 DEFAULT_CACHE_EXPIRY = "P10D"  # the original's ten days
 INFERENCE_REQUIREMENTS = "requirements.txt"
@@ -294,7 +295,7 @@ class _Generator:
     def processing_outputs(self, step: ResolvedStep) -> list[str]:
         section: ProcessingSection = step.section
         if step.cls is StepClass.Metrics:
-            return [REPORT_OUTPUT]
+            return [self.report_output]
         if section.outputs is not None:
             return section.outputs
         return list(section.channel_map()) or ["train"]
@@ -327,6 +328,10 @@ class _Generator:
                     else f"{source}-input-{channel}"
                 inputs.append((name, name, uri))
         return inputs
+
+    @property
+    def report_output(self) -> str:
+        return ORIGINAL_REPORT_OUTPUT if self.original_names else REPORT_OUTPUT
 
     @staticmethod
     def single_channel(section) -> str:
@@ -394,8 +399,8 @@ class _Generator:
             inputs.append(Call("ProcessingInput", input_name=self.lit(name), source=uri,
                                destination=self.lit(f"{PROCESSING_INPUT}/{directory}")))
         if step.cls is StepClass.Metrics:
-            outputs = [Call("ProcessingOutput", output_name=self.lit(REPORT_OUTPUT),
-                            source=self.lit(PROCESSING_OUTPUT))]
+            outputs = [Call("ProcessingOutput", output_name=self.lit(self.report_output),
+                            source=self.lit(PROCESSING_OUTPUT + "/" if self.original_names else PROCESSING_OUTPUT))]
         else:
             outputs = [Call("ProcessingOutput", output_name=self.lit(name),
                             source=self.lit(f"{PROCESSING_OUTPUT}/{name}"))
@@ -408,7 +413,7 @@ class _Generator:
         if step.cls is StepClass.Metrics:
             self.use("PropertyFile")
             statements.append((f"{var}_report", Call("PropertyFile", name=self.lit(REPORT_PROPERTY_FILE),
-                                                     output_name=self.lit(REPORT_OUTPUT),
+                                                     output_name=self.lit(self.report_output),
                                                      path=self.lit(REPORT_FILE))))
             kwargs["property_files"] = ListOf([Raw(f"{var}_report")])
         statements.append((var, Call("ProcessingStep", **kwargs)))
@@ -450,7 +455,8 @@ class _Generator:
         section: TrainSection = step.section
         self.use("TrainingInput")
         options = dict(content_type=self.lit(section.content_type) if section.content_type else None,
-                       input_mode=self.lit(section.input_mode) if section.input_mode != "File" else None,
+                       input_mode=self.lit(section.input_mode)
+                       if section.input_mode != "File" or self.original_names else None,
                        distribution=self.lit(section.distribution)
                        if section.distribution != "FullyReplicated" else None)
         channels: dict[str, Code] = {}
@@ -632,7 +638,7 @@ class _Generator:
             self.use("ModelMetrics", "MetricsSource", "Join")
             metrics_var = self.step_vars[step.metrics_step]
             report = Call("Join", on=self.lit("/"), values=ListOf([
-                Raw(f"{metrics_var}.properties.ProcessingOutputConfig.Outputs[{py(REPORT_OUTPUT)}].S3Output.S3Uri"),
+                Raw(f"{metrics_var}.properties.ProcessingOutputConfig.Outputs[{py(self.report_output)}].S3Output.S3Uri"),
                 self.lit(REPORT_FILE)]))
             evaluate = conf.evaluate
             kwargs["model_metrics"] = Call("ModelMetrics", model_statistics=Call(
