@@ -90,7 +90,7 @@ def test_two_models_chain_a_trained_artifact_and_order_registrations():
     steps = steps_by_name(definition)
     inputs = {i["InputName"]: i["S3Input"]["S3Uri"]
               for i in steps["housing-Preprocess"]["Arguments"]["ProcessingInputs"]}
-    assert inputs["model"] == {"Get": "Steps.pca-Train.ModelArtifacts.S3ModelArtifacts"}
+    assert inputs["pca-Train-input-train"] == {"Get": "Steps.pca-Train.ModelArtifacts.S3ModelArtifacts"}
     assert steps["housing-Register-RegisterModel"]["DependsOn"] == ["pca-Register-RegisterModel"]
 
 
