@@ -141,7 +141,7 @@ def test_llm_tiny_variant_registers_under_a_loose_gate_and_fails_training_over_a
 def test_pca_mlp_definition_chains_the_pca_artifact_and_orders_registration():
     steps = definition_steps(EXAMPLES / "pca-tf-housing")
     inputs = {i["InputName"]: i["S3Input"]["S3Uri"] for i in steps["mlp-Preprocess"]["Arguments"]["ProcessingInputs"]}
-    assert inputs["model"] == {"Get": "Steps.pca-Train.ModelArtifacts.S3ModelArtifacts"}
+    assert inputs["pca-Train-input-train"] == {"Get": "Steps.pca-Train.ModelArtifacts.S3ModelArtifacts"}
     assert "pca-Register-RegisterModel" in steps["mlp-Register-RegisterModel"]["DependsOn"]
     assert "tensorflow-training" in steps["mlp-Train"]["Arguments"]["AlgorithmSpecification"]["TrainingImage"]
 
