@@ -11,6 +11,7 @@ from sagemaker.fw_utils import tar_and_upload_dir
 from sagemaker.inputs import TrainingInput
 from sagemaker.model import Model
 from sagemaker.model_metrics import MetricsSource, ModelMetrics
+from sagemaker.network import NetworkConfig
 from sagemaker.processing import FrameworkProcessor, ProcessingInput, ProcessingOutput
 from sagemaker.sklearn.estimator import SKLearn
 from sagemaker.transformer import Transformer
@@ -55,13 +56,16 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         estimator_cls=SKLearn,
         framework_version=None,
         image_uri='683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3',
-        command=['python'],
+        command=['python', '-m', 'preprocess'],
         role=ROLE,
         instance_type='ml.m5.xlarge',
         instance_count=1,
         volume_size_in_gb=32,
         max_runtime_in_seconds=3000,
         tags=[{'Key': 'team', 'Value': 'ml-platform'}],
+        network_config=NetworkConfig(
+            encrypt_inter_container_traffic=True,
+        ),
         sagemaker_session=session,
     )
     abalone_preprocess = ProcessingStep(
@@ -124,14 +128,17 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         name='abalone-Train',
         step_args=abalone_train_estimator.fit(
             inputs={
-                'train': TrainingInput(
+                'abalone-Preprocess-train': TrainingInput(
                     s3_data=abalone_preprocess.properties.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri,
+                    input_mode='File',
                 ),
-                'validation': TrainingInput(
+                'abalone-Preprocess-validation': TrainingInput(
                     s3_data=abalone_preprocess.properties.ProcessingOutputConfig.Outputs['validation'].S3Output.S3Uri,
+                    input_mode='File',
                 ),
-                'test': TrainingInput(
+                'abalone-Preprocess-test': TrainingInput(
                     s3_data=abalone_preprocess.properties.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri,
+                    input_mode='File',
                 ),
             },
         ),
@@ -146,18 +153,21 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         estimator_cls=SKLearn,
         framework_version=None,
         image_uri='683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1',
-        command=['python'],
+        command=['python', '-m', 'evaluate'],
         role=ROLE,
         instance_type='ml.m5.xlarge',
         instance_count=1,
         volume_size_in_gb=50,
         max_runtime_in_seconds=3600,
         tags=[{'Key': 'team', 'Value': 'ml-platform'}],
+        network_config=NetworkConfig(
+            encrypt_inter_container_traffic=True,
+        ),
         sagemaker_session=session,
     )
     abalone_evaluate_report = PropertyFile(
         name='EvaluationReport',
-        output_name='evaluation',
+        output_name='model_evaluation_metrics',
         path='model_evaluation_metrics.json',
     )
     abalone_evaluate = ProcessingStep(
@@ -167,30 +177,20 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
             source_dir='scripts',
             inputs=[
                 ProcessingInput(
-                    input_name='train',
-                    source=abalone_preprocess.properties.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri,
-                    destination='/opt/ml/processing/input/train',
-                ),
-                ProcessingInput(
-                    input_name='validation',
-                    source=abalone_preprocess.properties.ProcessingOutputConfig.Outputs['validation'].S3Output.S3Uri,
-                    destination='/opt/ml/processing/input/validation',
-                ),
-                ProcessingInput(
-                    input_name='test',
+                    input_name='abalone-Preprocess-input',
                     source=abalone_preprocess.properties.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri,
-                    destination='/opt/ml/processing/input/test',
+                    destination='/opt/ml/processing/input/abalone-Preprocess-test',
                 ),
                 ProcessingInput(
-                    input_name='model',
+                    input_name='abalone-Train-input',
                     source=abalone_train.properties.ModelArtifacts.S3ModelArtifacts,
-                    destination='/opt/ml/processing/input/model',
+                    destination='/opt/ml/processing/input/abalone-Train-test',
                 ),
             ],
             outputs=[
                 ProcessingOutput(
-                    output_name='evaluation',
-                    source='/opt/ml/processing/output',
+                    output_name='model_evaluation_metrics',
+                    source='/opt/ml/processing/output/',
                 ),
             ],
         ),
@@ -298,7 +298,7 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
                     s3_uri=Join(
                         on='/',
                         values=[
-                            abalone_evaluate.properties.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri,
+                            abalone_evaluate.properties.ProcessingOutputConfig.Outputs['model_evaluation_metrics'].S3Output.S3Uri,
                             'model_evaluation_metrics.json',
                         ],
                     ),
