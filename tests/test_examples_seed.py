@@ -66,10 +66,10 @@ def test_lightgbm_definition_scores_the_staged_test_file():
     assert data == {"Std:Join": {"On": "/", "Values": [
         {"Get": "Steps.purchase-Preprocess.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri"}, "x_test.csv"]}}
     channels = {c["ChannelName"] for c in steps["purchase-Train"]["Arguments"]["InputDataConfig"]}
-    assert channels == {"train", "test"}
+    assert channels == {"purchase-Preprocess-train", "purchase-Preprocess-test"}
     evaluate_inputs = {i["InputName"]: i["S3Input"]["S3Uri"]
                        for i in steps["purchase-Evaluate"]["Arguments"]["ProcessingInputs"]}
-    assert evaluate_inputs["predictions"] == {"Get": "Steps.purchase-Transform.TransformOutput.S3OutputPath"}
+    assert evaluate_inputs["purchase-Transform-input"] == {"Get": "Steps.purchase-Transform.TransformOutput.S3OutputPath"}
 
 
 def test_lightgbm_registers_with_classification_metrics_and_stops_below_min_auc(tmp_path):
