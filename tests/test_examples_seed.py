@@ -105,7 +105,8 @@ def test_llm_definition_trains_on_a_gpu_with_the_gate_as_a_parameter():
     hps = train["HyperParameters"]
     assert hps["model_size"] == {"Get": "Parameters.ModelSize"}
     assert json.dumps(hps["eval_loss_gate"]).count("Parameters.EvalLossGate") == 1
-    assert {c["ChannelName"] for c in train["InputDataConfig"]} == {"train", "validation", "tokenizer", "base_model"}
+    assert {c["ChannelName"] for c in train["InputDataConfig"]} == {
+        "summarizer-Preprocess-train", "summarizer-Preprocess-validation", "summarizer-Preprocess-tokenizer", "base_model"}
     parameters = {p["Name"]: p for p in json.loads(
         (EXAMPLES / "llm-summarization" / "pipeline" / "definition.json").read_text())["Parameters"]}
     assert parameters["ModelSize"]["DefaultValue"] == "base"
