@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from smpipe_gen.config.model import (
+    DEFAULT_INSTANCE_TYPE,
     Channel,
     Comparison,
     ParameterRef,
     ProcessingSection,
     ReportValue,
-    DEFAULT_INSTANCE_TYPE,
     StepClass,
     TrainSection,
 )
