@@ -30,6 +30,7 @@ DIGEST_METADATA = "smpipe-sha256"  # S3 object metadata key holding an artifact'
 TAG_COMMIT = "smpipe-gen:git-commit"
 TAG_DEFINITION = "smpipe-gen:definition-sha256"
 TAG_VERSION = "smpipe-gen:version"
+TAG_ENVIRONMENT = "smpipe-gen:environment"
 TAG_USER_KEYS = "smpipe-gen:user-tag-keys"  # the config's tags last applied, so removed ones go too
 TERMINAL_STATUSES = ("Succeeded", "Failed", "Stopped")
 UPLOAD_WORKERS = 8
@@ -77,8 +78,10 @@ def load(project: Project) -> Loaded:
 
 def ensure_fresh(project: Project) -> None:
     """Run ``check`` in a child process: it imports the SDK to re-render, apply must not."""
-    command = [sys.executable, "-m", "smpipe_gen", "check", "-C", str(project.root),
-               "--out", str(project.output_dir)]
+    out = project.output_dir.parent if project.environment else project.output_dir
+    command = [sys.executable, "-m", "smpipe_gen", "check", "-C", str(project.root), "--out", str(out)]
+    if project.environment:
+        command += ["--environment", project.environment]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode == 0:
         return
@@ -128,21 +131,27 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
 
 
 def git_commit(root: Path) -> str:
-    """The commit being applied, "+dirty" when the working tree differs, "unknown" outside git."""
+    """The commit being applied, "+dirty" when the working tree differs; outside git (a CodeBuild
+    source without .git) the commit CodeBuild resolved, else "unknown"."""
+    import os
+
     import git
 
     try:
         repo = git.Repo(root, search_parent_directories=True)
         sha = repo.head.commit.hexsha
     except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError):
-        return "unknown"
+        return os.environ.get("CODEBUILD_RESOLVED_SOURCE_VERSION") or "unknown"
     return sha + ("+dirty" if repo.is_dirty(untracked_files=False) else "")
 
 
 class Deployer:
-    """boto3 clients for one manifest's account and region, with botocore's standard retries."""
+    """boto3 clients for one manifest's account and region, with botocore's standard retries.
 
-    def __init__(self, manifest: Manifest, echo: Callable[[str], None] = print):
+    ``assume_role``: a deploy role (usually in the environment's own account) to assume with STS
+    first, so one CI identity can reach every environment's account."""
+
+    def __init__(self, manifest: Manifest, echo: Callable[[str], None] = print, assume_role: str | None = None):
         import boto3
         from botocore.config import Config
 
@@ -151,11 +160,46 @@ class Deployer:
         self.echo = echo
         config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=10, read_timeout=60)
         session = boto3.session.Session(region_name=self.settings.region)
+        if assume_role:
+            session = self._assumed(session, assume_role, config)
         self.sagemaker = session.client("sagemaker", config=config)
         self.s3 = session.client("s3", config=config)
+        self.sts = session.client("sts", config=config)
         # Step progress is best effort: one attempt, so an endpoint without it costs no backoff.
         self.progress = session.client("sagemaker", config=config.merge(Config(retries={"mode": "standard",
                                                                                           "max_attempts": 1})))
+
+    def _assumed(self, session: Any, role_arn: str, config: Any) -> Any:
+        import boto3
+
+        from smpipe_gen.config.values import problem
+
+        why = problem("SMP_ROLE", role_arn)
+        if why:
+            raise SmpipeError(f"the role to assume {why}", where=f"--assume-role {role_arn}",
+                              hint="pass the deploy role's ARN")
+        name = f"smpipe-gen-{self.settings.environment or 'apply'}"[:64]
+        credentials = self.call("AssumeRole", session.client("sts", config=config).assume_role,
+                                RoleArn=role_arn, RoleSessionName=name)["Credentials"]
+        self.echo(f"assumed {role_arn}")
+        return boto3.session.Session(aws_access_key_id=credentials["AccessKeyId"],
+                                     aws_secret_access_key=credentials["SecretAccessKey"],
+                                     aws_session_token=credentials["SessionToken"], region_name=self.settings.region)
+
+    def check_account(self) -> None:
+        """Refuse to deploy an environment's render with another account's credentials (prod's
+        render into dev): the account is the one of the pipeline role the render names."""
+        wanted = self.settings.role_arn.split(":")[4] if self.settings.role_arn.count(":") >= 5 else ""
+        identity = self.call("GetCallerIdentity", self.sts.get_caller_identity)
+        if wanted and identity.get("Account") != wanted:
+            raise SmpipeError(f"the credentials are for account {identity.get('Account')}, but this render deploys "
+                              f"to account {wanted}", where=f"environment {self.settings.environment}",
+                              hint="pass --assume-role with the deploy role of that account, or use its credentials")
+
+    def encryption(self) -> dict[str, str]:
+        """PutObject arguments that encrypt with the configured KMS key (none without one)."""
+        key = self.settings.kms_key
+        return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": key} if key else {}
 
     def call(self, what: str, function: Callable[..., Any], **kwargs: Any) -> Any:
         """One AWS call; failures become one-line errors naming the call and the pipeline."""
@@ -218,7 +262,8 @@ class Deployer:
             raise self.error(f"HeadObject {artifact.s3_uri}", error) from None
         if not dry_run:
             self.call(f"PutObject {artifact.s3_uri}", self.s3.put_object, Bucket=bucket, Key=key,
-                      Body=artifact_bytes(artifact, root), Metadata={DIGEST_METADATA: artifact.sha256})
+                      Body=artifact_bytes(artifact, root), Metadata={DIGEST_METADATA: artifact.sha256},
+                      **self.encryption())
         return True
 
 
@@ -234,11 +279,17 @@ def parse_definition(value: Any) -> dict[str, Any] | None:
     return parsed if isinstance(parsed, dict) else None
 
 
-def _desired_tags(loaded: Loaded) -> dict[str, str]:
-    tags = dict(loaded.manifest.pipeline.tags)
-    tags.update({TAG_COMMIT: git_commit(loaded.project.root), TAG_DEFINITION: loaded.definition_sha256,
-                 TAG_VERSION: __version__, TAG_USER_KEYS: _user_keys(loaded.manifest.pipeline.tags)})
+def _tracked_tags(loaded: Loaded) -> dict[str, str]:
+    """The tags whose difference alone makes apply update the pipeline."""
+    settings = loaded.manifest.pipeline
+    tags = {**settings.tags, TAG_DEFINITION: loaded.definition_sha256, TAG_USER_KEYS: _user_keys(settings.tags)}
+    if settings.environment:
+        tags[TAG_ENVIRONMENT] = settings.environment
     return tags
+
+
+def _desired_tags(loaded: Loaded) -> dict[str, str]:
+    return {**_tracked_tags(loaded), TAG_COMMIT: git_commit(loaded.project.root), TAG_VERSION: __version__}
 
 
 def _user_keys(tags: dict[str, str]) -> str:
@@ -270,8 +321,7 @@ def _differences(loaded: Loaded, described: dict[str, Any], tags: dict[str, str]
     deployed_parallelism = (described.get("ParallelismConfiguration") or {}).get("MaxParallelExecutionSteps")
     if settings.parallelism is not None and deployed_parallelism != settings.parallelism:
         changes.append("parallelism")
-    wanted = {**settings.tags, TAG_DEFINITION: loaded.definition_sha256, TAG_USER_KEYS: _user_keys(settings.tags)}
-    if any(tags.get(key) != value for key, value in wanted.items()) or _stale_user_tags(loaded, tags):
+    if any(tags.get(key) != value for key, value in _tracked_tags(loaded).items()) or _stale_user_tags(loaded, tags):
         changes.append("tags")
     return changes
 
@@ -291,7 +341,7 @@ def _pipeline_arguments(loaded: Loaded, deployer: Deployer, dry_run: bool) -> tu
     key = f"{settings.name}/definitions/{loaded.definition_sha256}.json"
     if not dry_run:
         deployer.call(f"PutObject s3://{settings.bucket}/{key}", deployer.s3.put_object, Bucket=settings.bucket,
-                      Key=key, Body=body, ContentType="application/json")
+                      Key=key, Body=body, ContentType="application/json", **deployer.encryption())
     arguments["PipelineDefinitionS3Location"] = {"Bucket": settings.bucket, "ObjectKey": key}
     return arguments, f"s3://{settings.bucket}/{key}"
 

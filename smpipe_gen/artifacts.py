@@ -63,6 +63,8 @@ class PipelineSettings(_Strict):
     bucket: str
     tags: dict[str, str] = Field(default_factory=dict)
     parallelism: int | None = None
+    kms_key: str | None = None  # every code upload is encrypted with it (SSE-KMS)
+    environment: str | None = None  # environments/<name>.env the render used, if any
 
 
 class Manifest(_Strict):

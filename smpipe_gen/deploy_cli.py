@@ -10,7 +10,7 @@ from typing import List, Optional
 
 import typer
 
-from smpipe_gen.cli_options import OUTPUT_DIR, PROJECT_DIR
+from smpipe_gen.cli_options import EACH_ENVIRONMENT, ENVIRONMENT, OUTPUT_DIR, PROJECT_DIR
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.project import Project
 
@@ -42,6 +42,10 @@ def apply_command(
     skip_check: bool = typer.Option(False, "--skip-check",
                                     help="Trust that `smpipe-gen check` already passed in this build."),
     poll: float = typer.Option(15.0, "--poll-seconds", help="Polling interval for --wait.", hidden=True),
+    environment: Optional[str] = ENVIRONMENT,
+    assume_role: Optional[str] = typer.Option(None, "--assume-role", metavar="ARN",
+                                              help="Assume this IAM role (STS) before deploying, e.g. the "
+                                                   "environment account's deploy role."),
 ) -> None:
     """Upload the code artifacts and create or update the pipeline from the committed definition.
 
@@ -53,13 +57,15 @@ def apply_command(
         raise SmpipeError("--wait needs --start", where="apply", hint="add --start or drop --wait")
     if param and not start:
         raise SmpipeError("--param needs --start", where="apply", hint="add --start")
-    project = Project.at(project_dir, out)
+    project = Project.at(project_dir, out, environment)
     loaded = deploy.load(project)
     parameters = deploy.typed_parameters(loaded.definition, param)
     if not skip_check:
         deploy.ensure_fresh(project)
     deploy.verify_sources(loaded)
-    deployer = deploy.Deployer(loaded.manifest, echo=typer.echo)
+    deployer = deploy.Deployer(loaded.manifest, echo=typer.echo, assume_role=assume_role)
+    if project.environment:
+        deployer.check_account()
 
     def confirm(changes: list[str]) -> bool:
         return typer.confirm(f"apply to pipeline {loaded.manifest.pipeline.name} ({', '.join(changes)})?")
@@ -96,11 +102,12 @@ def delete_command(
     project_dir: Path = PROJECT_DIR,
     out: Path = OUTPUT_DIR,
     yes: bool = typer.Option(False, "--yes", "-y", help="Delete without asking."),
+    environment: Optional[str] = ENVIRONMENT,
 ) -> None:
     """Delete the pipeline named in the manifest (its executions' jobs and S3 objects stay)."""
     from smpipe_gen import apply as deploy
 
-    project = Project.at(project_dir, out)
+    project = Project.at(project_dir, out, environment)
     manifest = deploy.load(project).manifest
     name = manifest.pipeline.name
     if not yes:
@@ -120,40 +127,55 @@ def delete_command(
 def plan_command(
     project_dir: Path = PROJECT_DIR,
     out: Path = OUTPUT_DIR,
-    base: Optional[str] = typer.Option(None, "--base", help="Git ref to compare with (default: merge base with main)."),
+    base: Optional[str] = typer.Option(None, "--base", help="Git ref to compare with (default: the merge base "
+                                       "with the PR's target branch in CI, else with main)."),
     deployed: bool = typer.Option(False, "--deployed", help="Compare with the deployed pipeline (DescribePipeline)."),
     base_definition: Optional[Path] = typer.Option(
         None, "--base-definition",
         help="Compare with a definition JSON file (e.g. the original framework's pipeline_definition.json)."),
     output_format: PlanFormat = typer.Option(PlanFormat.text, "--format", help="Output format."),
+    environment: Optional[str] = EACH_ENVIRONMENT,
+    comment: bool = typer.Option(False, "--comment", help="Also post the markdown plan on the GitHub PR, as one "
+                                 "comment updated in place (GITHUB_TOKEN, CodeBuild's PR variables)."),
 ) -> None:
-    """Show what the working-tree definition changes: steps, parameters, risks, downstream steps.
+    """Show what the definition changes: steps, parameters, risks, downstream steps; one section
+    per environment.
 
     Exit 0 when nothing changes, 2 when something does."""
+    import os
+
     from smpipe_gen import plan
 
     if sum(map(bool, (base, deployed, base_definition))) > 1:
         raise SmpipeError("--base, --deployed and --base-definition exclude each other", where="plan",
                           hint="pick one")
-    project = Project.at(project_dir, out)
+    pull_request = None
+    if comment:
+        from smpipe_gen import github
+
+        pull_request = github.pull_request(os.environ)  # before any work: a misconfigured build fails fast
+    projects = Project.each(project_dir, out, environment)
     if base_definition:
-        result = plan.against_definition(project, base_definition)
+        results = [plan.against_definition(p, base_definition) for p in projects]
     else:
-        result = plan.against_deployed(project) if deployed else plan.against_ref(project, base)
-    render = {"text": plan.format_text, "markdown": plan.format_markdown, "json": plan.format_json}
-    typer.echo(render[output_format.value](result), nl=False)
-    raise typer.Exit(2 if result.has_changes else 0)
+        results = [plan.against_deployed(p) if deployed else plan.against_ref(p, base) for p in projects]
+    typer.echo(plan.format_plans(results, output_format.value), nl=False)
+    if pull_request is not None:
+        url = github.upsert_comment(pull_request, plan.format_plans(results, "markdown"))
+        typer.echo(f"plan posted: {url}", err=True)
+    raise typer.Exit(2 if any(result.has_changes for result in results) else 0)
 
 
 def graph_command(
     project_dir: Path = PROJECT_DIR,
     out: Path = OUTPUT_DIR,
     output_format: GraphFormat = typer.Option(GraphFormat.mermaid, "--format", help="Output format."),
+    environment: Optional[str] = ENVIRONMENT,
 ) -> None:
     """Draw the DAG of the rendered definition (steps, data and DependsOn edges, condition branches)."""
     from smpipe_gen import drawing, plan
 
-    definition, _manifest = plan.read_current(Project.at(project_dir, out))
+    definition, _manifest = plan.read_current(Project.at(project_dir, out, environment))
     draw = drawing.mermaid if output_format is GraphFormat.mermaid else drawing.dot
     typer.echo(draw(definition), nl=False)
 

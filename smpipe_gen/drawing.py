@@ -58,6 +58,47 @@ def steps(definition: dict[str, Any]) -> dict[str, Step]:
     return found
 
 
+# The SageMaker SDK's ModelStep turns a step named X into X-CreateModel or X-RegisterModel, after
+# X-RepackModel-<n> when it repacks the model; the name a person wrote (in a config or an SDK
+# program) is X.
+_MODEL_STEP = re.compile(r"^(?P<base>.+)-(?:CreateModel|RegisterModel|RepackModel-(?P<repack>\d+))$")
+_MODEL_STEP_TYPES = {"CreateModel": "Model", "RegisterModel": "RegisterModel", "RepackModel": "Training"}
+
+
+def display_names(definition: dict[str, Any]) -> dict[str, str]:
+    """Each step's name as a person wrote it: ``X`` for ``X-CreateModel``/``X-RegisterModel``,
+    ``X (repack n)`` for ``X-RepackModel-n``; every other step keeps its name. Derived from the
+    definition alone, so foreign definitions get it too; a name that would be ambiguous stays
+    the SDK's."""
+    all_steps = steps(definition)
+    wanted: dict[str, str] = {}
+    for name, step in all_steps.items():
+        match = _MODEL_STEP.match(name)
+        kind = name.rsplit("-", 2)[-2] if match and match["repack"] else name.rsplit("-", 1)[-1]
+        if match and match["base"] not in all_steps and _MODEL_STEP_TYPES.get(kind) == step.type:
+            wanted[name] = f"{match['base']} (repack {match['repack']})" if match["repack"] else match["base"]
+        else:
+            wanted[name] = name
+    counts: dict[str, int] = {}
+    for display in wanted.values():
+        counts[display] = counts.get(display, 0) + 1
+    return {name: display if counts[display] == 1 or display == name else name for name, display in wanted.items()}
+
+
+def step_named(definition: dict[str, Any], name: str) -> str | None:
+    """The definition's step a person means by ``name``: its SDK name, its display name, or the
+    name of a ModelStep (its first step: the repack when there is one)."""
+    all_steps = steps(definition)
+    if name in all_steps:
+        return name
+    display = display_names(definition)
+    for sdk_name in all_steps:
+        match = _MODEL_STEP.match(sdk_name)
+        if display[sdk_name] == name or (match and match["base"] == name and display[sdk_name] != sdk_name):
+            return sdk_name
+    return None
+
+
 def _gets(value: Any) -> Iterator[str]:
     if isinstance(value, dict):
         for key, item in value.items():
@@ -154,11 +195,12 @@ def mermaid(definition: dict[str, Any], marks: dict[str, str] | None = None) -> 
     """A ``flowchart TD``; ``marks`` maps step names to a class of MERMAID_CLASSES (plan uses it
     to colour added, changed and removed steps)."""
     all_steps = steps(definition)
+    shown = display_names(definition)
     ids = _node_ids(list(all_steps))
     lines = ["flowchart TD"]
     for name, step in all_steps.items():
         left, right = _MERMAID_SHAPES.get(step.type, ("[", "]"))
-        lines.append(f'  {ids[name]}{left}"{_label(name)}<br/>{step.type}"{right}')
+        lines.append(f'  {ids[name]}{left}"{_label(shown[name])}<br/>{step.type}"{right}')
     arrows = {"data": "-->", "depends": "-.->", "if": "-->|if|", "else": "-->|else|"}
     for edge in edges(definition):
         if edge.source in ids:
@@ -181,10 +223,11 @@ def _quote(text: str) -> str:
 def dot(definition: dict[str, Any]) -> str:
     """A Graphviz digraph: ``dot -Tsvg`` draws it."""
     all_steps = steps(definition)
+    shown = display_names(definition)
     lines = ["digraph pipeline {", "  rankdir=TB;", "  node [shape=box, fontname=Helvetica];"]
     for name, step in all_steps.items():
         shape = _DOT_SHAPES.get(step.type, "box")
-        label = _quote(name)[:-1] + "\\n" + step.type + '"'
+        label = _quote(shown[name])[:-1] + "\\n" + step.type + '"'
         lines.append(f"  {_quote(name)} [label={label}, shape={shape}];")
     styles = {"data": "", "depends": " [style=dashed]", "if": " [label=if]", "else": " [label=else, color=red]"}
     for edge in edges(definition):

@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 
+SHOWN_VALUE_LIMIT = 80
+
+
+def shorten(text: str, limit: int = SHOWN_VALUE_LIMIT) -> str:
+    """``text`` cut to ``limit`` characters with an ellipsis: a 100k-character value or key in
+    a config must not be echoed whole into an error line."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 class SmpipeError(Exception):
     """A problem in the user's input or environment, reported without a traceback.
 

@@ -73,6 +73,7 @@ class Plan:
     risks: list[Risk] = field(default_factory=list)
     before_graph: str = ""
     after_graph: str = ""
+    environment: str | None = None  # environments/<name>.env the compared renders belong to
 
     @property
     def has_changes(self) -> bool:
@@ -330,7 +331,7 @@ def _code_note(change: Change, before: dict[str, dict[str, str]], after: dict[st
 
 def compare(before: dict[str, Any], after: dict[str, Any], *, base: str, head: str,
             settings: list[Change] | None = None,
-            manifests: tuple[dict[str, Any], dict[str, Any]] | None = None) -> Plan:
+            manifests: tuple[dict[str, Any], dict[str, Any]] | None = None, environment: str | None = None) -> Plan:
     """The plan from ``before`` to ``after`` (an empty dict stands for "no pipeline"); with
     ``manifests`` (before, after; as JSON) code changes name the files that differ."""
     before_steps, after_steps = drawing.steps(before), drawing.steps(after)
@@ -374,7 +375,7 @@ def compare(before: dict[str, Any], after: dict[str, Any], *, base: str, head: s
     risks += [Risk("role", "pipeline", f"pipeline role changes: {c.before} -> {c.after}")
               for c in settings if c.category == "role"]
     return Plan(base=base, head=head, steps=diffs, parameters=_parameters(before, after), settings=settings,
-                risks=risks,
+                risks=risks, environment=environment,
                 before_graph=drawing.mermaid(before, marks_before) if before else "",
                 after_graph=drawing.mermaid(after, marks_after))
 
@@ -410,29 +411,48 @@ def read_current(project: Project) -> tuple[dict[str, Any], dict[str, Any]]:
     return definition, manifest
 
 
-def _base_candidates() -> list[str]:
-    """The PR's target branch when CI names it (CodeBuild webhooks, GitHub Actions), then
-    main and master, local or fetched."""
-    names = []
+def _ci_base_branch() -> str | None:
+    """The PR's target branch when CI names it (CodeBuild webhooks, GitHub Actions)."""
     for variable in ("CODEBUILD_WEBHOOK_BASE_REF", "GITHUB_BASE_REF"):
         branch = os.environ.get(variable, "").removeprefix("refs/heads/")
         if branch:
-            names += [f"origin/{branch}", branch]
-    return names + ["main", "master", "origin/main", "origin/master"]
+            return branch
+    return None
 
 
 def _default_base(repo: Any) -> tuple[str, str]:
+    """The merge base of HEAD and the PR's target branch (as CI names it, else main or master):
+    what the PR changes, not what other merged PRs changed since it branched."""
     import git
 
-    for candidate in _base_candidates():
+    branch = _ci_base_branch()
+    candidates = [f"origin/{branch}", branch] if branch else ["main", "master", "origin/main", "origin/master"]
+    for candidate in candidates:
         try:
             bases = repo.merge_base(candidate, "HEAD")
         except git.GitCommandError:
             continue
         if bases:
             return bases[0].hexsha, f"merge base with {candidate}"
+    if branch:
+        raise SmpipeError(f"the PR's target branch {branch!r} is not in this clone, or shares no history with HEAD",
+                          where=str(repo.working_tree_dir),
+                          hint=f"fetch it first: git fetch origin +refs/heads/{branch}:refs/remotes/origin/{branch} "
+                               "(with --unshallow in a shallow clone)")
     raise SmpipeError("no main or master branch to compare with", where=str(repo.working_tree_dir),
                       hint="pass --base <git ref>, e.g. --base origin/develop")
+
+
+def _head_label(repo: Any, project: Project) -> str:
+    """What the plan shows: a PR's head commit in CI, the commit when the render is committed
+    as is, else the working tree."""
+    sha = repo.head.commit.hexsha[:8]
+    trigger = os.environ.get("CODEBUILD_WEBHOOK_TRIGGER", "")
+    if trigger.startswith("pr/"):
+        return f"PR #{trigger[3:]} ({sha})"
+    if not repo.is_dirty(untracked_files=True, path=str(project.output_dir)):
+        return f"HEAD ({sha})"
+    return "working tree"
 
 
 def _blob_json(commit: Any, path: str) -> dict[str, Any] | None:
@@ -470,8 +490,8 @@ def against_ref(project: Project, ref: str | None = None) -> Plan:
                           hint="compare with another --base") from None
     settings = settings_changes(manifest.get("pipeline", {}), current_manifest.get("pipeline", {})) \
         if manifest and current_manifest else []
-    return compare(before, current, base=f"{label} ({sha[:8]})", head="working tree", settings=settings,
-                   manifests=(manifest, current_manifest))
+    return compare(before, current, base=f"{label} ({sha[:8]})", head=_head_label(repo, project),
+                   settings=settings, manifests=(manifest, current_manifest), environment=project.environment)
 
 
 def against_definition(project: Project, path: Path) -> Plan:
@@ -501,7 +521,8 @@ def against_deployed(project: Project) -> Plan:
     described = deployer.describe()
     name = loaded.manifest.pipeline.name
     if described is None:
-        return compare({}, loaded.definition, base=f"pipeline {name} (not deployed)", head="working tree")
+        return compare({}, loaded.definition, base=f"pipeline {name} (not deployed)", head="working tree",
+                       environment=project.environment)
     settings = loaded.manifest.pipeline
     deployed_settings = {"role_arn": described.get("RoleArn"),
                          "display_name": described.get("PipelineDisplayName") or name,
@@ -512,9 +533,8 @@ def against_deployed(project: Project) -> Plan:
     if deployed is None:
         raise SmpipeError("the deployed definition is not readable JSON", where=f"pipeline {name}",
                           hint="compare with a git ref instead: --base <ref>")
-    return compare(deployed, loaded.definition,
-                   base=f"deployed pipeline {name}", head="working tree",
-                   settings=settings_changes(deployed_settings, wanted))
+    return compare(deployed, loaded.definition, base=f"deployed pipeline {name}", head="working tree",
+                   settings=settings_changes(deployed_settings, wanted), environment=project.environment)
 
 
 # -- formatting --------------------------------------------------------------------------------
@@ -527,8 +547,13 @@ def _step_title(diff: StepDiff) -> str:
     return f"{diff.name} ({diff.type})"
 
 
+def _title(plan: Plan, arrow: str) -> str:
+    where = f"environment {plan.environment}: " if plan.environment else ""
+    return f"{where}{plan.base} {arrow} {plan.head}"
+
+
 def format_text(plan: Plan) -> str:
-    lines = [f"Plan: {plan.base} -> {plan.head}", plan.summary()]
+    lines = [f"Plan: {_title(plan, '->')}", plan.summary()]
     if not plan.has_changes:
         return "\n".join(lines) + "\n"
     if plan.risks:
@@ -564,7 +589,7 @@ def _md(text: str) -> str:
 
 
 def format_markdown(plan: Plan) -> str:
-    lines = [f"### smpipe-gen plan: {plan.base} → {plan.head}", "", f"**{plan.summary()}**"]
+    lines = [f"### smpipe-gen plan: {_title(plan, '→')}", "", f"**{plan.summary()}**"]
     if not plan.has_changes:
         return "\n".join(lines) + "\n"
     if plan.risks:
@@ -591,9 +616,23 @@ def format_markdown(plan: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
-def format_json(plan: Plan) -> str:
+def _json_data(plan: Plan) -> dict[str, Any]:
     data = asdict(plan)
     data["summary"] = plan.summary()
     data["has_changes"] = plan.has_changes
     data["counts"] = plan.counts()
-    return artifacts.canonical_json(data)
+    return data
+
+
+def format_json(plan: Plan) -> str:
+    return artifacts.canonical_json(_json_data(plan))
+
+
+def format_plans(plans: list[Plan], output_format: str) -> str:
+    """One plan as before; several (one per environment) as one section each, or for JSON a
+    list of plan objects."""
+    if output_format == "json":
+        return format_json(plans[0]) if len(plans) == 1 and plans[0].environment is None \
+            else artifacts.canonical_json([_json_data(plan) for plan in plans])
+    one = format_markdown if output_format == "markdown" else format_text
+    return "\n".join(one(plan) for plan in plans)

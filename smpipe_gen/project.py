@@ -1,4 +1,8 @@
-"""Where a model repository keeps its config and its rendered artifacts."""
+"""Where a model repository keeps its config and its rendered artifacts.
+
+A repository with ``environments/<name>.env`` files has one render per environment, under
+``<out>/<name>/``; a repository with only ``env.env`` has one render under ``<out>/``.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +10,34 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from smpipe_gen import artifacts
+from smpipe_gen.config.environment import check_environment, environment_names
 
 
 @dataclass(frozen=True)
 class Project:
-    """A model repository: its root and the directory holding the rendered artifacts."""
+    """A model repository: its root, the environment (if it has several) and the directory
+    holding that environment's rendered artifacts."""
 
     root: Path
     output_dir: Path
+    environment: str | None = None
 
     @classmethod
-    def at(cls, root: str | Path = ".", output_dir: str | Path = artifacts.DEFAULT_OUTPUT_DIR) -> "Project":
+    def at(cls, root: str | Path = ".", output_dir: str | Path = artifacts.DEFAULT_OUTPUT_DIR,
+           environment: str | None = None) -> "Project":
+        """One render: the named environment (required when there are several), or the only one."""
         root = Path(root).resolve()
         out = Path(output_dir)
-        return cls(root=root, output_dir=out if out.is_absolute() else root / out)
+        out = out if out.is_absolute() else root / out
+        name = check_environment(root, environment)
+        return cls(root=root, output_dir=out / name if name else out, environment=name)
+
+    @classmethod
+    def each(cls, root: str | Path = ".", output_dir: str | Path = artifacts.DEFAULT_OUTPUT_DIR,
+             environment: str | None = None) -> list["Project"]:
+        """The named environment, or every environment (render, check and plan cover them all)."""
+        names = environment_names(Path(root)) if environment is None else [environment]
+        return [cls.at(root, output_dir, name) for name in names] or [cls.at(root, output_dir)]
 
     @property
     def pipeline_py(self) -> Path:

@@ -285,7 +285,6 @@ def test_unknown_input_names_value_is_refused(tmp_path):
 # ---------------------------------------------------------------- the original's template env.env
 
 
-@pytest.mark.xfail(reason="value validation lands with issue 9", strict=False)
 def test_template_env_file_with_placeholders_is_refused(tmp_path):
     repo = tmp_path / "dialogue"
     shutil.copytree(FIXTURES / "dialogue", repo)

@@ -21,6 +21,8 @@ def test_mermaid_shows_data_edges_and_condition_branches(project):
     lines = done.stdout.splitlines()
     assert lines[0] == "flowchart TD"
     assert '  CheckMse{"CheckMse<br/>Condition"}' in lines
+    # the SDK's ModelStep suffix is dropped from labels: the name written in the program
+    assert '  Register_RegisterModel[/"Register<br/>RegisterModel"/]' in lines
     assert set(lines) >= {
         "  Preprocess --> Train",  # Train reads Preprocess's train output
         "  Train --> Evaluate",

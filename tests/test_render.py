@@ -236,3 +236,7 @@ def test_vpc_and_kms_reach_every_job_of_the_abalone_pipeline():
     assert steps["abalone-CreateModel-CreateModel"]["Arguments"]["VpcConfig"] == vpc
     assert steps["abalone-Transform"]["Arguments"]["TransformOutput"]["KmsKeyId"] == key
     assert steps["abalone-Preprocess"]["Arguments"]["RoleArn"].endswith(":role/SageMakerPipelineExecution")
+    # Every upload is encrypted with the key: apply's (the manifest carries it) and the SDK's own
+    # when pipeline.py is run by hand (processor code, estimator code via output_kms_key, inference code).
+    assert json.loads(rendered.manifest_json)["pipeline"]["kms_key"] == key
+    assert rendered.pipeline_py.count("kms_key=KMS_KEY") >= 2, rendered.pipeline_py

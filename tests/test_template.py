@@ -174,9 +174,10 @@ def smpipe_commands(text: str) -> list[tuple[str, list[str]]]:
 def test_buildspec_and_hooks_use_existing_commands(generated):
     gen = generated["sklearn-regression"].result()
     gen.require("copy")
-    buildspec = yaml.safe_load((gen.repo / "buildspec.yml").read_text())
-    assert buildspec["version"] == 0.2
-    commands = "\n".join(cmd for phase in buildspec["phases"].values() for cmd in phase["commands"])
+    buildspecs = [yaml.safe_load((gen.repo / "ci" / name).read_text())
+                  for name in ("pr.buildspec.yml", "deploy.buildspec.yml")]
+    assert all(spec["version"] == 0.2 for spec in buildspecs)
+    commands = "\n".join(cmd for spec in buildspecs for phase in spec["phases"].values() for cmd in phase["commands"])
     hooks = yaml.safe_load((gen.repo / ".pre-commit-config.yaml").read_text())["repos"][0]["hooks"]
     ours = yaml.safe_load((SRC / ".pre-commit-hooks.yaml").read_text())
     assert ours[0]["id"] == "smpipe-gen-check" and ours[0]["pass_filenames"] is False
@@ -190,36 +191,83 @@ def test_buildspec_and_hooks_use_existing_commands(generated):
             assert option in result.stdout, f"smpipe-gen {sub} has no option {option}"
 
 
-PR_CALLS = ["git fetch --no-tags origin +refs/heads/main:refs/remotes/origin/main",
-            "smpipe-gen plan --base origin/main --format markdown"]
+def run_phases(buildspec: dict, phases: tuple[str, ...], cwd: Path, env: dict) -> subprocess.CompletedProcess:
+    """The buildspec's own commands of ``phases``, run by bash as CodeBuild runs them (one shell,
+    stopping at the first failing command)."""
+    script = "\n".join(cmd for phase in phases for cmd in buildspec["phases"][phase]["commands"])
+    return subprocess.run(["bash", "-e", "-c", script], cwd=cwd, env=env, capture_output=True, text=True,
+                          check=False, timeout=600)
 
 
-@pytest.mark.parametrize(("trigger", "plan_exit", "build_exit", "calls"), [
-    ("pr/12", 2, 0, PR_CALLS),  # plan found changes: a report, not a failure
-    ("pr/12", 1, 1, PR_CALLS),  # plan itself failed
-    ("branch/main", 0, 0, ["smpipe-gen apply --yes --skip-check"]),
-    ("", 0, 0, ["smpipe-gen apply --yes --skip-check"]),  # CodePipeline or manual start: main
-    ("branch/feature-x", 0, 0, []),
-])
-def test_buildspec_routes_pull_requests_to_plan_and_main_to_apply(generated, tmp_path, trigger, plan_exit,
-                                                                  build_exit, calls):
-    """The build phase's shell, run by bash with smpipe-gen and git replaced by recorders of their arguments."""
-    gen = generated["sklearn-regression"].result()
-    gen.require("copy")
-    buildspec = yaml.safe_load((gen.repo / "buildspec.yml").read_text())
+def recorders(tmp_path: Path, plan_exit: int = 0) -> tuple[Path, Path]:
+    """smpipe-gen, git and python (the scripts' tests) replaced by scripts that record their arguments."""
     log, bin_dir = tmp_path / "calls.log", tmp_path / "bin"
     bin_dir.mkdir()
-    for tool in ("smpipe-gen", "git"):
+    for tool in ("smpipe-gen", "git", "python"):
         stub = bin_dir / tool
         stub.write_text(f'#!/bin/sh\necho "{tool} $*" >> "{log}"\n'
-                        f'[ "$1" = plan ] && exit {plan_exit}\nexit 0\n')
+                        f'[ "$1" = plan ] && exit {plan_exit}\n[ "$1" = rev-parse ] && echo false\n'
+                        f'[ "$1" = grep ] && exit 1\nexit 0\n')
         stub.chmod(0o755)
-    env = {**ENV, **buildspec["env"]["variables"], "PATH": f"{bin_dir}:{os.environ['PATH']}",
-           "CODEBUILD_WEBHOOK_TRIGGER": trigger}
-    result = subprocess.run(["bash", "-e", "-c", "\n".join(buildspec["phases"]["build"]["commands"])],
-                            cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+    return log, bin_dir
+
+
+def calls(log: Path) -> list[str]:
+    return [line for line in (log.read_text().splitlines() if log.exists() else [])
+            if not line.startswith(("git rev-parse", "git grep"))]
+
+
+PR_CALLS = ["smpipe-gen validate", "smpipe-gen check",
+            "git fetch --no-tags origin +refs/heads/main:refs/remotes/origin/main"]
+
+
+@pytest.mark.parametrize(("trigger", "token", "plan_exit", "build_exit", "expected"), [
+    ("pr/12", "", 2, 0, PR_CALLS + ["smpipe-gen plan --format markdown"]),  # changes: a report, not a failure
+    ("pr/12", "ghp-x", 0, 0, PR_CALLS + ["smpipe-gen plan --format markdown --comment"]),
+    ("pr/12", "", 1, 1, PR_CALLS + ["smpipe-gen plan --format markdown"]),  # plan itself failed
+    ("branch/main", "", 0, 0, PR_CALLS[:2]),  # checked; a PR build never plans nor applies other builds
+    ("", "", 0, 0, PR_CALLS[:2]),
+])
+def test_pr_buildspec_plans_pull_requests_and_never_applies(generated, tmp_path, trigger, token, plan_exit,
+                                                           build_exit, expected):
+    gen = generated["sklearn-regression"].result()
+    gen.require("copy")
+    buildspec = yaml.safe_load((gen.repo / "ci" / "pr.buildspec.yml").read_text())
+    log, bin_dir = recorders(tmp_path, plan_exit)
+    env = {**ENV, "PATH": f"{bin_dir}:{os.environ['PATH']}", "CODEBUILD_WEBHOOK_TRIGGER": trigger,
+           "CODEBUILD_WEBHOOK_BASE_REF": "refs/heads/main", "GITHUB_TOKEN": token}
+    result = run_phases(buildspec, ("pre_build", "build"), tmp_path, env)
     assert result.returncode == build_exit, result.stdout + result.stderr
-    assert (log.read_text().splitlines() if log.exists() else []) == calls
+    assert [c for c in calls(log) if not c.startswith("python")] == expected
+    assert "python -m pytest -q" in calls(log)
+    assert not any("apply" in cmd for phase in buildspec["phases"].values() for cmd in phase["commands"])
+
+
+@pytest.mark.parametrize(("trigger", "head_ref", "variables", "expected"), [
+    ("branch/main", "refs/heads/main", {"SMPIPE_ENVIRONMENT": "prod", "SMPIPE_DEPLOY_ROLE": "arn:aws:iam::2:role/d"},
+     ["smpipe-gen check --environment prod",
+      "smpipe-gen apply --yes --skip-check --environment prod --assume-role arn:aws:iam::2:role/d"]),
+    ("branch/main", "refs/heads/main", {"SMPIPE_START": "true"},
+     ["smpipe-gen check", "smpipe-gen apply --yes --skip-check --start"]),
+    ("", "", {}, None),  # a manual start or CodePipeline: no webhook trigger is not main
+    ("branch/feature-x", "refs/heads/feature-x", {}, None),
+    ("pr/12", "refs/heads/feature-x", {}, None),
+    ("branch/main", "refs/heads/feature-x", {}, None),
+])
+def test_deploy_buildspec_applies_only_pushes_to_main(generated, tmp_path, trigger, head_ref, variables, expected):
+    gen = generated["sklearn-regression"].result()
+    gen.require("copy")
+    buildspec = yaml.safe_load((gen.repo / "ci" / "deploy.buildspec.yml").read_text())
+    log, bin_dir = recorders(tmp_path)
+    env = {**ENV, **buildspec["env"]["variables"], **variables, "PATH": f"{bin_dir}:{os.environ['PATH']}",
+           "CODEBUILD_WEBHOOK_TRIGGER": trigger, "CODEBUILD_WEBHOOK_HEAD_REF": head_ref}
+    result = run_phases(buildspec, ("pre_build", "build"), tmp_path, env)
+    if expected is None:
+        assert result.returncode != 0 and "refusing to deploy" in result.stderr, result.stdout + result.stderr
+        assert calls(log) == []
+    else:
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert calls(log) == expected
 
 
 @pytest.mark.parametrize(("data", "message"), [
@@ -331,26 +379,35 @@ def test_update_merges_template_changes_and_keeps_user_edits(tmp_path):
     git(template, "tag", "v1.0.0")
 
     model = tmp_path / "model"
-    copied = sh(COPIER + ["copy", "--defaults", "--quiet", str(template), str(model)])
+    # Copied from a relative path, as `copier copy ../template model` would be.
+    copied = sh(COPIER + ["copy", "--defaults", "--quiet", "template", "model"], cwd=tmp_path)
     assert copied.returncode == 0, copied.stderr
+    assert sh(SMPIPE + ["render"], model).returncode == 0
     git(model, "init", "-q", "-b", "main")
     git(model, "add", ".")
     git(model, "commit", "-q", "-m", "from template v1")
-    # The user's edits: a user-owned script and conf, and a section of their own in the template-owned README.
+    # The user's edits: a user-owned script and conf, a script renamed (inference.py is gone), and
+    # a section of their own in the template-owned README.
     edit(model / "scripts" / "train.py", "default=100", "default=250")
     edit(model / "conf" / "conf.yaml", "n_estimators: 100", "n_estimators: 120")
+    git(model, "mv", "scripts/inference.py", "scripts/serve.py")
+    conf = model / "conf" / "conf.yaml"
+    conf.write_text(conf.read_text().replace("entry_point: inference.py", "entry_point: serve.py"))
     with (model / "README.md").open("a") as readme:
         readme.write("\n## Team notes\nRetrain monthly.\n")
+    assert sh(SMPIPE + ["render"], model).returncode == 0
     git(model, "commit", "-q", "-am", "user edits")
 
     # Template v2: a CI change, a README change, a script change (user-owned: must not clobber the
     # user's file), and a renamed conf key that the migration renames in the user's conf.yaml.
     tpl = template / "templates"
-    edit(tpl / "buildspec.yml.jinja", "      - pip install -r requirements.txt\n",
+    edit(tpl / "ci" / "pr.buildspec.yml", "      - pip install -r requirements.txt\n",
          "      - pip install -r requirements.txt\n      - pip check\n")
     edit(tpl / "README.md.jinja", "## The loop\n", "## The loop\nTemplate v2 adds dependency checks to CI.\n\n")
     edit(tpl / "{{ model_dir }}" / "scripts" / "train.py.jinja", '"--max_depth", type=int, default=3',
          '"--max_depth", type=int, default=4')
+    with (tpl / "{{ model_dir }}" / "scripts" / "inference.py.jinja").open("a") as inference:
+        inference.write("# template v2\n")
     edit(tpl / "{{ model_dir }}" / "conf" / "conf.yaml.jinja", "      model: {{ model_name }}",
          "      model-name: {{ model_name }}")
     edit(template / "copier.yml", "_migrations: []", """_migrations:
@@ -360,15 +417,17 @@ def test_update_merges_template_changes_and_keeps_user_edits(tmp_path):
     git(template, "commit", "-q", "-am", "v2")
     git(template, "tag", "v2.0.0")
 
+    git(model, "checkout", "-q", "-b", "template-v2")
     updated = sh(COPIER + ["update", "--defaults", "--trust", "--quiet"], model)
     assert updated.returncode == 0, updated.stderr
+    assert not (model / "scripts" / "inference.py").exists(), "a deleted user file came back"
 
     train = (model / "scripts" / "train.py").read_text()
     assert "default=250" in train and '"--max_depth", type=int, default=3' in train
     conf = (model / "conf" / "conf.yaml").read_text()
     assert "n_estimators: 120" in conf
     assert yaml.safe_load(conf)["conf"]["sagemakerPipeline"]["tags"] == {"model-name": "my-model"}
-    assert "      - pip check\n" in (model / "buildspec.yml").read_text()
+    assert "      - pip check\n" in (model / "ci" / "pr.buildspec.yml").read_text()
     readme = (model / "README.md").read_text()
     assert "Template v2 adds dependency checks to CI." in readme and "## Team notes\nRetrain monthly." in readme
     assert yaml.safe_load((model / ".copier-answers.yml").read_text())["_commit"] == "v2.0.0"
@@ -378,3 +437,40 @@ def test_update_merges_template_changes_and_keeps_user_edits(tmp_path):
     assert not leftovers and not conflicted, (leftovers, conflicted)
     validated = sh(SMPIPE + ["validate"], model)
     assert validated.returncode == 0, validated.stdout + validated.stderr
+    # The update is a reviewed change: stale until re-rendered, then the plan shows its effect.
+    assert sh(SMPIPE + ["check"], model).returncode == 2
+    assert sh(SMPIPE + ["render"], model).returncode == 0
+    git(model, "add", ".")
+    git(model, "commit", "-q", "-m", "template v2")
+    plan = sh(SMPIPE + ["plan"], model)
+    assert plan.returncode == 2, plan.stdout + plan.stderr
+    assert re.search(r"~ tags: .*\bmodel\b.* -> .*model-name", plan.stdout), plan.stdout
+
+
+def test_update_conflicts_stop_the_pr_build(tmp_path):
+    """A conflict `copier update` leaves in a template-owned file fails the PR build's first command."""
+    template = tmp_path / "template"
+    template.mkdir()
+    shutil.copy(SRC / "copier.yml", template)
+    shutil.copytree(SRC / "templates", template / "templates", ignore=shutil.ignore_patterns("__pycache__"))
+    git(template, "init", "-q", "-b", "main")
+    git(template, "add", ".")
+    git(template, "commit", "-q", "-m", "v1")
+    git(template, "tag", "v1.0.0")
+    model = tmp_path / "model"
+    assert sh(COPIER + ["copy", "--defaults", "--quiet", str(template), str(model)]).returncode == 0
+    git(model, "init", "-q", "-b", "main")
+    git(model, "add", ".")
+    git(model, "commit", "-q", "-m", "v1")
+    edit(model / "README.md", "## The loop\n", "## The loop (ours)\n")
+    git(model, "commit", "-q", "-am", "user")
+    edit(template / "templates" / "README.md.jinja", "## The loop\n", "## The loop (theirs)\n")
+    git(template, "commit", "-q", "-am", "v2")
+    git(template, "tag", "v2.0.0")
+    assert sh(COPIER + ["update", "--defaults", "--trust", "--quiet"], model).returncode == 0
+    assert "<<<<<<< " in (model / "README.md").read_text()
+    git(model, "add", ".")
+    buildspec = yaml.safe_load((model / "ci" / "pr.buildspec.yml").read_text())
+    guard = buildspec["phases"]["pre_build"]["commands"][0]
+    result = subprocess.run(["bash", "-e", "-c", guard], cwd=model, env=ENV, capture_output=True, text=True)
+    assert result.returncode != 0 and "README.md" in result.stdout and "conflict markers" in result.stderr

@@ -1,24 +1,41 @@
-"""Framework-level variables: ``env.env`` < process environment < command line."""
+"""Framework-level variables and the environments they come from.
+
+Two layouts:
+
+* ``env.env`` only (the original framework's): precedence ``env.env`` < process environment <
+  ``--env`` on the command line; one render under ``pipeline/``.
+* ``environments/<name>.env`` (one file per AWS account, committed): precedence ``env.env``
+  (shared values such as SMP_MODEL_CONFIGPATH) < ``environments/<name>.env`` < ``--env``; one
+  render per environment under ``pipeline/<name>/``. The process environment supplies nothing:
+  CI must check and apply with exactly the values the committed render saw, so a process
+  variable that contradicts the environment file is refused rather than silently used.
+
+Either way every value is validated (config/values.py) before anything renders.
+"""
 
 from __future__ import annotations
 
+import difflib
 import re
 import shlex
 from pathlib import Path
 from typing import Mapping
 
+from smpipe_gen.config import values
 from smpipe_gen.errors import SmpipeError
 
 ENV_FILE = "env.env"
+ENVIRONMENTS_DIR = "environments"
+ENVIRONMENT_VARIABLE = "SMP_ENVIRONMENT"  # the environment's name, a token like the others
 REQUIRED = ("SMP_ACCOUNTID", "SMP_REGION", "SMP_S3BUCKETNAME", "SMP_ROLE", "SMP_MODEL_CONFIGPATH")
 OPTIONAL = ("SMP_SUBNETS", "SMP_SECURITYGROUPS", "SMP_KMSKEY", "SMP_FRAMEWORK_CONFPATH")
 KNOWN = REQUIRED + OPTIONAL
 _LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$")
 
 
-def read_env_file(path: Path, shown_as: str) -> dict[str, str]:
-    """Parse ``export KEY="value"`` lines (``export`` optional; comments and blanks skipped)."""
-    values: dict[str, str] = {}
+def _parse_env_file(path: Path, shown_as: str) -> dict[str, tuple[str, int]]:
+    """``KEY -> (value, line number)`` of ``export KEY="value"`` lines."""
+    values_: dict[str, tuple[str, int]] = {}
     for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
@@ -32,43 +49,108 @@ def read_env_file(path: Path, shown_as: str) -> dict[str, str]:
         except ValueError as exc:
             raise SmpipeError(f"cannot parse the value of {key}: {exc}", where=f"{shown_as}:{number}",
                               hint="close the quotes") from None
-        values[key] = " ".join(parts)
-    return values
+        values_[key] = (" ".join(parts), number)
+    return values_
 
 
-def framework_variables(root: Path, environ: Mapping[str, str], overrides: Mapping[str, str]) -> dict[str, str]:
-    """The SMP_* variables in force: env.env, then the environment, then the command line."""
-    env_file = root / ENV_FILE
-    merged = read_env_file(env_file, ENV_FILE) if env_file.is_file() else {}
-    merged.update({k: v for k, v in environ.items() if k.startswith("SMP_")})
-    merged.update(overrides)
+def read_env_file(path: Path, shown_as: str) -> dict[str, str]:
+    """Parse ``export KEY="value"`` lines (``export`` optional; comments and blanks skipped)."""
+    return {key: value for key, (value, _line) in _parse_env_file(path, shown_as).items()}
+
+
+def environment_names(root: Path) -> list[str]:
+    """The environments a repository defines: ``environments/<name>.env``, sorted."""
+    directory = Path(root) / ENVIRONMENTS_DIR
+    return sorted(path.stem for path in directory.glob("*.env") if path.is_file()) if directory.is_dir() else []
+
+
+def check_environment(root: Path, name: str | None) -> str | None:
+    """``name`` when the repository defines it; the only environment when ``name`` is None and
+    there is exactly one; None for a repository without environments. Refuses anything else."""
+    names = environment_names(root)
+    if not names:
+        if name:
+            raise SmpipeError(f"no environment {name!r}: this repository has no {ENVIRONMENTS_DIR}/ directory",
+                              where=f"--environment {name}",
+                              hint=f"drop -E, or define {ENVIRONMENTS_DIR}/{name}.env")
+        return None
+    if name is None:
+        if len(names) == 1:
+            return names[0]
+        raise SmpipeError(f"this repository has several environments ({', '.join(names)}): name one",
+                          where=ENVIRONMENTS_DIR, hint=f"pass --environment/-E, e.g. -E {names[0]}")
+    if name not in names:
+        close = difflib.get_close_matches(name, names, n=1)
+        raise SmpipeError(f"unknown environment {name!r}", where=f"--environment {name}",
+                          hint=f"did you mean {close[0]!r}?" if close else f"one of: {', '.join(names)}")
+    return name
+
+
+def framework_variables(root: Path, environ: Mapping[str, str], overrides: Mapping[str, str],
+                        environment: str | None = None) -> dict[str, str]:
+    """The SMP_* variables in force, validated (see the module docstring for the precedence)."""
+    environment = check_environment(root, environment)
+    merged: dict[str, str] = {}
+    origins: dict[str, str] = {}
+    files = [ENV_FILE] + ([f"{ENVIRONMENTS_DIR}/{environment}.env"] if environment else [])
+    for shown in files:
+        if (root / shown).is_file():
+            for key, (value, line) in _parse_env_file(root / shown, shown).items():
+                merged[key], origins[key] = value, f"{shown}:{line}"
+    process = {key: value for key, value in environ.items() if key.startswith("SMP_")}
+    if environment:
+        merged[ENVIRONMENT_VARIABLE], origins[ENVIRONMENT_VARIABLE] = environment, files[-1]
+        _refuse_contradictions(merged, origins, process, files[-1])
+    else:
+        for key, value in process.items():
+            if key in KNOWN or key in merged:  # never arbitrary process variables: tokens are declared
+                merged[key], origins[key] = value, "environment"
+    for key, value in overrides.items():
+        merged[key], origins[key] = value, "--env"
     merged = {key: value for key, value in merged.items() if key.startswith("SMP_")}
     missing = [name for name in REQUIRED if not merged.get(name)]
     if missing:
-        raise SmpipeError(f"required variable(s) not set: {', '.join(missing)}",
-                          where=ENV_FILE if env_file.is_file() else "environment",
-                          hint=f'add export {missing[0]}="..." to {ENV_FILE} or set it in the environment')
+        where = files[-1] if (root / files[-1]).is_file() else "environment"
+        raise SmpipeError(f"required variable(s) not set: {', '.join(missing)}", where=where,
+                          hint=f'add export {missing[0]}="..." to {files[-1]}'
+                               + ("" if environment else " or set it in the environment"))
+    values.validate(merged, origins)
     return merged
 
 
-_TOKEN = re.compile(r"SMP_(?:ACCOUNTID|REGION|S3BUCKETNAME|ROLE|SUBNETS|SECURITYGROUPS|KMSKEY)(?![A-Za-z0-9_])")
+def _refuse_contradictions(merged: Mapping[str, str], origins: Mapping[str, str],
+                           process: Mapping[str, str], env_file: str) -> None:
+    """A process SMP_* variable that disagrees with the committed files would make CI deploy
+    values no reviewer saw: stop instead of choosing one silently."""
+    for key in sorted(process):
+        if key in merged and process[key] != merged[key]:
+            raise SmpipeError(f"{key} is set in the process environment to {process[key]!r}, but {origins[key]} "
+                              f"says {merged[key]!r}", where=env_file,
+                              hint=f"the committed file is what renders: unset {key} (for example in the "
+                                   "CodeBuild project), or change the file, render and commit")
+
+
+_TOKEN = re.compile(r"SMP_[A-Za-z0-9_]+")
 
 
 def substitute(value: object, variables: Mapping[str, str]) -> object:
-    """Replace the framework's SMP_* tokens inside every string of a loaded YAML tree.
+    """Replace SMP_* tokens inside every string of a loaded YAML tree.
 
-    Only the framework's own names are replaced, never other environment variables; a string
-    that is exactly an unset optional token becomes None (an unset SMP_SUBNETS means no VPC).
+    A token is any name in ``variables`` (the framework's own names and whatever env.env or the
+    environment file defines, e.g. SMP_TRAIN_INSTANCE), never another environment variable; a
+    string that is exactly an unset optional token becomes None (an unset SMP_SUBNETS means no VPC).
     """
+    def replace(match: re.Match) -> str:
+        return variables.get(match.group(0), match.group(0))
+
     if isinstance(value, dict):  # keys too: local_data maps s3://SMP_S3BUCKETNAME/... URIs
-        return {_TOKEN.sub(lambda m: variables.get(m.group(0), m.group(0)), key): substitute(item, variables)
-                for key, item in value.items()}
+        return {_TOKEN.sub(replace, key): substitute(item, variables) for key, item in value.items()}
     if isinstance(value, list):
         return [substitute(item, variables) for item in value]
     if isinstance(value, str) and "SMP_" in value:
-        if _TOKEN.fullmatch(value.strip()) and not variables.get(value.strip()):
+        if value.strip() in OPTIONAL and not variables.get(value.strip()):
             return None
-        return _TOKEN.sub(lambda m: variables.get(m.group(0), m.group(0)), value)
+        return _TOKEN.sub(replace, value)
     return value
 
 

@@ -1,7 +1,7 @@
 """Find, read and merge the config files of a model repository into one typed PipelineSpec.
 
-Order of precedence for framework values: command line > environment > env.env > framework
-conf. Model files are found by SMP_MODEL_CONFIGPATH (a path or a glob, relative to the repo
+Order of precedence for framework values: see config/environment.py; the framework conf
+comes last. Model files are found by SMP_MODEL_CONFIGPATH (a path or a glob, relative to the repo
 root) and merged in sorted order; exactly one of them (the anchor) holds sagemakerPipeline.
 """
 
@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from smpipe_gen.config.environment import framework_variables, split_list, substitute
+from smpipe_gen.config.environment import ENVIRONMENT_VARIABLE, framework_variables, split_list, substitute
 from smpipe_gen.config.model import (
+    NAME_PATTERN,
+    NAME_RULE,
     ModelConfig,
     PipelineConfig,
     PipelineSpec,
@@ -24,7 +27,7 @@ from smpipe_gen.config.model import (
     known_keys,
 )
 from smpipe_gen.config.yaml_source import KeyPath, YamlDocument, load_yaml
-from smpipe_gen.errors import ConfigErrors, SmpipeError
+from smpipe_gen.errors import ConfigErrors, SmpipeError, shorten
 
 DEFAULT_FRAMEWORK_CONF = "framework/conf/conf.yaml"
 
@@ -53,10 +56,11 @@ class LoadedConfig:
 
 
 def load_config(root: Path, overrides: Mapping[str, str] | None = None,
-                environ: Mapping[str, str] | None = None) -> LoadedConfig:
-    """Load and merge (not yet cross-validate: see validate.validate_config)."""
+                environ: Mapping[str, str] | None = None, environment: str | None = None) -> LoadedConfig:
+    """Load and merge (not yet cross-validate: see validate.validate_config). ``environment``
+    names ``environments/<name>.env`` in a repository that has environments."""
     root = Path(root).resolve()
-    variables = framework_variables(root, os.environ if environ is None else environ, overrides or {})
+    variables = framework_variables(root, os.environ if environ is None else environ, overrides or {}, environment)
     framework = _framework_conf(root, variables)
     errors: list[SmpipeError] = []
     sources = Sources()
@@ -70,7 +74,12 @@ def load_config(root: Path, overrides: Mapping[str, str] | None = None,
         config_files.append(shown)
         doc.data = substitute(doc.data, variables)
         conf = _conf_block(doc, allowed=("models", "sagemakerPipeline"), errors=errors)
-        for name, section in (conf.get("models") or {}).items():
+        for name, section in _models_block(doc, conf, errors).items():
+            if not re.fullmatch(NAME_PATTERN, name):
+                errors.append(SmpipeError(f"model name {_shorten(name)} is not allowed",
+                                          where=doc.where(("conf", "models", name)),
+                                          hint=f"use {NAME_RULE}"))
+                continue
             if name in sources.model_docs:
                 errors.append(SmpipeError(
                     f"model {name!r} is defined twice (also in {sources.model_docs[name].path})",
@@ -101,6 +110,19 @@ def load_config(root: Path, overrides: Mapping[str, str] | None = None,
     spec = PipelineSpec(settings=_settings(variables, framework[1] if framework else {}),
                         models=models, pipeline=pipeline, config_files=config_files)
     return LoadedConfig(root=root, spec=spec, sources=sources, variables=variables)
+
+
+def _models_block(doc: YamlDocument, conf: dict[str, Any], errors: list[SmpipeError]) -> dict[str, Any]:
+    """``conf.models``: a mapping of model name to sections (or absent)."""
+    models = conf.get("models")
+    if models is None:
+        return {}
+    if not isinstance(models, dict):
+        errors.append(SmpipeError(f"conf.models must be a mapping of model names, got {type(models).__name__}",
+                                  where=doc.where(("conf", "models")),
+                                  hint="write 'models:' then one indented '<model-name>:' block per model"))
+        return {}
+    return models
 
 
 def _model_files(root: Path, pattern: str) -> list[Path]:
@@ -181,6 +203,7 @@ def _settings(variables: Mapping[str, str], framework: dict[str, Any]) -> Settin
         security_groups=listed(network.get("security_groups_id") or variables.get("SMP_SECURITYGROUPS")),
         kms_key=network.get("kms_key") or variables.get("SMP_KMSKEY") or None,
         project_name=framework.get("models", {}).get("projectName"),
+        environment=variables.get(ENVIRONMENT_VARIABLE),
     )
 
 
@@ -234,11 +257,16 @@ def _explain(exc: ValidationError, data: Any, doc: YamlDocument, prefix: KeyPath
         else:
             message = error["msg"].removeprefix("Value error, ")
             shown = error.get("input")
-            got = f" (got {shown!r})" if not isinstance(shown, (dict, list)) else ""
+            got = f" (got {_shorten(shown)})" if not isinstance(shown, (dict, list)) else ""
             found[path] = SmpipeError(f"{message}{got}", where=where, hint=_hint(kind))
     # A value no union member accepts fails once per member; the deeper errors say why.
     return [error for path, error in found.items()
             if not any(other[:len(path)] == path and len(other) > len(path) for other in found)]
+
+
+def _shorten(value: Any) -> str:
+    """``repr(value)``, shortened for an error line."""
+    return shorten(repr(value))
 
 
 def _data_path(data: Any, loc: tuple[Any, ...], missing: bool) -> KeyPath:

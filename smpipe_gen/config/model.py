@@ -7,6 +7,7 @@ forbids unknown keys; the loader turns those errors into "did you mean" hints.
 
 from __future__ import annotations
 
+import re
 from enum import Enum
 from typing import Any, Literal, Union
 
@@ -16,6 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 DEFAULT_INSTANCE_TYPE = "ml.m5.2xlarge"
 DEFAULT_VOLUME_GB = 32
 DEFAULT_MAX_RUNTIME_SECONDS = 3000
+
+# Model names (``conf.models`` keys), custom section names and ``step_type`` end up in generated
+# code (comments, S3 prefixes, job names), so they are held to a SageMaker-style name: a letter or
+# digit, then letters, digits, ``_`` or ``-``, at most 63 characters.
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"
+NAME_RULE = "1-63 letters, digits, '_' or '-', starting with a letter or digit"
 
 
 class _Section(BaseModel):
@@ -260,6 +267,13 @@ class ModelConfig(_Section):
     evaluate: EvaluateSection | None = None
     registry: RegistrySection | None = None
 
+    @model_validator(mode="after")
+    def _section_names(self) -> "ModelConfig":
+        for name in self.extra_sections():
+            if not re.fullmatch(NAME_PATTERN, name):
+                raise ValueError(f"section name {name!r} is not allowed: use {NAME_RULE}")
+        return self
+
     def extra_sections(self) -> dict[str, Any]:
         return dict(self.__pydantic_extra__ or {})
 
@@ -312,7 +326,7 @@ class RetryPolicy(_Section):
 class Step(_Section):
     step_name: str = Field(pattern=r"^[A-Za-z0-9\-_]{1,64}$")
     step_class: StepClass
-    step_type: str | None = None
+    step_type: str | None = Field(None, pattern=NAME_PATTERN)
     description: str | None = None
     enable_cache: bool = False
     cache_expire_after: str | None = Field(None, pattern=r"^P")
@@ -400,6 +414,7 @@ class Settings(_Section):
     security_groups: list[str] = Field(default_factory=list)
     kms_key: str | None = None
     project_name: str | None = None
+    environment: str | None = None  # environments/<name>.env the values came from
 
 
 class PipelineSpec(_Section):

@@ -15,6 +15,7 @@ from typing import Any, Iterator
 
 from pydantic import BaseModel
 
+from smpipe_gen.config import cloud_checks
 from smpipe_gen.config.loader import LoadedConfig
 from smpipe_gen.config.model import (
     ModelConfig,
@@ -95,6 +96,7 @@ class _Checker:
         self._check_files()
         graph = self._graph()
         self._check_parameters()
+        self.errors.extend(cloud_checks.check(self.spec, self.sources, self.loaded.root))
         if self.errors:
             raise ConfigErrors(self.errors)
         cycle = graph.find_cycle()

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from smpipe_gen.errors import SmpipeError
+from smpipe_gen.errors import SmpipeError, shorten
 
 KeyPath = tuple[str | int, ...]
 
@@ -31,7 +31,7 @@ class YamlDocument:
 
     def where(self, key_path: KeyPath) -> str:
         line = self.line_of(key_path)
-        dotted = ".".join(str(part) for part in key_path)
+        dotted = ".".join(shorten(str(part)) for part in key_path)
         location = f"{self.path}:{line}" if line else self.path
         return f"{location}: {dotted}" if dotted else location
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from smpipe_gen import artifacts
-from smpipe_gen.local.jobs import StepResult
+from smpipe_gen.local.jobs import StepResult, read_state, warn_damaged
 from smpipe_gen.local.store import Store
 
 CACHEABLE = {"Processing", "Training", "Tuning", "Transform"}
@@ -48,20 +48,27 @@ class Cache:
                executions: set[str] | None = None) -> tuple[StepResult, str] | None:
         """A trusted earlier result and the execution that produced it, or None."""
         path = self._path(step, key)
-        try:
-            entry = json.loads(path.read_text(encoding="utf-8"))
-        except (FileNotFoundError, json.JSONDecodeError):
+        entry = read_state(path, "cache entry")
+        if entry is None:
             return None
-        if max_age is not None and time.time() - entry["created"] > max_age:
+        try:
+            return self._trusted(entry, max_age, executions)
+        except (KeyError, TypeError, AttributeError, ValueError) as error:
+            warn_damaged(path, "cache entry", f"{type(error).__name__}: {error}")
+            return None
+
+    def _trusted(self, entry: dict[str, Any], max_age: float | None,
+                 executions: set[str] | None) -> tuple[StepResult, str] | None:
+        if max_age is not None and time.time() - float(entry["created"]) > max_age:
             return None
         if executions is not None and entry["execution_id"] not in executions:
             return None
         for uri, digest in entry["outputs"].items():
             if self.store.digest(uri) != digest:
                 return None
-        result = StepResult(properties=entry["properties"], outputs=entry["outputs"],
-                            metrics=entry.get("metrics", {}))
-        return result, entry["execution_id"]
+        result = StepResult(properties=dict(entry["properties"]), outputs=dict(entry["outputs"]),
+                            metrics={k: float(v) for k, v in entry.get("metrics", {}).items()})
+        return result, str(entry["execution_id"])
 
     def save(self, step: str, key: str, execution_id: str, result: StepResult) -> None:
         entry = {"step": step, "key": key, "execution_id": execution_id, "created": time.time(),

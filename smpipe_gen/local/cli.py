@@ -1,4 +1,5 @@
-"""``smpipe-gen run --local``: execute the committed definition and manifest on this machine."""
+"""``smpipe-gen run --local``: execute the committed definition and manifest on this machine, or
+any SDK definition (``--definition FILE --code DIR``) or SDK pipeline program (``--pipeline``)."""
 
 from __future__ import annotations
 
@@ -9,29 +10,90 @@ from typing import List, Optional
 import typer
 
 from smpipe_gen import artifacts
-from smpipe_gen.cli_options import OUTPUT_DIR, PROJECT_DIR
+from smpipe_gen.cli_options import ENVIRONMENT, OUTPUT_DIR, PROJECT_DIR
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.parameters import parse_assignments
 from smpipe_gen.project import Project
 
 
-def run_local(project: Project, *, params: list[str], max_parallel: int, no_cache: bool, from_step: str | None,
-              data: list[str], run_root: Path | None, use_namespace: bool = True) -> dict:
-    """Run the pipeline and print progress and a summary; returns the run record."""
-    from smpipe_gen.local.progress import Progress
-    from smpipe_gen.local.scheduler import RunOptions, Runner
-    from smpipe_gen.local.store import split_uri
-
+def rendered_inputs(project: Project) -> tuple[dict, artifacts.Manifest, Path]:
+    """The project's rendered definition and manifest, and the root their code paths are under."""
     for path in (project.definition_json, project.manifest_json):
         if not path.is_file():
             raise SmpipeError(f"{project.relative(path)} not found", where=str(project.root),
-                              hint="render the pipeline first: smpipe-gen render")
+                              hint="render the pipeline first (smpipe-gen render), or run any SDK definition "
+                                   "with --definition FILE --code DIR or an SDK program with --pipeline FILE.py")
     try:
         definition = artifacts.read_definition(project.definition_json)
         manifest = artifacts.read_manifest(project.manifest_json)
     except ValueError as error:
         raise SmpipeError(f"cannot read the rendered artifacts: {str(error).splitlines()[0]}",
                           where=project.relative(project.output_dir), hint="re-render the pipeline") from None
+    return definition, manifest, project.root
+
+
+def foreign_inputs(definition_file: Path, code_dir: Path | None, name: str | None = None,
+                   region: str | None = None) -> tuple[dict, artifacts.Manifest, Path]:
+    """Any SDK definition, its code objects served from ``code_dir`` (see local/foreign.py)."""
+    from smpipe_gen.local.foreign import derived_manifest, pipeline_name
+
+    if not definition_file.is_file():
+        raise SmpipeError(f"{definition_file} not found", where="--definition", hint="give a definition JSON file")
+    try:
+        definition = artifacts.read_definition(definition_file)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise SmpipeError(f"cannot read {definition_file}: {str(error).splitlines()[0]}", where="--definition",
+                          hint="pass the JSON of Pipeline.definition()") from None
+    folder = code_dir or definition_file.parent
+    if not folder.is_dir():
+        raise SmpipeError(f"{folder} is not a directory", where="--code", hint="the folder holding the code objects")
+    region = region or os.environ.get("SMP_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    manifest = derived_manifest(definition, folder, name or pipeline_name(definition_file), region)
+    return definition, manifest, folder.resolve()
+
+
+def captured_inputs(spec: str, work: Path) -> tuple[dict, artifacts.Manifest, Path]:
+    """Run an SDK pipeline program in a child process (local/capture.py) and take what it built."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    source = spec.partition(":")[0]
+    if not Path(source).is_file():
+        raise SmpipeError(f"{source} not found", where="--pipeline", hint="FILE.py or FILE.py:FUNCTION")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    done = subprocess.run([sys.executable, "-m", "smpipe_gen.local.capture", spec, str(work)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        lines = (done.stderr or done.stdout).strip().splitlines() or ["(no output)"]
+        raise SmpipeError(f"building the pipeline failed: {lines[-1]}", where=f"--pipeline {spec}",
+                          hint="the program must build its Pipeline without calling AWS (upsert/start belong "
+                               "under if __name__ == '__main__')")
+    meta = json.loads((work / "pipeline.json").read_text(encoding="utf-8"))
+    return foreign_inputs(work / "definition.json", work / "objects", meta["name"], meta["region"])
+
+
+def run_local(project: Project, *, params: list[str], max_parallel: int, no_cache: bool, from_step: str | None,
+              data: list[str], run_root: Path | None, use_namespace: bool = True,
+              definition_file: Path | None = None, code_dir: Path | None = None,
+              pipeline_program: str | None = None, pass_aws: bool = False) -> dict:
+    """Run the pipeline and print progress and a summary; returns the run record."""
+    from smpipe_gen.local.progress import Progress
+    from smpipe_gen.local.scheduler import RunOptions, Runner
+    from smpipe_gen.local.store import split_uri
+
+    root = run_root or project.root / ".smpipe"
+    if code_dir and not definition_file:
+        raise SmpipeError("--code serves the code objects of a --definition", where="--code",
+                          hint="add --definition FILE, or drop --code to run the rendered pipeline")
+    if pipeline_program:
+        definition, manifest, repo_root = captured_inputs(pipeline_program, root / "captured")
+    elif definition_file:
+        definition, manifest, repo_root = foreign_inputs(definition_file, code_dir)
+    else:
+        definition, manifest, repo_root = rendered_inputs(project)
     seeds = {}
     for uri, local in parse_assignments(data, "--data", "s3://bucket/prefix=./local/dir", split_last=True).items():
         split_uri(uri)
@@ -44,10 +106,12 @@ def run_local(project: Project, *, params: list[str], max_parallel: int, no_cach
     if manifest.pipeline.parallelism:  # the pipeline's own ParallelismConfiguration, as SageMaker honours it
         max_parallel = min(max_parallel, manifest.pipeline.parallelism)
     options = RunOptions(parameters=parse_assignments(params, "--param"), max_parallel=max_parallel,
-                         use_cache=not no_cache, from_step=from_step, data=seeds, use_namespace=use_namespace)
-    root = run_root or project.root / ".smpipe"
-    progress = Progress()
-    runner = Runner(definition, manifest, project.root, root, options, on_change=progress.change)
+                         use_cache=not no_cache, from_step=from_step, data=seeds, use_namespace=use_namespace,
+                         pass_aws=pass_aws)
+    from smpipe_gen.drawing import display_names
+
+    progress = Progress(names=display_names(definition))
+    runner = Runner(definition, manifest, repo_root, root, options, on_change=progress.change)
     progress.start(list(runner.nodes.values()),
                    f"running {manifest.pipeline.name} locally: execution {runner.execution_id} "
                    f"(run root {root}, up to {max_parallel} steps at a time)")
@@ -55,20 +119,20 @@ def run_local(project: Project, *, params: list[str], max_parallel: int, no_cach
         record = runner.run()
     except KeyboardInterrupt:
         progress.stop()
-        progress.console.print(f"interrupted: running jobs stopped, execution {runner.execution_id} recorded as "
-                               "Stopped; run again to resume from the steps that finished", highlight=False)
+        progress.say(f"interrupted: running jobs stopped, execution {runner.execution_id} recorded as "
+                     "Stopped; run again to resume from the steps that finished")
         raise
     finally:
         progress.stop()
     progress.summary(record)
-    progress.console.print(f"run record: {runner.run_dir / 'run.json'}", highlight=False)
+    progress.say(f"run record: {runner.run_dir / 'run.json'}")
     if runner.failure is not None:
         node = runner.failure
         if node.error is not None:
             raise node.error
         tail = runner.log_tail(node)
         if tail:
-            progress.console.print(f"--- last lines of the {node.name} log ---\n{tail}", highlight=False, markup=False)
+            progress.say(f"--- last lines of the {progress.shown(node.name)} log ---\n{tail}")
         raise SmpipeError(f"execution failed: {node.message}", where=f"step {node.name}",
                           hint=f"see {runner.run_dir / 'steps'} for the step logs")
     return record
@@ -86,11 +150,22 @@ def register(app: typer.Typer) -> None:
         run_root: Optional[Path] = typer.Option(None, "--run-root", help="Local store and run records (default <project>/.smpipe)."),
         project_dir: Path = PROJECT_DIR,
         out: Path = OUTPUT_DIR,
+        definition: Optional[Path] = typer.Option(None, "--definition",
+                                                  help="Run this definition JSON (from any SDK program) instead of the rendered one."),
+        code: Optional[Path] = typer.Option(None, "--code",
+                                            help="With --definition: folder serving its code objects by S3 key suffix (default: the definition's folder)."),
+        pipeline: Optional[str] = typer.Option(None, "--pipeline",
+                                               help="Run an SDK pipeline program: FILE.py or FILE.py:FUNCTION(session)."),
+        pass_aws_credentials: bool = typer.Option(False, "--pass-aws-credentials",
+                                                  help="Give jobs the host's AWS_* variables and ~/.aws (off: jobs see no credentials)."),
+        environment: Optional[str] = ENVIRONMENT,
         no_namespace: bool = typer.Option(False, "--no-namespace",
                                           help="Don't give jobs a private /opt/ml; rewrite /opt/ml paths in arguments and environment."),
     ) -> None:
         """Execute the rendered pipeline (definition.json + manifest.json) locally, without Docker or AWS."""
         if not local:
             raise SmpipeError("only local runs are supported", where="run", hint="pass --local")
-        run_local(Project.at(project_dir, out), params=param, max_parallel=max_parallel, no_cache=no_cache,
-                  from_step=from_step, data=data, run_root=run_root, use_namespace=not no_namespace)
+        run_local(Project.at(project_dir, out, environment), params=param, max_parallel=max_parallel,
+                  no_cache=no_cache, from_step=from_step, data=data, run_root=run_root,
+                  use_namespace=not no_namespace, definition_file=definition, code_dir=code,
+                  pipeline_program=pipeline, pass_aws=pass_aws_credentials)

@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
+import sys
+import tarfile
 import threading
 from pathlib import Path
 
 from smpipe_gen import artifacts
-from smpipe_gen.artifacts import CodeArtifact, Manifest
+from smpipe_gen.artifacts import CodeArtifact, Manifest, sha256_file
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.local.sandbox import rewrite
+
+
+def object_digest(path: Path) -> str:
+    """A tarball's digest by member name and content (the SDK's tarballs carry timestamps that
+    change on every build, the code does not); any other file's by its bytes."""
+    if not _is_tarball(path):
+        return sha256_file(path)
+    digest = hashlib.sha256()
+    try:
+        with tarfile.open(path) as tar:
+            for member in sorted((m for m in tar.getmembers() if m.isfile()), key=lambda m: m.name):
+                digest.update(f"{member.name}\0{hashlib.sha256(tar.extractfile(member).read()).hexdigest()}\n".encode())
+    except (tarfile.TarError, OSError, EOFError) as error:
+        raise SmpipeError(f"{path} is not a readable tarball: {error}", where="code bundle",
+                          hint="replace it with the bundle the SDK uploaded") from None
+    return digest.hexdigest()
 
 
 class CodeArtifacts:
@@ -69,7 +88,12 @@ class CodeArtifacts:
         return target
 
     def extract(self, artifact: CodeArtifact, target_dir: Path) -> None:
-        """Lay out a sourcedir's files in a directory (what the training toolkit does)."""
+        """Lay out a sourcedir's files in a directory (what the training toolkit does); an object
+        that is itself a tarball (a foreign definition's bundle) is unpacked."""
+        if artifact.kind == "file" and _is_tarball(self._source(artifact.files[0].path)):
+            with tarfile.open(self._source(artifact.files[0].path)) as tar:
+                tar.extractall(target_dir, filter="data")
+            return
         for item in artifact.files:
             dest = Path(target_dir) / item.arcname
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -78,6 +102,8 @@ class CodeArtifacts:
     def _tarball(self, artifact: CodeArtifact) -> Path:
         target = self.build_dir / f"{self.digest(artifact.s3_uri)}.tar.gz"
         with self._lock:
+            if target.exists() and not self._intact(target, artifact):
+                target.unlink()
             if not target.exists():
                 for item in artifact.files:
                     self._source(item.path)
@@ -85,6 +111,18 @@ class CodeArtifacts:
                 artifacts.write_sourcedir_tarball(artifact, self.repo_root, tmp)
                 tmp.replace(target)
         return target
+
+    def _intact(self, bundle: Path, artifact: CodeArtifact) -> bool:
+        """A cached bundle is reused only if its members still match the digest it is named by."""
+        try:
+            intact = object_digest(bundle) == artifacts.content_digest(
+                [item.model_copy(update={"sha256": self._file_sha(item.path)}) for item in artifact.files])
+        except SmpipeError:
+            intact = False
+        if not intact:
+            print(f"warning: {bundle}: damaged code bundle (its members do not match its digest); rebuilding it",
+                  file=sys.stderr, flush=True)
+        return intact
 
     def _source(self, rel: str) -> Path:
         path = self.repo_root / rel
@@ -94,4 +132,8 @@ class CodeArtifacts:
         return path
 
     def _file_sha(self, rel: str) -> str:
-        return artifacts.sha256_file(self._source(rel))
+        return object_digest(self._source(rel))
+
+
+def _is_tarball(path: Path) -> bool:
+    return path.name.endswith((".tar.gz", ".tgz", ".tar")) and tarfile.is_tarfile(path)

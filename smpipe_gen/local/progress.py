@@ -1,5 +1,7 @@
 """What a person sees during and after a local run: a live view with one line per step on a
-terminal (one line per state change otherwise, for CI logs) and a summary table at the end."""
+terminal (one line per state change otherwise, for CI logs) and a summary at the end: a table
+on a terminal, plain lines elsewhere (never cut to the terminal width: CI logs keep every step
+name, note and metric). Steps are shown by the names people wrote (drawing.display_names)."""
 
 from __future__ import annotations
 
@@ -22,15 +24,16 @@ def _duration(seconds: float | None) -> str:
 
 
 class Progress:
-    def __init__(self, console: Console | None = None):
+    def __init__(self, console: Console | None = None, names: dict[str, str] | None = None):
         self.console = console or Console(stderr=True)
+        self.names = names or {}
         self.nodes: list[Node] = []
         self.live: Live | None = None
         self._lock = threading.Lock()
 
     def start(self, nodes: list[Node], header: str) -> None:
         self.nodes = nodes
-        self.console.print(header)
+        self.say(header)
         if self.console.is_terminal:
             self.live = Live(self._table(), console=self.console, refresh_per_second=8, transient=True,
                              get_renderable=self._table)
@@ -40,7 +43,7 @@ class Progress:
         if self.live is None and node.state != "pending":
             with self._lock:
                 extra = f" {_duration(node.duration)}" if node.state in ("done", "failed", "cached") else ""
-                self.console.print(f"  {node.name}: {node.state}{extra}", highlight=False)
+                self.say(f"  {self.shown(node.name)}: {node.state}{extra}")
 
     def stop(self) -> None:
         if self.live is not None:
@@ -52,19 +55,45 @@ class Progress:
         now = time.time()
         for node in self.nodes:
             seconds = node.duration if node.duration is not None else (now - node.started if node.started else None)
-            table.add_row(node.name, node.type, f"[{STYLE[node.state]}]{node.state}[/]", _duration(seconds))
+            table.add_row(self.shown(node.name), node.type, f"[{STYLE[node.state]}]{node.state}[/]", _duration(seconds))
         return table
 
+    def say(self, text: str) -> None:
+        """One message as is: no markup, no colouring, never wrapped at the console's width."""
+        self.console.print(text, highlight=False, markup=False, soft_wrap=True)
+
+    def shown(self, name: str) -> str:
+        return self.names.get(name, name)
+
     def summary(self, record: dict[str, Any]) -> None:
-        table = Table(title=f"{record['pipeline']} execution {record['execution_id']}: {record['status']}")
+        title = f"{record['pipeline']} execution {record['execution_id']}: {record['status']}"
+        rows = [(self.shown(name), step["type"], step["status"], _duration(step["duration_seconds"]), _note(step))
+                for name, step in record["steps"].items()]
+        if not self.console.is_terminal:
+            self._plain(title, rows)
+            return
+        table = Table(title=title)
         for column in ("step", "type", "status", "duration", "metrics / note"):
             table.add_column(column)
-        for name, step in record["steps"].items():
-            note = ", ".join(f"{k}={v:.4g}" for k, v in step["metrics"].items())
-            if step["cached_from"]:
-                note = (note + " " if note else "") + f"(from {step['cached_from']})"
-            if step["status"] == "failed" and step["message"]:
-                note = step["message"][:120]
-            table.add_row(name, step["type"], f"[{STYLE[step['status']]}]{step['status']}[/]",
-                          _duration(step["duration_seconds"]), note)
+        for name, kind, status, duration, note in rows:
+            table.add_row(name, kind, f"[{STYLE[status]}]{status}[/]", duration, note[:120])
         self.console.print(table)
+
+    def _plain(self, title: str, rows: list[tuple[str, ...]]) -> None:
+        """The summary as aligned plain lines, whatever the width of the (absent) terminal."""
+        header = ("step", "type", "status", "duration", "metrics / note")
+        widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
+        lines = [title] + ["  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[4]
+                           for row in [header, *rows]]
+        for line in lines:
+            self.say(line.rstrip())
+
+
+def _note(step: dict[str, Any]) -> str:
+    """Metrics, where a cached result came from, or why the step failed."""
+    note = ", ".join(f"{k}={v:.4g}" for k, v in step["metrics"].items())
+    if step["cached_from"]:
+        note = (note + " " if note else "") + f"(from {step['cached_from']})"
+    if step["status"] == "failed" and step["message"]:
+        note = step["message"]
+    return note

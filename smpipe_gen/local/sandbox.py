@@ -152,6 +152,31 @@ def terminate_all() -> None:
             pass
 
 
+# What a job inherits from the runner's environment: what a process needs to start and find its
+# interpreter, locale, temp dir and network proxy. Nothing else crosses over (no tokens, no
+# AWS_* credentials): a SageMaker container gets the job's Environment, not the caller's shell.
+HOST_VARIABLES = frozenset({
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TERM", "TMPDIR", "TEMP", "TMP",
+    "PYTHONPATH", "VIRTUAL_ENV", "CONDA_PREFIX", "LD_LIBRARY_PATH", "SSL_CERT_FILE", "SSL_CERT_DIR",
+    "REQUESTS_CA_BUNDLE", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+    "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "CUDA_VISIBLE_DEVICES",
+})
+# Without --pass-aws-credentials, SDK/boto3 calls in a job find no credentials anywhere: not in
+# the environment, not in ~/.aws (HOME is passed), not from instance metadata.
+NO_AWS = {"AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_CONFIG_FILE": os.devnull,
+          "AWS_EC2_METADATA_DISABLED": "true"}
+
+
+def host_env(pass_aws: bool) -> dict[str, str]:
+    """The part of the runner's environment a job receives (see HOST_VARIABLES)."""
+    env = {k: v for k, v in os.environ.items() if k in HOST_VARIABLES or k.startswith("LC_")}
+    if pass_aws:
+        env.update({k: v for k, v in os.environ.items() if k.startswith("AWS_")})
+    else:
+        env.update(NO_AWS)
+    return env
+
+
 def python_env(base: dict[str, str], shim_dir: Path) -> dict[str, str]:
     """Environment whose ``python``/``python3`` is the interpreter running smpipe-gen."""
     bin_dir = str(Path(sys.executable).parent)

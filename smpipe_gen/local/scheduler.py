@@ -3,6 +3,7 @@ resume, and SageMaker's failure semantics (no new steps after a failure, running
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -17,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from smpipe_gen import artifacts
+from smpipe_gen import artifacts, drawing
 from smpipe_gen.artifacts import Manifest
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.local import sandbox
@@ -25,7 +26,7 @@ from smpipe_gen.local.cache import CACHEABLE, Cache, cache_key, expire_seconds
 from smpipe_gen.local.code import CodeArtifacts
 from smpipe_gen.local.expressions import Resolver, references
 from smpipe_gen.parameters import parameter_values
-from smpipe_gen.local.jobs import JobContext, StepFailed, StepResult
+from smpipe_gen.local.jobs import JobContext, StepFailed, StepResult, read_state
 from smpipe_gen.local.jobs import condition, fail, model, processing, register, training, transform, tuning
 from smpipe_gen.local.store import Store
 
@@ -68,6 +69,7 @@ class RunOptions:
     from_step: str | None = None
     data: dict[str, Path] = field(default_factory=dict)
     use_namespace: bool = True
+    pass_aws: bool = False  # jobs get the host's AWS_* variables and ~/.aws
 
 
 def build_graph(definition: dict[str, Any]) -> dict[str, Node]:
@@ -164,9 +166,12 @@ class Runner:
         self.options = options
         self.on_change = on_change
         self.nodes = build_graph(definition)
-        if options.from_step and options.from_step not in self.nodes:
-            raise SmpipeError(f"no step named {options.from_step!r}", where="--from-step",
-                              hint=f"steps: {', '.join(self.nodes)}")
+        if options.from_step:
+            sdk_name = drawing.step_named(definition, options.from_step)
+            if sdk_name is None:
+                raise SmpipeError(f"no step named {options.from_step!r}", where="--from-step",
+                                  hint=f"steps: {', '.join(dict.fromkeys(drawing.display_names(definition).values()))}")
+            self.options = options = dataclasses.replace(options, from_step=sdk_name)
         self.parameters = parameter_values(definition, options.parameters)
         seeds = {uri: (self.repo_root / path) for uri, path in manifest.local_data.items()}
         seeds.update(options.data)
@@ -223,11 +228,11 @@ class Runner:
     # ---- resume bookkeeping
     def _load_resumable(self) -> set[str]:
         """Executions a re-run may resume from: the unbroken series of unsuccessful runs before this one."""
-        try:
-            last = json.loads((self.run_root / "last-run.json").read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
+        last = read_state(self.run_root / "last-run.json", "run bookmark") or {}
+        resumable = last.get("resumable", [])
+        if last.get("status") == "Succeeded" or not isinstance(resumable, list):
             return set()
-        return set(last.get("resumable", [])) if last.get("status") != "Succeeded" else set()
+        return {r for r in resumable if isinstance(r, str)}
 
     def _write_last_run(self) -> None:
         resumable = [] if self.status == "Succeeded" else sorted(self._resumable | {self.execution_id})
@@ -361,7 +366,7 @@ class Runner:
                              pipeline_name=self.manifest.pipeline.name, region=self.manifest.pipeline.region,
                              store=self.store, code=self.code, resolver=self.resolver, step_dir=step_dir, log=log,
                              run_root=self.run_root, use_namespace=self.options.use_namespace,
-                             max_parallel=self.options.max_parallel)
+                             max_parallel=self.options.max_parallel, pass_aws=self.options.pass_aws)
             try:
                 result = RUNNERS[node.type](ctx)
             except (StepFailed, SmpipeError) as error:

@@ -21,7 +21,7 @@ from smpipe_gen.config.model import (
     TrainSection,
 )
 from smpipe_gen.config.resolve import ResolvedPipeline, ResolvedStep
-from smpipe_gen.render.literals import Call, Code, DictOf, ListOf, Namer, Raw, py
+from smpipe_gen.render.literals import Call, Code, DictOf, ListOf, Namer, Raw, comment_text, py
 
 PROCESSING_INPUT = "/opt/ml/processing/input"
 PROCESSING_OUTPUT = "/opt/ml/processing/output"
@@ -195,7 +195,7 @@ class _Generator:
         }[step.cls]
         section = f", section {step.section_name}" if step.section_name else ""
         comment = f"{step.name}: {step.cls.value} (model {step.model}{section})"
-        return StepCode(step.name, comment, builder(step))
+        return StepCode(step.name, comment_text(comment), builder(step))
 
     # ---------------------------------------------------------------- common pieces
 
@@ -407,7 +407,8 @@ class _Generator:
                        for name in self.processing_outputs(step)]
         run = Call(f"{var}_processor.run", code=self.lit(section.entry_point), source_dir=self.lit(model.source_directory),
                    inputs=ListOf(inputs), outputs=ListOf(outputs),
-                   arguments=self.lit(section.arguments) if section.arguments else None)
+                   arguments=self.lit(section.arguments) if section.arguments else None,
+                   kms_key=self.kms)  # the SDK encrypts the code it uploads with it
         statements: list[tuple[str, Code]] = [(f"{var}_processor", processor)]
         kwargs = dict(name=self.lit(step.name), step_args=run, **self.common_step_kwargs(step))
         if step.cls is StepClass.Metrics:
@@ -683,3 +684,4 @@ class _Generator:
         return [(self.step_vars[step.name], Call("FailStep", name=self.lit(step.name),
                                                  error_message=self.lit(step.step.error_message),
                                                  **self.common_step_kwargs(step, cacheable=False)))]
+

@@ -25,7 +25,7 @@ from smpipe_gen.config.loader import load_config
 from smpipe_gen.config.resolve import ResolvedPipeline, resolve
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.render.codegen import generate
-from smpipe_gen.render.literals import py
+from smpipe_gen.render.literals import comment_text, py
 
 GENERATOR = f"smpipe-gen {__version__}"
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".DS_Store", ".ipynb_checkpoints", ".pytest_cache")
@@ -44,12 +44,14 @@ class Rendered:
                 artifacts.MANIFEST_JSON: self.manifest_json}
 
 
-def validate_project(root: Path, overrides: Mapping[str, str] | None = None) -> ResolvedPipeline:
-    return resolve(load_config(root, overrides))
+def validate_project(root: Path, overrides: Mapping[str, str] | None = None,
+                     environment: str | None = None) -> ResolvedPipeline:
+    return resolve(load_config(root, overrides, environment=environment))
 
 
-def render_project(root: Path, overrides: Mapping[str, str] | None = None) -> Rendered:
-    resolved = validate_project(root, overrides)
+def render_project(root: Path, overrides: Mapping[str, str] | None = None,
+                   environment: str | None = None) -> Rendered:
+    resolved = validate_project(root, overrides, environment)
     source = pipeline_source(resolved)
     definition, manifest = build_definition(source, resolved)
     return Rendered(source, canonical_json(definition), canonical_json(manifest.model_dump(exclude_none=True)))
@@ -61,6 +63,7 @@ def pipeline_source(resolved: ResolvedPipeline) -> str:
         undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False,
     )
     environment.filters["pyrepr"] = py
+    environment.filters["comment"] = comment_text
     template = environment.get_template("pipeline.py.j2")
     return template.render(version=__version__, config_files=resolved.spec.config_files,
                            pipeline_name=resolved.spec.pipeline.pipelineName, code=generate(resolved))
@@ -88,7 +91,8 @@ def build_definition(source: str, resolved: ResolvedPipeline) -> tuple[dict, Man
         pipeline=PipelineSettings(name=pipeline.pipelineName, display_name=pipeline.displayName,
                                   description=pipeline.description, role_arn=spec.settings.role,
                                   region=spec.settings.region, bucket=spec.settings.bucket,
-                                  tags=pipeline.tags, parallelism=pipeline.parallelism),
+                                  tags=pipeline.tags, parallelism=pipeline.parallelism,
+                                  kms_key=spec.settings.kms_key, environment=spec.settings.environment),
         artifacts=artifacts, local_data=dict(sorted(pipeline.local_data.items())),
     )
     return definition, manifest

@@ -112,3 +112,10 @@ class DictOf(Code):
 
 def _code(value: Code | str) -> Code:
     return value if isinstance(value, Code) else Raw(value)
+
+
+def comment_text(text: str) -> str:
+    """``text`` made safe for one ``#`` comment line. Names are validated against a pattern
+    already; this is the second fence: a line break would end the comment and start code, so
+    every non-printable character is written as its escape."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import IO, Any
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.local.code import CodeArtifacts
 from smpipe_gen.local.expressions import Resolver
-from smpipe_gen.local.sandbox import Sandbox, python_env
+from smpipe_gen.local.sandbox import Sandbox, host_env, python_env
 from smpipe_gen.local.store import Store
 
 
@@ -43,6 +44,7 @@ class JobContext:
     run_root: Path
     use_namespace: bool
     max_parallel: int
+    pass_aws: bool = False  # --pass-aws-credentials
     process_seconds: float = 0.0  # time spent in the job's own processes (for benchmarks)
     _told_no_namespace: bool = False
 
@@ -68,7 +70,19 @@ class JobContext:
         return box
 
     def env(self, extra: dict[str, str]) -> dict[str, str]:
-        return python_env({**os.environ, **{k: str(v) for k, v in extra.items()}}, self.run_root / "bin")
+        """The job's environment: the allowed host variables (sandbox.HOST_VARIABLES; AWS_* only
+        with --pass-aws-credentials), then the job's own variables."""
+        env = python_env({**host_env(self.pass_aws), **{k: str(v) for k, v in extra.items()}}, self.run_root / "bin")
+        return {**env, **self._private_pip(env.get("PYTHONPATH"))}
+
+    def _private_pip(self, pythonpath: str | None) -> dict[str, str]:
+        """A job's ``pip install`` (the FrameworkProcessor's runproc.sh installs requirements.txt,
+        so does the training toolkit) goes to a directory of its own, first on its PYTHONPATH,
+        never into the interpreter running smpipe-gen."""
+        site = self.step_dir / "site-packages"
+        site.mkdir(parents=True, exist_ok=True)
+        path = os.pathsep.join([str(site), *([pythonpath] if pythonpath else [])])
+        return {"PIP_TARGET": str(site), "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PYTHONPATH": path}
 
     def materialize_input(self, box: Sandbox, uri: str, target: Path, what: str) -> None:
         """Copy an input from the store (or the code manifest) into the job, or fail naming it."""
@@ -96,6 +110,27 @@ class JobContext:
             failure = box.opt_ml / "output" / "failure"
             reason = failure.read_text(errors="replace").strip()[:500] if failure.is_file() else ""
             raise StepFailed(f"process exited with code {code}" + (f": {reason}" if reason else ""))
+
+
+def read_state(path: Path, what: str, shape: type = dict) -> Any | None:
+    """A JSON file the runner wrote earlier under its run root, or None when it is absent or
+    damaged (foreign bytes, truncated, another shape): the run root is a cache, so damage is
+    warned about on stderr and treated as absence, never a traceback."""
+    try:
+        data = json.loads(Path(path).read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        warn_damaged(path, what, type(error).__name__)
+        return None
+    if not isinstance(data, shape):
+        warn_damaged(path, what, f"a JSON {type(data).__name__}, not a {shape.__name__}")
+        return None
+    return data
+
+
+def warn_damaged(path: Path, what: str, why: str) -> None:
+    print(f"warning: {path}: damaged {what} ({why}); treated as absent", file=sys.stderr, flush=True)
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -3,13 +3,12 @@ steps (possibly in a later run, after a cache hit) can find it by name."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from smpipe_gen import artifacts
 from smpipe_gen.errors import SmpipeError
-from smpipe_gen.local.jobs import JobContext, StepResult
+from smpipe_gen.local.jobs import JobContext, StepResult, read_state
 
 
 def model_file(run_root: Path, name: str) -> Path:
@@ -18,10 +17,11 @@ def model_file(run_root: Path, name: str) -> Path:
 
 def load_model(run_root: Path, name: str, where: str) -> dict[str, Any]:
     path = model_file(run_root, name)
-    if not path.is_file():
+    model = read_state(path, "model record")
+    if model is None:
         raise SmpipeError(f"model {name!r} was not created by a local run", where=where,
                           hint="the ModelName must come from a Model step of this pipeline")
-    return json.loads(path.read_text(encoding="utf-8"))
+    return model
 
 
 def run(ctx: JobContext) -> StepResult:

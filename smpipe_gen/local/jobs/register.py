@@ -3,14 +3,13 @@ versions 1, 2, ... with approval status, the container spec and copies of the mo
 
 from __future__ import annotations
 
-import json
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from smpipe_gen import artifacts
-from smpipe_gen.local.jobs import JobContext, StepResult
+from smpipe_gen.local.jobs import JobContext, StepResult, read_state, warn_damaged
 
 
 def _metric_sources(metrics: dict[str, Any], prefix: str = "") -> dict[str, str]:
@@ -29,6 +28,9 @@ def register(registry: Path, group: str, package: dict[str, Any], metric_files: 
     """Add a version to a package group; ``mkdir`` claims the number, so concurrent
     registrations (threads or processes) never share one. Returns the version."""
     group_dir = Path(registry) / group
+    if group_dir.exists() and not group_dir.is_dir():
+        warn_damaged(group_dir, "registry group", "a file, not a directory")
+        group_dir.unlink()
     group_dir.mkdir(parents=True, exist_ok=True)
     version = 1 + max((int(p.name) for p in group_dir.iterdir() if p.name.isdigit()), default=0)
     while True:
@@ -47,9 +49,11 @@ def register(registry: Path, group: str, package: dict[str, Any], metric_files: 
 
 
 def list_versions(registry: Path, group: str) -> list[dict[str, Any]]:
+    """The group's packages in version order; a damaged version is left out (with a warning)."""
     group_dir = Path(registry) / group
     versions = sorted((int(p.name) for p in group_dir.iterdir() if p.name.isdigit()) if group_dir.is_dir() else [])
-    return [json.loads((group_dir / str(v) / "package.json").read_text(encoding="utf-8")) for v in versions]
+    packages = (read_state(group_dir / str(v) / "package.json", "registry entry") for v in versions)
+    return [package for package in packages if package is not None]
 
 
 def run(ctx: JobContext) -> StepResult:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import tarfile
 import time
 from pathlib import Path
@@ -85,8 +86,7 @@ def train(ctx: JobContext, spec: dict[str, Any], job_name: str, box: Sandbox) ->
     }
     env = ctx.env({**{k: str(v) for k, v in spec.get("Environment", {}).items()},
                    **{k: box.visible(v) for k, v in sm_env.items()}})
-    runner = ["/bin/bash"] if program.endswith(".sh") else ["python"]
-    argv = [*runner, program, *[x for k, v in user_hps.items() for x in (f"--{k}", _arg(v))]]
+    argv = entry_command(ctx, box.opt_ml / "code", program, [x for k, v in user_hps.items() for x in (f"--{k}", _arg(v))])
     log_start = ctx.log.tell()
     ctx.run_process(box, argv, env, box.visible(f"{ml}/code"))
 
@@ -110,6 +110,29 @@ def train(ctx: JobContext, spec: dict[str, Any], job_name: str, box: Sandbox) ->
         "FinalMetricDataList": [{"MetricName": k, "Value": v, "Timestamp": now} for k, v in metrics.items()],
         "_outputs": outputs, "_metrics": metrics,
     }
+
+
+def entry_command(ctx: JobContext, code_dir: Path, program: str, args: list[str]) -> list[str]:
+    """How the training toolkit starts ``sagemaker_program`` (``_entry_point_type.get``): a
+    ``.sh`` is a command, a code dir with setup.py is a package installed then run with
+    ``python -m``, a ``.py`` is run as a script (after ``pip install -r requirements.txt``), ``-m
+    name`` is a module, anything else a command. Installs do not happen locally: the step log
+    says so, and the job uses the runner's interpreter and packages."""
+    if program.endswith(".sh") or not (program.endswith(".py") or program.startswith("-m ")
+                                       or (code_dir / "setup.py").is_file()):
+        if (code_dir / program).is_file():
+            (code_dir / program).chmod(0o755)  # the toolkit makes a command executable
+        return ["/bin/sh", "-c", " ".join(shlex.quote(a) for a in [f"./{program}", *args])]
+    if (code_dir / "setup.py").is_file():
+        ctx.say("note: the code directory has setup.py: the container pip-installs it as a package and runs "
+                "python -m; it is not installed locally (the module is imported from the code directory)")
+        return ["python", "-m", program[:-3] if program.endswith(".py") else program, *args]
+    if program.startswith("-m "):
+        return ["python", "-m", program[3:].strip(), *args]
+    if (code_dir / "requirements.txt").is_file():
+        ctx.say("note: requirements.txt is not installed locally (the container pip-installs it); the job uses "
+                "the packages of the interpreter running smpipe-gen")
+    return ["python", program, *args]
 
 
 def _read_from(path: str, offset: int) -> str:

@@ -14,6 +14,21 @@ from smpipe_gen.local.jobs.model import load_model
 WORKER = Path(__file__).with_name("inference_worker.py")
 
 
+def report_requirements(ctx: JobContext, code_dir: Path, env: dict[str, str]) -> None:
+    """The model server pip-installs the code directory's requirements (``SAGEMAKER_REQUIREMENTS``
+    names the file, default requirements.txt) before loading the module. A local run uses the
+    runner's environment instead, so it says which file it did not install, and fails when a
+    named file is missing (the container would fail too)."""
+    named = env.get("SAGEMAKER_REQUIREMENTS")
+    path = code_dir / (named or "requirements.txt")
+    if path.is_file():
+        ctx.say(f"note: {path.relative_to(code_dir.parent).as_posix()} is not installed locally (the container "
+                "pip-installs it); the job uses the packages of the interpreter running smpipe-gen")
+    elif named:
+        raise SmpipeError(f"SAGEMAKER_REQUIREMENTS names {named!r}, which is not in the model's code directory",
+                          where=f"step {ctx.name}", hint="ship the file with the inference code or unset the variable")
+
+
 def run(ctx: JobContext) -> StepResult:
     args = ctx.arguments
     where = f"step {ctx.name}"
@@ -32,14 +47,10 @@ def run(ctx: JobContext) -> StepResult:
             with tarfile.open(source) as tar:
                 tar.extractall(model_dir, filter="data")
     env = container.get("Environment", {})
-    program = env.get("SAGEMAKER_PROGRAM")
     code_dir = model_dir / "code"
     if env.get("SAGEMAKER_SUBMIT_DIRECTORY", "").startswith("s3://"):
         ctx.code.extract(ctx.code.require(env["SAGEMAKER_SUBMIT_DIRECTORY"], where), code_dir)
-    module_file = program.removesuffix(".py").replace(".", "/") + ".py" if program else ""
-    if not program or not (code_dir / module_file).is_file():
-        raise SmpipeError(f"inference script {program or '(SAGEMAKER_PROGRAM unset)'} not found", where=where,
-                          hint="give the Model an entry_point (and source_dir) or pack code/<script> in model.tar.gz")
+    report_requirements(ctx, code_dir, env)
 
     tin, tout = args["TransformInput"], args["TransformOutput"]
     source = tin["DataSource"]["S3DataSource"]
@@ -53,8 +64,8 @@ def run(ctx: JobContext) -> StepResult:
     processing = args.get("DataProcessing", {})
     spec = {
         "code_dir": box.visible("/opt/ml/model/code"), "model_dir": box.visible("/opt/ml/model"),
-        "program": program, "content_type": tin.get("ContentType", "text/csv"),
-        "accept": tout.get("Accept") or tin.get("ContentType", "text/csv"),
+        "program": env.get("SAGEMAKER_PROGRAM"), "content_type": tin.get("ContentType", "text/csv"),
+        "accept": tout.get("Accept"), "failure_file": box.visible("/opt/ml/output/failure"),
         "split": tin.get("SplitType", "None"), "assemble": tout.get("AssembleWith", "None"),
         "single_record": args.get("BatchStrategy") == "SingleRecord",
         "max_payload": int(args.get("MaxPayloadInMB", 6)) << 20,
