@@ -130,6 +130,9 @@ def plan_command(
     base: Optional[str] = typer.Option(None, "--base", help="Git ref to compare with (default: the merge base "
                                        "with the PR's target branch in CI, else with main)."),
     deployed: bool = typer.Option(False, "--deployed", help="Compare with the deployed pipeline (DescribePipeline)."),
+    base_definition: Optional[Path] = typer.Option(
+        None, "--base-definition",
+        help="Compare with a definition JSON file (e.g. the original framework's pipeline_definition.json)."),
     output_format: PlanFormat = typer.Option(PlanFormat.text, "--format", help="Output format."),
     environment: Optional[str] = EACH_ENVIRONMENT,
     comment: bool = typer.Option(False, "--comment", help="Also post the markdown plan on the GitHub PR, as one "
@@ -143,15 +146,19 @@ def plan_command(
 
     from smpipe_gen import plan
 
-    if base and deployed:
-        raise SmpipeError("--base and --deployed exclude each other", where="plan", hint="pick one")
+    if sum(map(bool, (base, deployed, base_definition))) > 1:
+        raise SmpipeError("--base, --deployed and --base-definition exclude each other", where="plan",
+                          hint="pick one")
     pull_request = None
     if comment:
         from smpipe_gen import github
 
         pull_request = github.pull_request(os.environ)  # before any work: a misconfigured build fails fast
     projects = Project.each(project_dir, out, environment)
-    results = [plan.against_deployed(p) if deployed else plan.against_ref(p, base) for p in projects]
+    if base_definition:
+        results = [plan.against_definition(p, base_definition) for p in projects]
+    else:
+        results = [plan.against_deployed(p) if deployed else plan.against_ref(p, base) for p in projects]
     typer.echo(plan.format_plans(results, output_format.value), nl=False)
     if pull_request is not None:
         url = github.upsert_comment(pull_request, plan.format_plans(results, "markdown"))

@@ -494,6 +494,24 @@ def against_ref(project: Project, ref: str | None = None) -> Plan:
                    settings=settings, manifests=(manifest, current_manifest), environment=project.environment)
 
 
+def against_definition(project: Project, path: Path) -> Plan:
+    """Plan from any definition JSON file to the working tree: a migration preview against the
+    ``pipeline_definition.json`` the original framework writes on every run."""
+    try:
+        before = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SmpipeError(f"cannot read the definition: {exc.strerror}", where=f"--base-definition {path}",
+                          hint="give the path of a pipeline definition JSON file") from None
+    except ValueError:
+        raise SmpipeError("not valid JSON", where=f"--base-definition {path}",
+                          hint="give a pipeline definition (the original writes pipeline_definition.json)") from None
+    if not isinstance(before, dict) or not isinstance(before.get("Steps", []), list):
+        raise SmpipeError("not a pipeline definition (no Steps list)", where=f"--base-definition {path}",
+                          hint="give the JSON of Pipeline.definition()")
+    current, _ = read_current(project)
+    return compare(before, current, base=str(path), head="working tree")
+
+
 def against_deployed(project: Project) -> Plan:
     """Plan from the pipeline as deployed (DescribePipeline) to the working tree."""
     from smpipe_gen import apply as deploy

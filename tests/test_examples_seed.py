@@ -66,10 +66,10 @@ def test_lightgbm_definition_scores_the_staged_test_file():
     assert data == {"Std:Join": {"On": "/", "Values": [
         {"Get": "Steps.purchase-Preprocess.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri"}, "x_test.csv"]}}
     channels = {c["ChannelName"] for c in steps["purchase-Train"]["Arguments"]["InputDataConfig"]}
-    assert channels == {"train", "test"}
+    assert channels == {"purchase-Preprocess-train", "purchase-Preprocess-test"}
     evaluate_inputs = {i["InputName"]: i["S3Input"]["S3Uri"]
                        for i in steps["purchase-Evaluate"]["Arguments"]["ProcessingInputs"]}
-    assert evaluate_inputs["predictions"] == {"Get": "Steps.purchase-Transform.TransformOutput.S3OutputPath"}
+    assert evaluate_inputs["purchase-Transform-input"] == {"Get": "Steps.purchase-Transform.TransformOutput.S3OutputPath"}
 
 
 def test_lightgbm_registers_with_classification_metrics_and_stops_below_min_auc(tmp_path):
@@ -105,7 +105,8 @@ def test_llm_definition_trains_on_a_gpu_with_the_gate_as_a_parameter():
     hps = train["HyperParameters"]
     assert hps["model_size"] == {"Get": "Parameters.ModelSize"}
     assert json.dumps(hps["eval_loss_gate"]).count("Parameters.EvalLossGate") == 1
-    assert {c["ChannelName"] for c in train["InputDataConfig"]} == {"train", "validation", "tokenizer", "base_model"}
+    assert {c["ChannelName"] for c in train["InputDataConfig"]} == {
+        "summarizer-Preprocess-train", "summarizer-Preprocess-validation", "summarizer-Preprocess-tokenizer", "base_model"}
     parameters = {p["Name"]: p for p in json.loads(
         (EXAMPLES / "llm-summarization" / "pipeline" / "definition.json").read_text())["Parameters"]}
     assert parameters["ModelSize"]["DefaultValue"] == "base"
@@ -141,7 +142,7 @@ def test_llm_tiny_variant_registers_under_a_loose_gate_and_fails_training_over_a
 def test_pca_mlp_definition_chains_the_pca_artifact_and_orders_registration():
     steps = definition_steps(EXAMPLES / "pca-tf-housing")
     inputs = {i["InputName"]: i["S3Input"]["S3Uri"] for i in steps["mlp-Preprocess"]["Arguments"]["ProcessingInputs"]}
-    assert inputs["model"] == {"Get": "Steps.pca-Train.ModelArtifacts.S3ModelArtifacts"}
+    assert inputs["pca-Train-input-train"] == {"Get": "Steps.pca-Train.ModelArtifacts.S3ModelArtifacts"}
     assert "pca-Register-RegisterModel" in steps["mlp-Register-RegisterModel"]["DependsOn"]
     assert "tensorflow-training" in steps["mlp-Train"]["Arguments"]["AlgorithmSpecification"]["TrainingImage"]
 

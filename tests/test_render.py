@@ -46,13 +46,13 @@ def test_abalone_definition_carries_the_dag(abalone):
     assert definition["Parameters"] == [{"Name": "MseThreshold", "Type": "Float", "DefaultValue": 6.0}]
     train_inputs = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"]
                     for c in steps["abalone-Train"]["Arguments"]["InputDataConfig"]}
-    assert train_inputs["train"] == {
+    assert train_inputs["abalone-Preprocess-train"] == {
         "Get": "Steps.abalone-Preprocess.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"}
     evaluate_inputs = {i["InputName"]: i["S3Input"]["S3Uri"]
                        for i in steps["abalone-Evaluate"]["Arguments"]["ProcessingInputs"]}
-    assert evaluate_inputs["model"] == {"Get": "Steps.abalone-Train.ModelArtifacts.S3ModelArtifacts"}
+    assert evaluate_inputs["abalone-Train-input"] == {"Get": "Steps.abalone-Train.ModelArtifacts.S3ModelArtifacts"}
     assert steps["abalone-Evaluate"]["PropertyFiles"] == [
-        {"FilePath": "model_evaluation_metrics.json", "OutputName": "evaluation",
+        {"FilePath": "model_evaluation_metrics.json", "OutputName": "model_evaluation_metrics",
          "PropertyFileName": "EvaluationReport"}]
     (condition,) = steps["abalone-CheckMse"]["Arguments"]["Conditions"]
     assert condition["Type"] == "LessThanOrEqualTo"
@@ -68,8 +68,8 @@ def test_abalone_definition_carries_the_dag(abalone):
     register = steps["abalone-Register-RegisterModel"]["Arguments"]
     assert register["ModelPackageGroupName"] == "abalone"
     assert register["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]["Std:Join"]["Values"][0] == {
-        "Get": "Steps.abalone-Evaluate.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri"}
-    assert steps["abalone-Preprocess"]["CacheConfig"] == {"Enabled": True, "ExpireAfter": "P30D"}
+        "Get": "Steps.abalone-Evaluate.ProcessingOutputConfig.Outputs['model_evaluation_metrics'].S3Output.S3Uri"}
+    assert steps["abalone-Preprocess"]["CacheConfig"] == {"Enabled": True, "ExpireAfter": "P10D"}
 
 
 def test_manifest_lists_every_code_object_the_definition_uses(abalone):
@@ -90,7 +90,7 @@ def test_two_models_chain_a_trained_artifact_and_order_registrations():
     steps = steps_by_name(definition)
     inputs = {i["InputName"]: i["S3Input"]["S3Uri"]
               for i in steps["housing-Preprocess"]["Arguments"]["ProcessingInputs"]}
-    assert inputs["model"] == {"Get": "Steps.pca-Train.ModelArtifacts.S3ModelArtifacts"}
+    assert inputs["pca-Train-input-train"] == {"Get": "Steps.pca-Train.ModelArtifacts.S3ModelArtifacts"}
     assert steps["housing-Register-RegisterModel"]["DependsOn"] == ["pca-Register-RegisterModel"]
 
 

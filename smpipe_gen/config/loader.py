@@ -164,6 +164,8 @@ class _FrameworkModels(BaseModel):
 class _FrameworkConf(BaseModel):
     model_config = ConfigDict(extra="forbid")
     applicationName: str | None = None
+    # Where the original looks for model files; SMP_MODEL_CONFIGPATH is what both tools read.
+    modelConfigFilePath: str | None = None
     s3Bucket: str | None = None
     sagemakerNetworkSecurity: _FrameworkNetwork | None = None
     models: _FrameworkModels | None = None

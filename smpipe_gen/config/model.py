@@ -13,7 +13,10 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-DEFAULT_INSTANCE_TYPE = "ml.m5.xlarge"
+# The original framework's defaults: repositories that omit a value get what they got there.
+DEFAULT_INSTANCE_TYPE = "ml.m5.2xlarge"
+DEFAULT_VOLUME_GB = 32
+DEFAULT_MAX_RUNTIME_SECONDS = 3000
 
 # Model names (``conf.models`` keys), custom section names and ``step_type`` end up in generated
 # code (comments, S3 prefixes, job names), so they are held to a SageMaker-style name: a letter or
@@ -105,8 +108,8 @@ class _Job(_Section):
     entry_point: str | None = None
     instance_type: Union[str, ParameterRef] = DEFAULT_INSTANCE_TYPE
     instance_count: Union[Count, ParameterRef] = 1
-    volume_size_in_gb: int = Field(30, ge=1, le=16384)
-    max_runtime_seconds: int = Field(3600, ge=1, le=2_419_200)  # training: at most 28 days
+    volume_size_in_gb: int = Field(DEFAULT_VOLUME_GB, ge=1, le=16384)
+    max_runtime_seconds: int = Field(DEFAULT_MAX_RUNTIME_SECONDS, ge=1, le=2_419_200)  # training: at most 28 days
     base_job_name: str | None = None
     env: dict[str, Union[ParameterRef, Scalar]] = Field(default_factory=dict)
     tags: dict[str, str] = Field(default_factory=dict)
@@ -135,11 +138,26 @@ class ProcessingSection(_Job):
     """A Processing job: ``preprocess``, ``evaluate`` or any section a step's step_type names."""
 
     instance_count: Union[ProcessingCount, ParameterRef] = 1
-    max_runtime_seconds: int = Field(3600, ge=1, le=777_600)  # processing: at most 9 days
+    max_runtime_seconds: int = Field(DEFAULT_MAX_RUNTIME_SECONDS, ge=1, le=777_600)  # processing: at most 9 days
     outputs: list[str] | None = None
     arguments: list[Union[str, ParameterRef]] = Field(default_factory=list)
     content_type: str | None = None
     s3_data_distribution_type: Literal["FullyReplicated", "ShardedByS3Key"] = "FullyReplicated"
+
+
+class EvaluateSection(ProcessingSection):
+    """The ``evaluate`` section (the Metrics step): the original gives it 50 GB and an hour, and
+    spells the runtime ``max_runtime_in_seconds``."""
+
+    volume_size_in_gb: int = Field(50, ge=1, le=16384)
+    max_runtime_seconds: int = Field(3600, ge=1, le=777_600)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _original_runtime_key(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "max_runtime_in_seconds" in data and "max_runtime_seconds" not in data:
+            data = {("max_runtime_seconds" if k == "max_runtime_in_seconds" else k): v for k, v in data.items()}
+        return data
 
 
 class MetricDefinition(_Section):
@@ -217,10 +235,11 @@ class InferenceSpec(_Section):
     supported_response_MIME_types: list[str] = Field(default_factory=lambda: ["text/csv"])
     SupportedTransformInstanceTypes: list[str] = Field(default_factory=list)
     SupportedRealtimeInferenceInstanceType: list[str] = Field(default_factory=list)
+    SupportedRealtimeInferenceInstanceTypes: list[str] = Field(default_factory=list)  # the original's spelling
     approval_status: Literal["Approved", "Rejected", "PendingManualApproval"] | None = None
 
     @field_validator("SupportedTransformInstanceTypes", "SupportedRealtimeInferenceInstanceType",
-                     mode="before")
+                     "SupportedRealtimeInferenceInstanceTypes", mode="before")
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
@@ -229,6 +248,7 @@ class InferenceSpec(_Section):
 class RegistrySection(_Section):
     ModelPackageGroupName: str | None = None
     ModelPackageGroupDescription: str | None = None
+    ModelPackageDescription: str | None = None
     ModelApprovalStatus: Union[Literal["Approved", "Rejected", "PendingManualApproval"], ParameterRef] | None = None
     ModelRepack: bool = False
     InferenceSpecification: InferenceSpec | None = None
@@ -253,7 +273,7 @@ class ModelConfig(_Section):
     train: TrainSection | None = None
     tune: TuneSection | None = None
     transform: TransformSection | None = None
-    evaluate: ProcessingSection | None = None
+    evaluate: EvaluateSection | None = None
     registry: RegistrySection | None = None
 
     @model_validator(mode="after")
@@ -381,6 +401,9 @@ class PipelineConfig(_Section):
     parameters: list[Parameter] = Field(default_factory=list)
     models: dict[str, ModelSteps]
     dependencies: list[str] = Field(default_factory=list)
+    # How chained inputs and training channels are named: "original" as the original framework
+    # names them (<src>-<ch>, <src>-input-<ch>; its scripts hard-code these), "short" by channel.
+    input_names: Literal["original", "short"] = "original"
     local_data: dict[str, str] = Field(default_factory=dict)
 
     _text_tags = field_validator("tags", mode="before")(_str_values)
@@ -416,7 +439,7 @@ def known_keys() -> set[str]:
     """Every key any config section accepts: the vocabulary for "did you mean" hints."""
     sections = [ParameterRef, ReportValue, DataFile, Channel, ProcessingSection, MetricDefinition,
                 TrainSection, ParameterRange, TuneSection, TransformSection, InferenceSpec,
-                RegistrySection, ModelConfig, Comparison, RetryPolicy, Step, ModelSteps, Parameter,
+                EvaluateSection, RegistrySection, ModelConfig, Comparison, RetryPolicy, Step, ModelSteps, Parameter,
                 PipelineConfig]
     keys: set[str] = set()
     for section in sections:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from smpipe_gen.config.model import (
+    DEFAULT_INSTANCE_TYPE,
     Channel,
     Comparison,
     ParameterRef,
@@ -26,7 +27,19 @@ PROCESSING_INPUT = "/opt/ml/processing/input"
 PROCESSING_OUTPUT = "/opt/ml/processing/output"
 REPORT_FILE = "model_evaluation_metrics.json"
 REPORT_OUTPUT = "evaluation"
+ORIGINAL_REPORT_OUTPUT = "model_evaluation_metrics"  # what the original names the metrics output
 REPORT_PROPERTY_FILE = "EvaluationReport"
+DEFAULT_CACHE_EXPIRY = "P10D"  # the original's ten days
+INFERENCE_REQUIREMENTS = "requirements.txt"
+
+
+def dotted_module(entry_point: str | None, default: str = "inference") -> str:
+    """An entry point as the module name the original passes (``transform/transform.py`` ->
+    ``transform.transform``): what ``python -m`` and the inference toolkit import."""
+    if not entry_point:
+        return default
+    path = entry_point[:-3] if entry_point.endswith(".py") else entry_point
+    return path.strip("/").replace("/", ".")
 
 _IMPORTS = {
     "CacheConfig": "sagemaker.workflow.steps",
@@ -195,7 +208,7 @@ class _Generator:
         if cacheable and step.step.enable_cache:
             self.use("CacheConfig")
             kwargs["cache_config"] = Call("CacheConfig", enable_caching="True",
-                                          expire_after=self.lit(step.step.cache_expire_after or "P30D"))
+                                          expire_after=self.lit(step.step.cache_expire_after or DEFAULT_CACHE_EXPIRY))
         if step.step.retry_policies:
             kwargs["retry_policies"] = ListOf([self.retry_policy(p) for p in step.step.retry_policies])
         return kwargs
@@ -227,13 +240,23 @@ class _Generator:
     def env(self, env: dict[str, Any]) -> Code | None:
         return DictOf({k: self.lit(v) for k, v in env.items()}) if env else None
 
-    def network_config(self, isolation: bool = False) -> Code | None:
-        if not self.vpc and not isolation:
+    def network_config(self, isolation: bool = False, encrypt: bool = False) -> Code | None:
+        """VPC, isolation and (as the original sets on processing jobs) inter-container traffic
+        encryption; None when none applies."""
+        if not self.vpc and not isolation and not encrypt:
             return None
         self.use("NetworkConfig")
         return Call("NetworkConfig", subnets="SUBNETS" if self.vpc else None,
                     security_group_ids="SECURITY_GROUPS" if self.vpc else None,
-                    enable_network_isolation=self.lit(isolation) if isolation else None)
+                    enable_network_isolation=self.lit(isolation) if isolation else None,
+                    encrypt_inter_container_traffic=self.lit(True) if encrypt else None)
+
+    def processing_command(self, section) -> list[str]:
+        """The original runs a processing entry point as a module from the source directory
+        (``python -m training.training``); short-named pipelines run the file."""
+        if not self.original_names:
+            return ["python"]
+        return ["python", "-m", dotted_module(section.entry_point)]
 
     def s3_uri(self, channel: Channel, data_file) -> Code:
         """A data file as an S3 URI: given outright or under the channel's bucket/prefix."""
@@ -272,30 +295,79 @@ class _Generator:
     def processing_outputs(self, step: ResolvedStep) -> list[str]:
         section: ProcessingSection = step.section
         if step.cls is StepClass.Metrics:
-            return [REPORT_OUTPUT]
+            return [self.report_output]
         if section.outputs is not None:
             return section.outputs
         return list(section.channel_map()) or ["train"]
 
-    def chained_inputs(self, step: ResolvedStep) -> list[tuple[str, Code]]:
-        """(input name, S3 URI) for each output of each chain_input_source_step, plus the trained
-        model for Metrics steps: channel names for processing outputs, "model" for a trained
-        model, "predictions" for a batch transform's output."""
-        inputs = [output for source in step.step.chain_input_source_step for output in self.source_outputs(source)]
-        if step.cls is StepClass.Metrics and step.trained_step and \
-                step.trained_step not in step.step.chain_input_source_step:
-            inputs.append(("model", self.model_data(step)))
+    @property
+    def original_names(self) -> bool:
+        """Chained inputs named as the original framework names them (the default)."""
+        return self.spec.pipeline.input_names == "original"
+
+    def chained_inputs(self, step: ResolvedStep) -> list[tuple[str, str, Code]]:
+        """(input or channel name, directory under the processing input root, S3 URI) for each
+        chained output. Original names (dspf-compat.md): Training channels ``<src>-<ch>``,
+        Processing inputs ``<src>-input-<ch>``, Metrics inputs ``<src>-input`` at
+        ``<src>-<evaluate channel>``. Short names: the channel, "model" for a trained model,
+        "predictions" for a transform's output, plus the trained model for Metrics steps."""
+        sources = step.step.chain_input_source_step
+        if not self.original_names:
+            inputs = [(name, name, uri) for source in sources for name, uri in self.source_outputs(source)]
+            if step.cls is StepClass.Metrics and step.trained_step and step.trained_step not in sources:
+                inputs.append(("model", "model", self.model_data(step)))
+            return inputs
+        if step.cls is StepClass.Metrics:
+            channel = self.single_channel(step.section)
+            return [(f"{source}-input", f"{source}-{channel}", self.source_output(source, channel))
+                    for source in sources]
+        inputs = []
+        for source in sources:
+            for channel, uri in self.source_outputs(source, self.chain_channels(step, source)):
+                name = f"{source}-{channel}" if step.cls in (StepClass.Training, StepClass.Tuning) \
+                    else f"{source}-input-{channel}"
+                inputs.append((name, name, uri))
         return inputs
 
-    def source_outputs(self, source_name: str) -> list[tuple[str, Code]]:
-        """(name, S3 URI) of what one chained source step produces."""
+    @property
+    def report_output(self) -> str:
+        return ORIGINAL_REPORT_OUTPUT if self.original_names else REPORT_OUTPUT
+
+    @staticmethod
+    def single_channel(section) -> str:
+        """The one channel a Metrics or Transform section reads a chained source through."""
+        return next(iter(section.channel_map()), "train")
+
+    def chain_channels(self, step: ResolvedStep, source_name: str) -> list[str]:
+        """The channels the original chains from a source: a Processing step's outputs; for a
+        trained model or a transform's output, the consuming model's train/transform channel
+        names (default ["train"]), each carrying the same S3 URI."""
         source = self.resolved.steps[source_name]
         if source.cls in (StepClass.Processing, StepClass.Metrics):
-            return [(channel, self.output_uri(source, channel)) for channel in self.processing_outputs(source)]
+            return self.processing_outputs(source)
+        conf = self.resolved.model(step)
+        section = conf.transform if source.cls is StepClass.Transform else conf.train
+        return list(section.channel_map()) if section and section.channels else ["train"]
+
+    def source_output(self, source_name: str, channel: str) -> Code:
+        """The S3 URI of one chained source's output ``channel`` (a Processing source without
+        that output gives its first)."""
+        outputs = dict(self.source_outputs(source_name, [channel]))
+        return outputs.get(channel) or next(iter(dict(self.source_outputs(source_name)).values()))
+
+    def source_outputs(self, source_name: str, channels: list[str] | None = None) -> list[tuple[str, Code]]:
+        """(name, S3 URI) of what one chained source step produces; ``channels`` names them
+        (a model or a transform's output has one URI whatever the name)."""
+        source = self.resolved.steps[source_name]
+        if source.cls in (StepClass.Processing, StepClass.Metrics):
+            produced = self.processing_outputs(source)
+            return [(channel, self.output_uri(source, channel)) for channel in channels or produced
+                    if channel in produced]
         if source.cls in (StepClass.Training, StepClass.Tuning):
-            return [("model", self.trained_model_uri(source))]
+            return [(channel, self.trained_model_uri(source)) for channel in channels or ["model"]]
         if source.cls is StepClass.Transform:
-            return [("predictions", Raw(f"{self.step_vars[source_name]}.properties.TransformOutput.S3OutputPath"))]
+            uri = Raw(f"{self.step_vars[source_name]}.properties.TransformOutput.S3OutputPath")
+            return [(channel, uri) for channel in channels or ["predictions"]]
         return []
 
     def processing(self, step: ResolvedStep) -> list[tuple[str, Code]]:
@@ -305,14 +377,14 @@ class _Generator:
         self.use("FrameworkProcessor", "SKLearn", "ProcessingInput", "ProcessingOutput", "ProcessingStep")
         processor = Call(
             "FrameworkProcessor", estimator_cls="SKLearn", framework_version="None",
-            image_uri=self.lit(section.image_uri), command=self.lit(["python"]),
+            image_uri=self.lit(section.image_uri), command=self.lit(self.processing_command(section)),
             **self.job_kwargs(section),
             volume_size_in_gb=self.lit(section.volume_size_in_gb),
             max_runtime_in_seconds=self.lit(section.max_runtime_seconds),
             base_job_name=self.lit(section.base_job_name) if section.base_job_name else None,
             env=self.env(section.env), tags=self.tags(section),
             volume_kms_key=self.kms, output_kms_key=self.kms,
-            network_config=self.network_config(),
+            network_config=self.network_config(encrypt=self.original_names),
             sagemaker_session="session",
         )
         inputs: list[Code] = []
@@ -323,12 +395,12 @@ class _Generator:
                                    destination=self.lit(f"{PROCESSING_INPUT}/{data_file.sourceName}"),
                                    s3_data_distribution_type=self.lit(section.s3_data_distribution_type)
                                    if section.s3_data_distribution_type != "FullyReplicated" else None))
-        for name, uri in self.chained_inputs(step):
+        for name, directory, uri in self.chained_inputs(step):
             inputs.append(Call("ProcessingInput", input_name=self.lit(name), source=uri,
-                               destination=self.lit(f"{PROCESSING_INPUT}/{name}")))
+                               destination=self.lit(f"{PROCESSING_INPUT}/{directory}")))
         if step.cls is StepClass.Metrics:
-            outputs = [Call("ProcessingOutput", output_name=self.lit(REPORT_OUTPUT),
-                            source=self.lit(PROCESSING_OUTPUT))]
+            outputs = [Call("ProcessingOutput", output_name=self.lit(self.report_output),
+                            source=self.lit(PROCESSING_OUTPUT + "/" if self.original_names else PROCESSING_OUTPUT))]
         else:
             outputs = [Call("ProcessingOutput", output_name=self.lit(name),
                             source=self.lit(f"{PROCESSING_OUTPUT}/{name}"))
@@ -342,7 +414,7 @@ class _Generator:
         if step.cls is StepClass.Metrics:
             self.use("PropertyFile")
             statements.append((f"{var}_report", Call("PropertyFile", name=self.lit(REPORT_PROPERTY_FILE),
-                                                     output_name=self.lit(REPORT_OUTPUT),
+                                                     output_name=self.lit(self.report_output),
                                                      path=self.lit(REPORT_FILE))))
             kwargs["property_files"] = ListOf([Raw(f"{var}_report")])
         statements.append((var, Call("ProcessingStep", **kwargs)))
@@ -384,14 +456,15 @@ class _Generator:
         section: TrainSection = step.section
         self.use("TrainingInput")
         options = dict(content_type=self.lit(section.content_type) if section.content_type else None,
-                       input_mode=self.lit(section.input_mode) if section.input_mode != "File" else None,
+                       input_mode=self.lit(section.input_mode)
+                       if section.input_mode != "File" or self.original_names else None,
                        distribution=self.lit(section.distribution)
                        if section.distribution != "FullyReplicated" else None)
         channels: dict[str, Code] = {}
         for name, channel in section.channel_map().items():
             for data_file in channel.dataFiles[:1]:
                 channels[name] = Call("TrainingInput", s3_data=self.s3_uri(channel, data_file), **options)
-        for name, uri in self.chained_inputs(step):
+        for name, _, uri in self.chained_inputs(step):
             channels[name] = Call("TrainingInput", s3_data=uri, **options)
         return DictOf(channels)
 
@@ -440,23 +513,27 @@ class _Generator:
     # ---------------------------------------------------------------- models, transform, registry
 
     def inference_model(self, step: ResolvedStep, image: str | None) -> list[tuple[str, Code]]:
-        """A Model of the trained artifact with the inference entry point from the transform
-        section: SAGEMAKER_PROGRAM names it, SAGEMAKER_SUBMIT_DIRECTORY ships the source
-        directory (the original framework's ModelRepack: False)."""
+        """A Model of the trained artifact served by the inference toolkit (the original's
+        ModelRepack: False): SAGEMAKER_PROGRAM is the module the toolkit imports (the transform
+        entry point, dotted; ``inference`` without one), SAGEMAKER_SUBMIT_DIRECTORY ships the
+        source directory, SAGEMAKER_REQUIREMENTS its requirements file. Short-named pipelines
+        get the environment only with a transform entry point, as before."""
         model_conf = self.resolved.model(step)
         var = self.step_vars[step.name]
         env: dict[str, Code] = {}
         statements: list[tuple[str, Code]] = []
         transform = model_conf.transform
-        if transform and transform.entry_point:
+        entry_point = transform.entry_point if transform else None
+        if entry_point or self.original_names:
             self.helpers.add("upload_inference_code")
             self.use("hash_files_or_dirs", "tar_and_upload_dir")
             statements.append((f"{var}_code", Call("upload_inference_code", "session",
                                                    self.lit(model_conf.source_directory),
-                                                   self.lit(transform.entry_point))))
-            env = {"SAGEMAKER_PROGRAM": self.lit(transform.entry_point),
-                   "SAGEMAKER_SUBMIT_DIRECTORY": Raw(f"{var}_code")}
-            env.update({k: self.lit(v) for k, v in transform.env.items()})
+                                                   self.lit(entry_point or "inference.py"))))
+            env = {"SAGEMAKER_PROGRAM": self.lit(dotted_module(entry_point)),
+                   "SAGEMAKER_SUBMIT_DIRECTORY": Raw(f"{var}_code"),
+                   "SAGEMAKER_REQUIREMENTS": self.lit(INFERENCE_REQUIREMENTS)}
+            env.update({k: self.lit(v) for k, v in (transform.env if transform else {}).items()})
         self.use("Model")
         vpc = self.lit({"Subnets": self.settings.subnets, "SecurityGroupIds": self.settings.security_groups}) \
             if self.vpc else None
@@ -467,10 +544,12 @@ class _Generator:
         return statements
 
     def model_image(self, step: ResolvedStep) -> str | None:
+        """The registry's inference image, as in the original (a transform section's image_uri
+        is a fallback for models without one, then the training image)."""
         conf = self.resolved.model(step)
         spec = conf.registry.InferenceSpecification if conf.registry else None
-        return (conf.transform.image_uri if conf.transform and conf.transform.image_uri else None) \
-            or (spec.image_uri if spec else None) or (conf.train.image if conf.train else None)
+        return (spec.image_uri if spec and spec.image_uri else None) \
+            or (conf.transform.image_uri if conf.transform else None) or (conf.train.image if conf.train else None)
 
     def create_model(self, step: ResolvedStep) -> list[tuple[str, Code]]:
         var = self.step_vars[step.name]
@@ -478,7 +557,7 @@ class _Generator:
         self.use("ModelStep")
         statements = self.inference_model(step, self.model_image(step))
         create = Call(f"{var}_model.create",
-                      instance_type=self.lit(transform.instance_type) if transform else self.lit("ml.m5.xlarge"))
+                      instance_type=self.lit(transform.instance_type) if transform else self.lit(DEFAULT_INSTANCE_TYPE))
         kwargs = self.common_step_kwargs(step, cacheable=False)
         statements.append((var, Call("ModelStep", name=self.lit(step.name), step_args=create, **kwargs)))
         return statements
@@ -496,7 +575,7 @@ class _Generator:
             instance_type=self.lit(section.instance_type), instance_count=self.lit(section.instance_count),
             strategy=self.lit(section.strategy) if section.strategy else None,
             assemble_with=self.lit(section.assemble_with) if section.assemble_with else None,
-            accept=self.lit(section.accept) if section.accept else None,
+            accept=self.lit(section.accept or section.content_type),
             max_payload=self.lit(section.max_payload) if section.max_payload else None,
             output_path=output_path,
             base_transform_job_name=self.lit(section.base_job_name) if section.base_job_name else None,
@@ -517,6 +596,10 @@ class _Generator:
         joined with chain_input_additional_prefix; else the section's one data file."""
         section = step.section
         channels = section.channel_map()
+        if step.step.chain_input_source_step and self.original_names:
+            source = self.source_output(step.step.chain_input_source_step[0], self.single_channel(section))
+            prefix = step.step.chain_input_additional_prefix or ""
+            return Call("Join", on=self.lit("/"), values=ListOf([source, self.lit(prefix)]))
         if step.step.chain_input_source_step:
             outputs = dict(self.source_outputs(step.step.chain_input_source_step[0]))
             wanted = next((name for name in channels if name in outputs), next(iter(outputs)))
@@ -540,24 +623,29 @@ class _Generator:
         group = registry.ModelPackageGroupName or (
             f"{self.settings.project_name}-{step.model}" if self.settings.project_name else step.model)
         status = registry.ModelApprovalStatus or (spec.approval_status if spec else None) or "PendingManualApproval"
-        transform_types = (spec.SupportedTransformInstanceTypes if spec else []) or \
-            [conf.transform.instance_type if conf.transform else "ml.m5.xlarge"]
-        realtime_types = (spec.SupportedRealtimeInferenceInstanceType if spec else []) or ["ml.m5.xlarge"]
+        transform_types = (spec.SupportedTransformInstanceTypes if spec else []) or [DEFAULT_INSTANCE_TYPE]
+        realtime_types = (spec.SupportedRealtimeInferenceInstanceTypes or spec.SupportedRealtimeInferenceInstanceType
+                          if spec else []) or [DEFAULT_INSTANCE_TYPE]
+        description = registry.ModelPackageDescription or registry.ModelPackageGroupDescription
         kwargs: dict[str, Any] = dict(
             content_types=self.lit(spec.supported_content_types if spec else ["text/csv"]),
             response_types=self.lit(spec.supported_response_MIME_types if spec else ["text/csv"]),
             inference_instances=self.lit(realtime_types), transform_instances=self.lit(transform_types),
             model_package_group_name=self.lit(group), approval_status=self.lit(status),
-            description=self.lit(registry.ModelPackageGroupDescription)
-            if registry.ModelPackageGroupDescription else None)
+            description=self.lit(description) if description else None,
+            customer_metadata_properties=DictOf({"PIPELINE_ARN": Raw("ExecutionVariables.PIPELINE_EXECUTION_ARN")}))
+        self.use("ExecutionVariables")
         if step.metrics_step:
             self.use("ModelMetrics", "MetricsSource", "Join")
             metrics_var = self.step_vars[step.metrics_step]
             report = Call("Join", on=self.lit("/"), values=ListOf([
-                Raw(f"{metrics_var}.properties.ProcessingOutputConfig.Outputs[{py(REPORT_OUTPUT)}].S3Output.S3Uri"),
+                Raw(f"{metrics_var}.properties.ProcessingOutputConfig.Outputs[{py(self.report_output)}].S3Output.S3Uri"),
                 self.lit(REPORT_FILE)]))
+            evaluate = conf.evaluate
             kwargs["model_metrics"] = Call("ModelMetrics", model_statistics=Call(
-                "MetricsSource", s3_uri=report, content_type=self.lit("application/json")))
+                "MetricsSource", s3_uri=report,
+                content_type=self.lit(evaluate.content_type if evaluate and evaluate.content_type
+                                      else "application/json")))
         register = Call(f"{var}_model.register", **kwargs)
         statements.append((var, Call("ModelStep", name=self.lit(step.name), step_args=register,
                                      **self.common_step_kwargs(step, cacheable=False))))

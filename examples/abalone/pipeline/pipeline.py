@@ -11,6 +11,7 @@ from sagemaker.fw_utils import tar_and_upload_dir
 from sagemaker.inputs import TrainingInput
 from sagemaker.model import Model
 from sagemaker.model_metrics import MetricsSource, ModelMetrics
+from sagemaker.network import NetworkConfig
 from sagemaker.processing import FrameworkProcessor, ProcessingInput, ProcessingOutput
 from sagemaker.sklearn.estimator import SKLearn
 from sagemaker.transformer import Transformer
@@ -55,13 +56,16 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         estimator_cls=SKLearn,
         framework_version=None,
         image_uri='683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3',
-        command=['python'],
+        command=['python', '-m', 'preprocess'],
         role=ROLE,
         instance_type='ml.m5.xlarge',
         instance_count=1,
-        volume_size_in_gb=30,
-        max_runtime_in_seconds=3600,
+        volume_size_in_gb=32,
+        max_runtime_in_seconds=3000,
         tags=[{'Key': 'team', 'Value': 'ml-platform'}],
+        network_config=NetworkConfig(
+            encrypt_inter_container_traffic=True,
+        ),
         sagemaker_session=session,
     )
     abalone_preprocess = ProcessingStep(
@@ -93,7 +97,7 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         ),
         cache_config=CacheConfig(
             enable_caching=True,
-            expire_after='P30D',
+            expire_after='P10D',
         ),
     )
 
@@ -105,8 +109,8 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         role=ROLE,
         instance_type='ml.m5.xlarge',
         instance_count=1,
-        volume_size=30,
-        max_run=3600,
+        volume_size=32,
+        max_run=3000,
         output_path='s3://smpipe-examples-123456789012/abalone/models',
         hyperparameters={
             'objective': 'reg:squarederror',
@@ -124,20 +128,23 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         name='abalone-Train',
         step_args=abalone_train_estimator.fit(
             inputs={
-                'train': TrainingInput(
+                'abalone-Preprocess-train': TrainingInput(
                     s3_data=abalone_preprocess.properties.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri,
+                    input_mode='File',
                 ),
-                'validation': TrainingInput(
+                'abalone-Preprocess-validation': TrainingInput(
                     s3_data=abalone_preprocess.properties.ProcessingOutputConfig.Outputs['validation'].S3Output.S3Uri,
+                    input_mode='File',
                 ),
-                'test': TrainingInput(
+                'abalone-Preprocess-test': TrainingInput(
                     s3_data=abalone_preprocess.properties.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri,
+                    input_mode='File',
                 ),
             },
         ),
         cache_config=CacheConfig(
             enable_caching=True,
-            expire_after='P30D',
+            expire_after='P10D',
         ),
     )
 
@@ -146,18 +153,21 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         estimator_cls=SKLearn,
         framework_version=None,
         image_uri='683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1',
-        command=['python'],
+        command=['python', '-m', 'evaluate'],
         role=ROLE,
         instance_type='ml.m5.xlarge',
         instance_count=1,
-        volume_size_in_gb=30,
+        volume_size_in_gb=50,
         max_runtime_in_seconds=3600,
         tags=[{'Key': 'team', 'Value': 'ml-platform'}],
+        network_config=NetworkConfig(
+            encrypt_inter_container_traffic=True,
+        ),
         sagemaker_session=session,
     )
     abalone_evaluate_report = PropertyFile(
         name='EvaluationReport',
-        output_name='evaluation',
+        output_name='model_evaluation_metrics',
         path='model_evaluation_metrics.json',
     )
     abalone_evaluate = ProcessingStep(
@@ -167,36 +177,26 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
             source_dir='scripts',
             inputs=[
                 ProcessingInput(
-                    input_name='train',
-                    source=abalone_preprocess.properties.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri,
-                    destination='/opt/ml/processing/input/train',
-                ),
-                ProcessingInput(
-                    input_name='validation',
-                    source=abalone_preprocess.properties.ProcessingOutputConfig.Outputs['validation'].S3Output.S3Uri,
-                    destination='/opt/ml/processing/input/validation',
-                ),
-                ProcessingInput(
-                    input_name='test',
+                    input_name='abalone-Preprocess-input',
                     source=abalone_preprocess.properties.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri,
-                    destination='/opt/ml/processing/input/test',
+                    destination='/opt/ml/processing/input/abalone-Preprocess-test',
                 ),
                 ProcessingInput(
-                    input_name='model',
+                    input_name='abalone-Train-input',
                     source=abalone_train.properties.ModelArtifacts.S3ModelArtifacts,
-                    destination='/opt/ml/processing/input/model',
+                    destination='/opt/ml/processing/input/abalone-Train-test',
                 ),
             ],
             outputs=[
                 ProcessingOutput(
-                    output_name='evaluation',
-                    source='/opt/ml/processing/output',
+                    output_name='model_evaluation_metrics',
+                    source='/opt/ml/processing/output/',
                 ),
             ],
         ),
         cache_config=CacheConfig(
             enable_caching=True,
-            expire_after='P30D',
+            expire_after='P10D',
         ),
         property_files=[abalone_evaluate_report],
     )
@@ -212,8 +212,9 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         model_data=abalone_train.properties.ModelArtifacts.S3ModelArtifacts,
         role=ROLE,
         env={
-            'SAGEMAKER_PROGRAM': 'inference.py',
+            'SAGEMAKER_PROGRAM': 'inference',
             'SAGEMAKER_SUBMIT_DIRECTORY': abalone_create_model_code,
+            'SAGEMAKER_REQUIREMENTS': 'requirements.txt',
         },
         sagemaker_session=session,
     )
@@ -230,6 +231,7 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         instance_type='ml.m5.xlarge',
         instance_count=1,
         assemble_with='Line',
+        accept='text/csv',
         output_path=Join(
             on='/',
             values=[
@@ -258,7 +260,7 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         ),
         cache_config=CacheConfig(
             enable_caching=True,
-            expire_after='P30D',
+            expire_after='P10D',
         ),
     )
 
@@ -273,8 +275,9 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         model_data=abalone_train.properties.ModelArtifacts.S3ModelArtifacts,
         role=ROLE,
         env={
-            'SAGEMAKER_PROGRAM': 'inference.py',
+            'SAGEMAKER_PROGRAM': 'inference',
             'SAGEMAKER_SUBMIT_DIRECTORY': abalone_register_code,
+            'SAGEMAKER_REQUIREMENTS': 'requirements.txt',
         },
         sagemaker_session=session,
     )
@@ -287,12 +290,15 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
             transform_instances=['ml.m5.xlarge'],
             model_package_group_name='abalone',
             approval_status='PendingManualApproval',
+            customer_metadata_properties={
+                'PIPELINE_ARN': ExecutionVariables.PIPELINE_EXECUTION_ARN,
+            },
             model_metrics=ModelMetrics(
                 model_statistics=MetricsSource(
                     s3_uri=Join(
                         on='/',
                         values=[
-                            abalone_evaluate.properties.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri,
+                            abalone_evaluate.properties.ProcessingOutputConfig.Outputs['model_evaluation_metrics'].S3Output.S3Uri,
                             'model_evaluation_metrics.json',
                         ],
                     ),

@@ -1,6 +1,7 @@
 """Score the trained model on the test split and write the model-quality report.
 
-Inputs: /opt/ml/processing/input/model/model.tar.gz and /opt/ml/processing/input/test/.
+Inputs (named after their source steps, as the original framework names them):
+/opt/ml/processing/input/abalone-Train-test/model.tar.gz and /opt/ml/processing/input/abalone-Preprocess-test/.
 Output: /opt/ml/processing/output/model_evaluation_metrics.json in the SageMaker Model
 Registry's regression format, which the pipeline's MSE condition reads with JsonGet.
 """
@@ -20,15 +21,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--input-dir", default="/opt/ml/processing/input")
     parser.add_argument("--output-dir", default="/opt/ml/processing/output")
-    args = parser.parse_args()
+    args, _ = parser.parse_known_args()  # run as `python -m evaluate evaluate.py`
 
     with tempfile.TemporaryDirectory() as model_dir:
-        with tarfile.open(os.path.join(args.input_dir, "model", "model.tar.gz")) as tar:
+        with tarfile.open(os.path.join(args.input_dir, "abalone-Train-test", "model.tar.gz")) as tar:
             tar.extractall(model_dir, filter="data")
         booster = xgb.Booster()
         booster.load_model(os.path.join(model_dir, "xgboost-model.json"))
 
-    test = pd.read_csv(os.path.join(args.input_dir, "test", "test.csv"), header=None)
+    test = pd.read_csv(os.path.join(args.input_dir, "abalone-Preprocess-test", "test.csv"), header=None)
     y_true = test.iloc[:, 0].values
     y_pred = booster.predict(xgb.DMatrix(test.iloc[:, 1:].values))
     errors = (y_true - y_pred) ** 2

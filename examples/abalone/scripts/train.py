@@ -1,6 +1,6 @@
 """Train an XGBoost regressor in SageMaker script mode.
 
-Reads channels from SM_CHANNEL_TRAIN / SM_CHANNEL_VALIDATION, hyperparameters from the
+Reads the channels abalone-Preprocess-train / abalone-Preprocess-validation, hyperparameters from the
 command line, and saves the booster to SM_MODEL_DIR (packed as model.tar.gz by SageMaker).
 """
 
@@ -26,8 +26,8 @@ def main() -> None:
     parser.add_argument("--eta", type=float, default=0.2)
     parser.add_argument("--subsample", type=float, default=0.8)
     parser.add_argument("--model-dir", default=os.environ.get("SM_MODEL_DIR", "/opt/ml/model"))
-    parser.add_argument("--train", default=os.environ.get("SM_CHANNEL_TRAIN"))
-    parser.add_argument("--validation", default=os.environ.get("SM_CHANNEL_VALIDATION"))
+    parser.add_argument("--train", default="/opt/ml/input/data/abalone-Preprocess-train")
+    parser.add_argument("--validation", default="/opt/ml/input/data/abalone-Preprocess-validation")
     args = parser.parse_args()
 
     train, validation = load(args.train), load(args.validation)

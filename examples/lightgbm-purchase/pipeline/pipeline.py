@@ -11,6 +11,7 @@ from sagemaker.fw_utils import tar_and_upload_dir
 from sagemaker.inputs import TrainingInput
 from sagemaker.model import Model
 from sagemaker.model_metrics import MetricsSource, ModelMetrics
+from sagemaker.network import NetworkConfig
 from sagemaker.processing import FrameworkProcessor, ProcessingInput, ProcessingOutput
 from sagemaker.sklearn.estimator import SKLearn
 from sagemaker.transformer import Transformer
@@ -55,13 +56,16 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         estimator_cls=SKLearn,
         framework_version=None,
         image_uri='123456789012.dkr.ecr.us-east-1.amazonaws.com/smpipe-lightgbm:4.6-cpu-py3',
-        command=['python'],
+        command=['python', '-m', 'preprocess'],
         role=ROLE,
         instance_type='ml.m5.large',
         instance_count=1,
-        volume_size_in_gb=30,
-        max_runtime_in_seconds=3600,
+        volume_size_in_gb=32,
+        max_runtime_in_seconds=3000,
         tags=[{'Key': 'team', 'Value': 'ml-platform'}],
+        network_config=NetworkConfig(
+            encrypt_inter_container_traffic=True,
+        ),
         sagemaker_session=session,
     )
     purchase_preprocess = ProcessingStep(
@@ -89,7 +93,7 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         ),
         cache_config=CacheConfig(
             enable_caching=True,
-            expire_after='P30D',
+            expire_after='P10D',
         ),
     )
 
@@ -101,8 +105,8 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         role=ROLE,
         instance_type='ml.m5.large',
         instance_count=1,
-        volume_size=30,
-        max_run=3600,
+        volume_size=32,
+        max_run=3000,
         output_path='s3://smpipe-examples-123456789012/purchase-lightgbm/models',
         hyperparameters={
             'num_boost_round': '80',
@@ -119,17 +123,19 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         name='purchase-Train',
         step_args=purchase_train_estimator.fit(
             inputs={
-                'train': TrainingInput(
+                'purchase-Preprocess-train': TrainingInput(
                     s3_data=purchase_preprocess.properties.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri,
+                    input_mode='File',
                 ),
-                'test': TrainingInput(
+                'purchase-Preprocess-test': TrainingInput(
                     s3_data=purchase_preprocess.properties.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri,
+                    input_mode='File',
                 ),
             },
         ),
         cache_config=CacheConfig(
             enable_caching=True,
-            expire_after='P30D',
+            expire_after='P10D',
         ),
     )
 
@@ -144,8 +150,9 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         model_data=purchase_train.properties.ModelArtifacts.S3ModelArtifacts,
         role=ROLE,
         env={
-            'SAGEMAKER_PROGRAM': 'inference.py',
+            'SAGEMAKER_PROGRAM': 'inference',
             'SAGEMAKER_SUBMIT_DIRECTORY': purchase_create_model_code,
+            'SAGEMAKER_REQUIREMENTS': 'requirements.txt',
         },
         sagemaker_session=session,
     )
@@ -163,6 +170,7 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         instance_count=1,
         strategy='MultiRecord',
         assemble_with='Line',
+        accept='text/csv',
         output_path=Join(
             on='/',
             values=[
@@ -191,7 +199,7 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         ),
         cache_config=CacheConfig(
             enable_caching=True,
-            expire_after='P30D',
+            expire_after='P10D',
         ),
     )
 
@@ -200,18 +208,21 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         estimator_cls=SKLearn,
         framework_version=None,
         image_uri='123456789012.dkr.ecr.us-east-1.amazonaws.com/smpipe-lightgbm:4.6-cpu-py3',
-        command=['python'],
+        command=['python', '-m', 'evaluate'],
         role=ROLE,
         instance_type='ml.m5.large',
         instance_count=1,
-        volume_size_in_gb=30,
+        volume_size_in_gb=50,
         max_runtime_in_seconds=3600,
         tags=[{'Key': 'team', 'Value': 'ml-platform'}],
+        network_config=NetworkConfig(
+            encrypt_inter_container_traffic=True,
+        ),
         sagemaker_session=session,
     )
     purchase_evaluate_report = PropertyFile(
         name='EvaluationReport',
-        output_name='evaluation',
+        output_name='model_evaluation_metrics',
         path='model_evaluation_metrics.json',
     )
     purchase_evaluate = ProcessingStep(
@@ -221,36 +232,26 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
             source_dir='scripts',
             inputs=[
                 ProcessingInput(
-                    input_name='train',
-                    source=purchase_preprocess.properties.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri,
-                    destination='/opt/ml/processing/input/train',
-                ),
-                ProcessingInput(
-                    input_name='test',
+                    input_name='purchase-Preprocess-input',
                     source=purchase_preprocess.properties.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri,
-                    destination='/opt/ml/processing/input/test',
+                    destination='/opt/ml/processing/input/purchase-Preprocess-test',
                 ),
                 ProcessingInput(
-                    input_name='predictions',
+                    input_name='purchase-Transform-input',
                     source=purchase_transform.properties.TransformOutput.S3OutputPath,
-                    destination='/opt/ml/processing/input/predictions',
-                ),
-                ProcessingInput(
-                    input_name='model',
-                    source=purchase_train.properties.ModelArtifacts.S3ModelArtifacts,
-                    destination='/opt/ml/processing/input/model',
+                    destination='/opt/ml/processing/input/purchase-Transform-test',
                 ),
             ],
             outputs=[
                 ProcessingOutput(
-                    output_name='evaluation',
-                    source='/opt/ml/processing/output',
+                    output_name='model_evaluation_metrics',
+                    source='/opt/ml/processing/output/',
                 ),
             ],
         ),
         cache_config=CacheConfig(
             enable_caching=True,
-            expire_after='P30D',
+            expire_after='P10D',
         ),
         property_files=[purchase_evaluate_report],
     )
@@ -266,8 +267,9 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         model_data=purchase_train.properties.ModelArtifacts.S3ModelArtifacts,
         role=ROLE,
         env={
-            'SAGEMAKER_PROGRAM': 'inference.py',
+            'SAGEMAKER_PROGRAM': 'inference',
             'SAGEMAKER_SUBMIT_DIRECTORY': purchase_register_code,
+            'SAGEMAKER_REQUIREMENTS': 'requirements.txt',
         },
         sagemaker_session=session,
     )
@@ -281,12 +283,15 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
             model_package_group_name='purchase-lightgbm',
             approval_status='PendingManualApproval',
             description='LightGBM purchase-propensity classifier.',
+            customer_metadata_properties={
+                'PIPELINE_ARN': ExecutionVariables.PIPELINE_EXECUTION_ARN,
+            },
             model_metrics=ModelMetrics(
                 model_statistics=MetricsSource(
                     s3_uri=Join(
                         on='/',
                         values=[
-                            purchase_evaluate.properties.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri,
+                            purchase_evaluate.properties.ProcessingOutputConfig.Outputs['model_evaluation_metrics'].S3Output.S3Uri,
                             'model_evaluation_metrics.json',
                         ],
                     ),

@@ -1,8 +1,8 @@
 """Score the batch-transform predictions against the test labels; write the model-quality report.
 
-Inputs: /opt/ml/processing/input/test/test.csv (ground truth, from preprocessing) and
-/opt/ml/processing/input/predictions/x_test.csv.out (one probability per line, from the
-transform step). Output: /opt/ml/processing/output/model_evaluation_metrics.json in the
+Inputs (named after their source steps, as the original framework names them):
+/opt/ml/processing/input/purchase-Preprocess-test/test.csv (ground truth) and
+/opt/ml/processing/input/purchase-Transform-test/x_test.csv.out (one probability per line). Output: /opt/ml/processing/output/model_evaluation_metrics.json in the
 Model Registry's binary classification format, which the AUC condition reads with JsonGet.
 """
 
@@ -20,10 +20,10 @@ def main() -> None:
     parser.add_argument("--input-dir", default="/opt/ml/processing/input")
     parser.add_argument("--output-dir", default="/opt/ml/processing/output")
     parser.add_argument("--threshold", type=float, default=0.5)
-    args = parser.parse_args()
+    args, _ = parser.parse_known_args()  # run as `python -m evaluate evaluate.py`
 
-    y_true = pd.read_csv(os.path.join(args.input_dir, "test", "test.csv"))["purchased"].to_numpy()
-    scores = np.loadtxt(os.path.join(args.input_dir, "predictions", "x_test.csv.out"), ndmin=1)
+    y_true = pd.read_csv(os.path.join(args.input_dir, "purchase-Preprocess-test", "test.csv"))["purchased"].to_numpy()
+    scores = np.loadtxt(os.path.join(args.input_dir, "purchase-Transform-test", "x_test.csv.out"), ndmin=1)
     if len(scores) != len(y_true):
         raise SystemExit(f"{len(scores)} predictions for {len(y_true)} test rows")
     y_pred = (scores >= args.threshold).astype(int)

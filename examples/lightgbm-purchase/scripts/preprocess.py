@@ -33,7 +33,7 @@ def main() -> None:
     parser.add_argument("--output-dir", default="/opt/ml/processing/output")
     parser.add_argument("--test-fraction", type=float, default=0.25)
     parser.add_argument("--seed", type=int, default=42)
-    args = parser.parse_args()
+    args, _ = parser.parse_known_args()  # run as `python -m preprocess preprocess.py`
 
     raw_dir = os.path.join(args.input_dir, "raw")
     files = sorted(os.path.join(raw_dir, f) for f in os.listdir(raw_dir) if f.endswith(".csv"))

@@ -1,8 +1,8 @@
 """Train a LightGBM binary classifier in SageMaker script mode.
 
-Reads SM_CHANNEL_TRAIN (train.csv + schema.json) and SM_CHANNEL_TEST (test.csv, the
-validation set whose AUC is logged for the metric definitions), hyperparameters as
-arguments, and saves the booster as text to SM_MODEL_DIR (/opt/ml/model).
+Reads the channels purchase-Preprocess-train (train.csv + schema.json) and
+purchase-Preprocess-test (test.csv, the validation set whose AUC is logged for the metric
+definitions), hyperparameters as arguments, and saves the booster as text to SM_MODEL_DIR (/opt/ml/model).
 """
 
 import argparse
@@ -26,8 +26,8 @@ def main() -> None:
     parser.add_argument("--num_leaves", type=int, default=4)
     parser.add_argument("--min_data_in_leaf", type=int, default=20)
     parser.add_argument("--model-dir", default=os.environ.get("SM_MODEL_DIR", "/opt/ml/model"))
-    parser.add_argument("--train", default=os.environ.get("SM_CHANNEL_TRAIN"))
-    parser.add_argument("--test", default=os.environ.get("SM_CHANNEL_TEST"))
+    parser.add_argument("--train", default="/opt/ml/input/data/purchase-Preprocess-train")
+    parser.add_argument("--test", default="/opt/ml/input/data/purchase-Preprocess-test")
     args = parser.parse_args()
 
     with open(os.path.join(args.train, "schema.json")) as handle:

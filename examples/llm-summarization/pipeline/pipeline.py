@@ -7,21 +7,34 @@ writes definition.json and manifest.json beside this file; run this file to prin
 """
 
 from sagemaker.estimator import Estimator
+from sagemaker.fw_utils import tar_and_upload_dir
 from sagemaker.inputs import TrainingInput
 from sagemaker.model import Model
+from sagemaker.network import NetworkConfig
 from sagemaker.processing import FrameworkProcessor, ProcessingInput, ProcessingOutput
 from sagemaker.sklearn.estimator import SKLearn
+from sagemaker.workflow.execution_variables import ExecutionVariables
 from sagemaker.workflow.model_step import ModelStep
 from sagemaker.workflow.parameters import ParameterFloat, ParameterString
 from sagemaker.workflow.pipeline import Pipeline
 from sagemaker.workflow.pipeline_context import PipelineSession
 from sagemaker.workflow.steps import CacheConfig, ProcessingStep, TrainingStep
+from sagemaker.workflow.utilities import hash_files_or_dirs
 
 PIPELINE_NAME = 'dialogue-summarizer-lora'
 REGION = 'us-east-1'
 BUCKET = 'smpipe-examples-123456789012'
 ROLE = 'arn:aws:iam::123456789012:role/SageMakerPipelineExecution'
 KMS_KEY = None
+
+
+def upload_inference_code(session: PipelineSession, source_dir: str, entry_point: str) -> str:
+    """Ship `source_dir` for the inference container (SAGEMAKER_SUBMIT_DIRECTORY), at a key
+    derived from its content so the same code always has the same S3 URI."""
+    key_prefix = f"{PIPELINE_NAME}/code/{hash_files_or_dirs([source_dir])}"
+    uploaded = tar_and_upload_dir(session.boto_session, BUCKET, key_prefix, entry_point, directory=source_dir,
+                                  kms_key=KMS_KEY, s3_resource=session.s3_resource)
+    return uploaded.s3_prefix
 
 
 def get_pipeline(session: PipelineSession) -> Pipeline:
@@ -41,13 +54,16 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         estimator_cls=SKLearn,
         framework_version=None,
         image_uri='763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-training:2.1.0-transformers4.36.0-gpu-py310-cu121',
-        command=['python'],
+        command=['python', '-m', 'preprocess'],
         role=ROLE,
         instance_type='ml.m5.xlarge',
         instance_count=1,
-        volume_size_in_gb=30,
-        max_runtime_in_seconds=3600,
+        volume_size_in_gb=32,
+        max_runtime_in_seconds=3000,
         tags=[{'Key': 'team', 'Value': 'ml-platform'}],
+        network_config=NetworkConfig(
+            encrypt_inter_container_traffic=True,
+        ),
         sagemaker_session=session,
     )
     summarizer_preprocess = ProcessingStep(
@@ -85,7 +101,7 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         ),
         cache_config=CacheConfig(
             enable_caching=True,
-            expire_after='P30D',
+            expire_after='P10D',
         ),
     )
 
@@ -121,25 +137,39 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
             inputs={
                 'base_model': TrainingInput(
                     s3_data='s3://smpipe-examples-123456789012/llm-summarization/base-model/',
+                    input_mode='File',
                 ),
-                'train': TrainingInput(
+                'summarizer-Preprocess-train': TrainingInput(
                     s3_data=summarizer_preprocess.properties.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri,
+                    input_mode='File',
                 ),
-                'validation': TrainingInput(
+                'summarizer-Preprocess-validation': TrainingInput(
                     s3_data=summarizer_preprocess.properties.ProcessingOutputConfig.Outputs['validation'].S3Output.S3Uri,
+                    input_mode='File',
                 ),
-                'tokenizer': TrainingInput(
+                'summarizer-Preprocess-tokenizer': TrainingInput(
                     s3_data=summarizer_preprocess.properties.ProcessingOutputConfig.Outputs['tokenizer'].S3Output.S3Uri,
+                    input_mode='File',
                 ),
             },
         ),
     )
 
     # summarizer-Register: RegisterModel (model summarizer)
+    summarizer_register_code = upload_inference_code(
+        session,
+        'scripts',
+        'inference.py',
+    )
     summarizer_register_model = Model(
         image_uri='763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-inference:2.1.0-transformers4.37.0-gpu-py310-cu118-ubuntu20.04',
         model_data=summarizer_train.properties.ModelArtifacts.S3ModelArtifacts,
         role=ROLE,
+        env={
+            'SAGEMAKER_PROGRAM': 'inference',
+            'SAGEMAKER_SUBMIT_DIRECTORY': summarizer_register_code,
+            'SAGEMAKER_REQUIREMENTS': 'requirements.txt',
+        },
         sagemaker_session=session,
     )
     summarizer_register = ModelStep(
@@ -152,6 +182,9 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
             model_package_group_name='dialogue-summarizer',
             approval_status='PendingManualApproval',
             description='LoRA-tuned causal LM for dialogue summarization (merged weights).',
+            customer_metadata_properties={
+                'PIPELINE_ARN': ExecutionVariables.PIPELINE_EXECUTION_ARN,
+            },
         ),
     )
 

@@ -1,7 +1,7 @@
 """LoRA fine-tuning of a causal LM for dialogue summarization, with an evaluation-loss gate.
 
-Channels: SM_CHANNEL_TRAIN / SM_CHANNEL_VALIDATION (token ids from preprocess.py),
-SM_CHANNEL_TOKENIZER, and SM_CHANNEL_BASE_MODEL (the base model snapshot, model_size=base).
+Channels: summarizer-Preprocess-train / -validation (token ids from preprocess.py),
+summarizer-Preprocess-tokenizer, and SM_CHANNEL_BASE_MODEL (the base model snapshot, model_size=base).
 model_size=tiny builds a small Llama-architecture model from a config instead (random weights,
 CPU-sized, a few steps; its preset overrides max_steps and learning_rate): it exists so the gate
 logic runs locally in seconds. LoRA adapters come from peft.
@@ -91,9 +91,9 @@ def main() -> None:
     parser.add_argument("--lora_target_modules", default="q_proj,v_proj")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model-dir", default=os.environ.get("SM_MODEL_DIR", "/opt/ml/model"))
-    parser.add_argument("--train", default=os.environ.get("SM_CHANNEL_TRAIN"))
-    parser.add_argument("--validation", default=os.environ.get("SM_CHANNEL_VALIDATION"))
-    parser.add_argument("--tokenizer", default=os.environ.get("SM_CHANNEL_TOKENIZER"))
+    parser.add_argument("--train", default="/opt/ml/input/data/summarizer-Preprocess-train")
+    parser.add_argument("--validation", default="/opt/ml/input/data/summarizer-Preprocess-validation")
+    parser.add_argument("--tokenizer", default="/opt/ml/input/data/summarizer-Preprocess-tokenizer")
     parser.add_argument("--base_model", default=os.environ.get("SM_CHANNEL_BASE_MODEL"))
     args = parser.parse_args()
     if args.model_size == "tiny":

@@ -7,23 +7,36 @@ writes definition.json and manifest.json beside this file; run this file to prin
 """
 
 from sagemaker.estimator import Estimator
+from sagemaker.fw_utils import tar_and_upload_dir
 from sagemaker.inputs import TrainingInput
 from sagemaker.model import Model
 from sagemaker.model_metrics import MetricsSource, ModelMetrics
+from sagemaker.network import NetworkConfig
 from sagemaker.processing import FrameworkProcessor, ProcessingInput, ProcessingOutput
 from sagemaker.sklearn.estimator import SKLearn
+from sagemaker.workflow.execution_variables import ExecutionVariables
 from sagemaker.workflow.functions import Join
 from sagemaker.workflow.model_step import ModelStep
 from sagemaker.workflow.pipeline import Pipeline
 from sagemaker.workflow.pipeline_context import PipelineSession
 from sagemaker.workflow.properties import PropertyFile
 from sagemaker.workflow.steps import CacheConfig, ProcessingStep, TrainingStep
+from sagemaker.workflow.utilities import hash_files_or_dirs
 
 PIPELINE_NAME = 'housing-two-models'
 REGION = 'us-east-1'
 BUCKET = 'smpipe-examples-123456789012'
 ROLE = 'arn:aws:iam::123456789012:role/SageMakerPipelineExecution'
 KMS_KEY = None
+
+
+def upload_inference_code(session: PipelineSession, source_dir: str, entry_point: str) -> str:
+    """Ship `source_dir` for the inference container (SAGEMAKER_SUBMIT_DIRECTORY), at a key
+    derived from its content so the same code always has the same S3 URI."""
+    key_prefix = f"{PIPELINE_NAME}/code/{hash_files_or_dirs([source_dir])}"
+    uploaded = tar_and_upload_dir(session.boto_session, BUCKET, key_prefix, entry_point, directory=source_dir,
+                                  kms_key=KMS_KEY, s3_resource=session.s3_resource)
+    return uploaded.s3_prefix
 
 
 def get_pipeline(session: PipelineSession) -> Pipeline:
@@ -34,12 +47,15 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         estimator_cls=SKLearn,
         framework_version=None,
         image_uri='683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3',
-        command=['python'],
+        command=['python', '-m', 'preprocess'],
         role=ROLE,
         instance_type='ml.m5.large',
         instance_count=1,
-        volume_size_in_gb=30,
-        max_runtime_in_seconds=3600,
+        volume_size_in_gb=32,
+        max_runtime_in_seconds=3000,
+        network_config=NetworkConfig(
+            encrypt_inter_container_traffic=True,
+        ),
         sagemaker_session=session,
     )
     pca_preprocess = ProcessingStep(
@@ -63,7 +79,7 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         ),
         cache_config=CacheConfig(
             enable_caching=True,
-            expire_after='P30D',
+            expire_after='P10D',
         ),
     )
 
@@ -75,8 +91,8 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         role=ROLE,
         instance_type='ml.m5.large',
         instance_count=1,
-        volume_size=30,
-        max_run=3600,
+        volume_size=32,
+        max_run=3000,
         output_path='s3://smpipe-examples-123456789012/housing-two-models/models',
         hyperparameters={
             'n_components': '4',
@@ -88,22 +104,33 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         name='pca-Train',
         step_args=pca_train_estimator.fit(
             inputs={
-                'train': TrainingInput(
+                'pca-Preprocess-train': TrainingInput(
                     s3_data=pca_preprocess.properties.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri,
+                    input_mode='File',
                 ),
             },
         ),
         cache_config=CacheConfig(
             enable_caching=True,
-            expire_after='P30D',
+            expire_after='P10D',
         ),
     )
 
     # pca-Register: RegisterModel (model pca)
+    pca_register_code = upload_inference_code(
+        session,
+        'pca/scripts',
+        'inference.py',
+    )
     pca_register_model = Model(
         image_uri='683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3',
         model_data=pca_train.properties.ModelArtifacts.S3ModelArtifacts,
         role=ROLE,
+        env={
+            'SAGEMAKER_PROGRAM': 'inference',
+            'SAGEMAKER_SUBMIT_DIRECTORY': pca_register_code,
+            'SAGEMAKER_REQUIREMENTS': 'requirements.txt',
+        },
         sagemaker_session=session,
     )
     pca_register = ModelStep(
@@ -111,10 +138,13 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         step_args=pca_register_model.register(
             content_types=['text/csv'],
             response_types=['text/csv'],
-            inference_instances=['ml.m5.xlarge'],
-            transform_instances=['ml.m5.xlarge'],
+            inference_instances=['ml.m5.2xlarge'],
+            transform_instances=['ml.m5.2xlarge'],
             model_package_group_name='housing-pca',
             approval_status='PendingManualApproval',
+            customer_metadata_properties={
+                'PIPELINE_ARN': ExecutionVariables.PIPELINE_EXECUTION_ARN,
+            },
         ),
     )
 
@@ -123,12 +153,15 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         estimator_cls=SKLearn,
         framework_version=None,
         image_uri='683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3',
-        command=['python'],
+        command=['python', '-m', 'preprocess'],
         role=ROLE,
         instance_type='ml.m5.large',
         instance_count=1,
-        volume_size_in_gb=30,
-        max_runtime_in_seconds=3600,
+        volume_size_in_gb=32,
+        max_runtime_in_seconds=3000,
+        network_config=NetworkConfig(
+            encrypt_inter_container_traffic=True,
+        ),
         sagemaker_session=session,
     )
     housing_preprocess = ProcessingStep(
@@ -143,9 +176,9 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
                     destination='/opt/ml/processing/input/raw',
                 ),
                 ProcessingInput(
-                    input_name='model',
+                    input_name='pca-Train-input-train',
                     source=pca_train.properties.ModelArtifacts.S3ModelArtifacts,
-                    destination='/opt/ml/processing/input/model',
+                    destination='/opt/ml/processing/input/pca-Train-input-train',
                 ),
             ],
             outputs=[
@@ -161,7 +194,7 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         ),
         cache_config=CacheConfig(
             enable_caching=True,
-            expire_after='P30D',
+            expire_after='P10D',
         ),
     )
 
@@ -173,8 +206,8 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         role=ROLE,
         instance_type='ml.m5.large',
         instance_count=1,
-        volume_size=30,
-        max_run=3600,
+        volume_size=32,
+        max_run=3000,
         output_path='s3://smpipe-examples-123456789012/housing-two-models/models',
         hyperparameters={
             'alpha': '1.0',
@@ -186,17 +219,19 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         name='housing-Train',
         step_args=housing_train_estimator.fit(
             inputs={
-                'train': TrainingInput(
+                'housing-Preprocess-train': TrainingInput(
                     s3_data=housing_preprocess.properties.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri,
+                    input_mode='File',
                 ),
-                'test': TrainingInput(
+                'housing-Preprocess-test': TrainingInput(
                     s3_data=housing_preprocess.properties.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri,
+                    input_mode='File',
                 ),
             },
         ),
         cache_config=CacheConfig(
             enable_caching=True,
-            expire_after='P30D',
+            expire_after='P10D',
         ),
     )
 
@@ -205,17 +240,20 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         estimator_cls=SKLearn,
         framework_version=None,
         image_uri='683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3',
-        command=['python'],
+        command=['python', '-m', 'evaluate'],
         role=ROLE,
         instance_type='ml.m5.large',
         instance_count=1,
-        volume_size_in_gb=30,
+        volume_size_in_gb=50,
         max_runtime_in_seconds=3600,
+        network_config=NetworkConfig(
+            encrypt_inter_container_traffic=True,
+        ),
         sagemaker_session=session,
     )
     housing_evaluate_report = PropertyFile(
         name='EvaluationReport',
-        output_name='evaluation',
+        output_name='model_evaluation_metrics',
         path='model_evaluation_metrics.json',
     )
     housing_evaluate = ProcessingStep(
@@ -225,40 +263,45 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
             source_dir='housing/scripts',
             inputs=[
                 ProcessingInput(
-                    input_name='train',
-                    source=housing_preprocess.properties.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri,
-                    destination='/opt/ml/processing/input/train',
-                ),
-                ProcessingInput(
-                    input_name='test',
+                    input_name='housing-Preprocess-input',
                     source=housing_preprocess.properties.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri,
-                    destination='/opt/ml/processing/input/test',
+                    destination='/opt/ml/processing/input/housing-Preprocess-test',
                 ),
                 ProcessingInput(
-                    input_name='model',
+                    input_name='housing-Train-input',
                     source=housing_train.properties.ModelArtifacts.S3ModelArtifacts,
-                    destination='/opt/ml/processing/input/model',
+                    destination='/opt/ml/processing/input/housing-Train-test',
                 ),
             ],
             outputs=[
                 ProcessingOutput(
-                    output_name='evaluation',
-                    source='/opt/ml/processing/output',
+                    output_name='model_evaluation_metrics',
+                    source='/opt/ml/processing/output/',
                 ),
             ],
         ),
         cache_config=CacheConfig(
             enable_caching=True,
-            expire_after='P30D',
+            expire_after='P10D',
         ),
         property_files=[housing_evaluate_report],
     )
 
     # housing-Register: RegisterModel (model housing)
+    housing_register_code = upload_inference_code(
+        session,
+        'housing/scripts',
+        'inference.py',
+    )
     housing_register_model = Model(
         image_uri='683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3',
         model_data=housing_train.properties.ModelArtifacts.S3ModelArtifacts,
         role=ROLE,
+        env={
+            'SAGEMAKER_PROGRAM': 'inference',
+            'SAGEMAKER_SUBMIT_DIRECTORY': housing_register_code,
+            'SAGEMAKER_REQUIREMENTS': 'requirements.txt',
+        },
         sagemaker_session=session,
     )
     housing_register = ModelStep(
@@ -266,16 +309,19 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         step_args=housing_register_model.register(
             content_types=['text/csv'],
             response_types=['text/csv'],
-            inference_instances=['ml.m5.xlarge'],
-            transform_instances=['ml.m5.xlarge'],
+            inference_instances=['ml.m5.2xlarge'],
+            transform_instances=['ml.m5.2xlarge'],
             model_package_group_name='housing-regressor',
             approval_status='PendingManualApproval',
+            customer_metadata_properties={
+                'PIPELINE_ARN': ExecutionVariables.PIPELINE_EXECUTION_ARN,
+            },
             model_metrics=ModelMetrics(
                 model_statistics=MetricsSource(
                     s3_uri=Join(
                         on='/',
                         values=[
-                            housing_evaluate.properties.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri,
+                            housing_evaluate.properties.ProcessingOutputConfig.Outputs['model_evaluation_metrics'].S3Output.S3Uri,
                             'model_evaluation_metrics.json',
                         ],
                     ),

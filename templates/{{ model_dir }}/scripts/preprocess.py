@@ -20,7 +20,7 @@ def main() -> None:
     parser.add_argument("--input-dir", default="/opt/ml/processing/input")
     parser.add_argument("--output-dir", default="/opt/ml/processing/output")
     parser.add_argument("--seed", type=int, default=42)
-    args = parser.parse_args()
+    args, _ = parser.parse_known_args()  # run as `python -m preprocess preprocess.py`
 
     files = sorted(glob.glob(os.path.join(args.input_dir, "raw", "*.csv")))
     if not files:

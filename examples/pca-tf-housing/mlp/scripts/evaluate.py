@@ -28,11 +28,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--input-dir", default="/opt/ml/processing/input")
     parser.add_argument("--output-dir", default="/opt/ml/processing/output")
-    args = parser.parse_args()
-    test = pd.read_csv(os.path.join(args.input_dir, "test", "test.csv"), header=None)
+    args, _ = parser.parse_known_args()  # run as `python -m evaluate evaluate.py`
+    test = pd.read_csv(os.path.join(args.input_dir, "mlp-Preprocess-test", "test.csv"), header=None)
     y_true, x = test.iloc[:, 0].to_numpy(), test.iloc[:, 1:].to_numpy("float32")
     with tempfile.TemporaryDirectory() as tmp:
-        with tarfile.open(os.path.join(args.input_dir, "model", "model.tar.gz")) as tar:
+        with tarfile.open(os.path.join(args.input_dir, "mlp-Train-test", "model.tar.gz")) as tar:
             tar.extractall(tmp, filter="data")
         y_pred = load_predict(tmp)(x)
     errors = (y_true - y_pred) ** 2

@@ -1,7 +1,7 @@
 """Project the housing features onto the trained PCA components and split train/test.
 
 Inputs: the raw CSV at /opt/ml/processing/input/raw and pca-Train's model.tar.gz (chained in)
-at /opt/ml/processing/input/model. Outputs: train/train.csv and test/test.csv, price first,
+at /opt/ml/processing/input/pca-Train-input-train. Outputs: train/train.csv and test/test.csv, price first,
 then the components, no header.
 """
 
@@ -19,9 +19,9 @@ def main() -> None:
     parser.add_argument("--input-dir", default="/opt/ml/processing/input")
     parser.add_argument("--output-dir", default="/opt/ml/processing/output")
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    args, _ = parser.parse_known_args()  # run as `python -m preprocess preprocess.py`
     with tempfile.TemporaryDirectory() as tmp:
-        with tarfile.open(os.path.join(args.input_dir, "model", "model.tar.gz")) as tar:
+        with tarfile.open(os.path.join(args.input_dir, "pca-Train-input-train", "model.tar.gz")) as tar:
             tar.extractall(tmp, filter="data")
         pca = joblib.load(os.path.join(tmp, "pca.joblib"))
     raw_dir = os.path.join(args.input_dir, "raw")

@@ -1,4 +1,4 @@
-"""Train an MLP regressor on the PCA components (SM_CHANNEL_TRAIN, price first) and save it
+"""Train an MLP regressor on the PCA components (channel mlp-Preprocess-train, price first) and save it
 to SM_MODEL_DIR.
 
 With Keras importable (the TensorFlow training image) it trains a Keras MLP and saves
@@ -53,7 +53,7 @@ def main() -> None:
     parser.add_argument("--hidden", type=lambda text: [int(n) for n in text.split(",")], default=[32, 16])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model-dir", default=os.environ.get("SM_MODEL_DIR", "/opt/ml/model"))
-    parser.add_argument("--train", default=os.environ.get("SM_CHANNEL_TRAIN"))
+    parser.add_argument("--train", default="/opt/ml/input/data/mlp-Preprocess-train")
     args = parser.parse_args()
     data = pd.read_csv(os.path.join(args.train, "train.csv"), header=None)
     x, y = data.iloc[:, 1:].to_numpy("float32"), data.iloc[:, 0].to_numpy("float32")

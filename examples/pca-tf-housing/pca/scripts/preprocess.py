@@ -13,7 +13,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--input-dir", default="/opt/ml/processing/input")
     parser.add_argument("--output-dir", default="/opt/ml/processing/output")
-    args = parser.parse_args()
+    args, _ = parser.parse_known_args()  # run as `python -m preprocess preprocess.py`
     raw_dir = os.path.join(args.input_dir, "raw")
     raw = pd.concat([pd.read_csv(os.path.join(raw_dir, f)) for f in sorted(os.listdir(raw_dir)) if f.endswith(".csv")],
                     ignore_index=True)

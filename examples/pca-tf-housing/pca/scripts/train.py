@@ -1,4 +1,4 @@
-"""Fit StandardScaler + PCA on the staged features (SM_CHANNEL_TRAIN); save the fitted
+"""Fit StandardScaler + PCA on the staged features (channel pca-Preprocess-train); save the fitted
 pipeline to SM_MODEL_DIR as pca.joblib, which the MLP's preprocessing loads."""
 
 import argparse
@@ -15,7 +15,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n_components", type=int, default=5)
     parser.add_argument("--model-dir", default=os.environ.get("SM_MODEL_DIR", "/opt/ml/model"))
-    parser.add_argument("--train", default=os.environ.get("SM_CHANNEL_TRAIN"))
+    parser.add_argument("--train", default="/opt/ml/input/data/pca-Preprocess-train")
     args = parser.parse_args()
     features = pd.read_csv(os.path.join(args.train, "features.csv"))
     pca = make_pipeline(StandardScaler(), PCA(n_components=args.n_components, random_state=0)).fit(features)

@@ -15,12 +15,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--input-dir", default="/opt/ml/processing/input")
     parser.add_argument("--output-dir", default="/opt/ml/processing/output")
-    args = parser.parse_args()
+    args, _ = parser.parse_known_args()  # run as `python -m evaluate evaluate.py`
     with tempfile.TemporaryDirectory() as tmp:
-        with tarfile.open(os.path.join(args.input_dir, "model", "model.tar.gz")) as tar:
+        with tarfile.open(os.path.join(args.input_dir, "housing-Train-test", "model.tar.gz")) as tar:
             tar.extractall(tmp, filter="data")
         model = joblib.load(os.path.join(tmp, "model.joblib"))
-    test = pd.read_csv(os.path.join(args.input_dir, "test", "test.csv"), header=None)
+    test = pd.read_csv(os.path.join(args.input_dir, "housing-Preprocess-test", "test.csv"), header=None)
     errors = (test.iloc[:, 0].values - model.predict(test.iloc[:, 1:])) ** 2
     report = {"regression_metrics": {"mse": {"value": float(errors.mean()),
                                              "standard_deviation": float(np.std(errors))}}}

@@ -1,7 +1,7 @@
 """Project the housing features onto the trained PCA components; split train/test.
 
 Inputs: the raw CSV at /opt/ml/processing/input/raw and the PCA model (model.tar.gz of
-pca-Train, chained in) at /opt/ml/processing/input/model.
+pca-Train, chained in) at /opt/ml/processing/input/pca-Train-input-train.
 """
 
 import argparse
@@ -17,9 +17,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--input-dir", default="/opt/ml/processing/input")
     parser.add_argument("--output-dir", default="/opt/ml/processing/output")
-    args = parser.parse_args()
+    args, _ = parser.parse_known_args()  # run as `python -m preprocess preprocess.py`
     with tempfile.TemporaryDirectory() as tmp:
-        with tarfile.open(os.path.join(args.input_dir, "model", "model.tar.gz")) as tar:
+        with tarfile.open(os.path.join(args.input_dir, "pca-Train-input-train", "model.tar.gz")) as tar:
             tar.extractall(tmp, filter="data")
         pca = joblib.load(os.path.join(tmp, "pca.joblib"))
     raw = pd.read_csv(os.path.join(args.input_dir, "raw", "housing.csv"))

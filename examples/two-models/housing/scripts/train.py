@@ -12,7 +12,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--alpha", type=float, default=1.0)
     parser.add_argument("--model-dir", default=os.environ.get("SM_MODEL_DIR", "/opt/ml/model"))
-    parser.add_argument("--train", default=os.environ.get("SM_CHANNEL_TRAIN"))
+    parser.add_argument("--train", default="/opt/ml/input/data/housing-Preprocess-train")
     args = parser.parse_args()
     data = pd.read_csv(os.path.join(args.train, "train.csv"), header=None)
     model = Ridge(alpha=args.alpha).fit(data.iloc[:, 1:], data.iloc[:, 0])

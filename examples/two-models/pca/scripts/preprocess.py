@@ -10,7 +10,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--input-dir", default="/opt/ml/processing/input")
     parser.add_argument("--output-dir", default="/opt/ml/processing/output")
-    args = parser.parse_args()
+    args, _ = parser.parse_known_args()  # run as `python -m preprocess preprocess.py`
     raw = pd.read_csv(os.path.join(args.input_dir, "raw", "housing.csv"))
     features = raw.drop(columns=["price"])
     out = os.path.join(args.output_dir, "train")
