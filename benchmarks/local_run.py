@@ -41,7 +41,7 @@ args = parser.parse_args()
 total = 1
 if os.path.isdir(args.inputs):
     for dep in sorted(os.listdir(args.inputs)):
-        if dep != "code":
+        if dep not in ("code", "entrypoint"):
             total += int(open(os.path.join(args.inputs, dep, "value.txt")).read())
 os.makedirs(args.output, exist_ok=True)
 open(os.path.join(args.output, "value.txt"), "w").write(str(total))
@@ -49,12 +49,39 @@ print(args.name, total)
 """
 
 
-def trivial_project(root: Path, dag: dict[str, list[str]]) -> Path:
-    """A model repository whose rendered definition is ``dag`` of trivial steps."""
+# What the SDK's FrameworkProcessor uploads as its entrypoint (runproc.sh), trimmed to the lines
+# that run here: unpack the code bundle in the code input, then run the script.
+BOOTSTRAP = """#!/bin/bash
+
+cd /opt/ml/processing/input/code/
+tar -xzf sourcedir.tar.gz
+
+set -e
+
+python step.py "$@"
+"""
+
+
+def trivial_project(root: Path, dag: dict[str, list[str]], framework: bool = False) -> Path:
+    """A model repository whose rendered definition is ``dag`` of trivial steps: each runs
+    ``python3 step.py`` (ScriptProcessor shape) or, with ``framework``, the SDK's bootstrap over
+    a sourcedir bundle (FrameworkProcessor shape: bash, unpack, python)."""
     (root / "pipeline").mkdir(parents=True)
     (root / "step.py").write_text(STEP_SCRIPT)
     sha = hashlib.sha256(STEP_SCRIPT.encode()).hexdigest()
     code_uri = f"s3://bench-bucket/bench/code/{sha}/step.py"
+    code = [{"s3_uri": code_uri, "kind": "file", "sha256": sha,
+             "files": [{"path": "step.py", "arcname": "step.py", "sha256": sha}]}]
+    entrypoint = ["python3", "/opt/ml/processing/input/code/step.py"]
+    if framework:
+        bundle = hashlib.sha256(f"step.py\0{sha}\n".encode()).hexdigest()
+        code_uri = f"s3://bench-bucket/bench/code/{bundle}/sourcedir.tar.gz"
+        boot_sha = hashlib.sha256(BOOTSTRAP.encode()).hexdigest()
+        boot_uri = f"s3://bench-bucket/bench/code/{boot_sha}/runproc.sh"
+        code = [{"s3_uri": code_uri, "kind": "sourcedir", "sha256": bundle,
+                 "files": [{"path": "step.py", "arcname": "step.py", "sha256": sha}]},
+                {"s3_uri": boot_uri, "kind": "inline", "sha256": boot_sha, "content": BOOTSTRAP}]
+        entrypoint = ["/bin/bash", "/opt/ml/processing/input/entrypoint/runproc.sh"]
     steps = []
     for name, deps in dag.items():
         def s3_input(input_name, local, uri):
@@ -64,10 +91,11 @@ def trivial_project(root: Path, dag: dict[str, list[str]]) -> Path:
         inputs = [s3_input(dep, f"/opt/ml/processing/input/{dep}",
                            {"Get": f"Steps.{dep}.ProcessingOutputConfig.Outputs['out'].S3Output.S3Uri"}) for dep in deps]
         inputs.append(s3_input("code", "/opt/ml/processing/input/code", code_uri))
+        if framework:
+            inputs.append(s3_input("entrypoint", "/opt/ml/processing/input/entrypoint", code[1]["s3_uri"]))
         steps.append({"Name": name, "Type": "Processing", "CacheConfig": {"Enabled": True, "ExpireAfter": "P30D"},
                       "Arguments": {
-                          "AppSpecification": {"ImageUri": "bench:latest", "ContainerEntrypoint": [
-                              "python3", "/opt/ml/processing/input/code/step.py"],
+                          "AppSpecification": {"ImageUri": "bench:latest", "ContainerEntrypoint": entrypoint,
                               "ContainerArguments": ["--name", name, "--inputs", "/opt/ml/processing/input",
                                                      "--output", "/opt/ml/processing/output"]},
                           "ProcessingInputs": inputs,
@@ -82,8 +110,7 @@ def trivial_project(root: Path, dag: dict[str, list[str]]) -> Path:
     manifest = {"format": 1, "generator": "benchmark", "config_files": [],
                 "pipeline": {"name": "bench", "role_arn": "arn:aws:iam::123456789012:role/bench",
                              "region": "us-east-1", "bucket": "bench-bucket"},
-                "artifacts": [{"s3_uri": code_uri, "kind": "file", "sha256": sha,
-                               "files": [{"path": "step.py", "arcname": "step.py", "sha256": sha}]}],
+                "artifacts": code,
                 "local_data": {}}
     (root / "pipeline" / "definition.json").write_text(json.dumps(definition, indent=2))
     (root / "pipeline" / "manifest.json").write_text(json.dumps(manifest, indent=2))
@@ -221,6 +248,8 @@ def main() -> None:
     args = parser.parse_args()
     runners = {"bare python -c pass per step (the floor)": lambda n, work: (bare_python(n), ""),
                "smpipe-gen run --local": lambda n, work: (smpipe(trivial_project(work, chain(n)))[0], ""),
+               "smpipe-gen run --local, FrameworkProcessor steps (bash runproc.sh + code bundle)":
+                   lambda n, work: (smpipe(trivial_project(work, chain(n), framework=True))[0], ""),
                "Kubeflow kfp.local SubprocessRunner": lambda n, work: peer("kfp", n, work),
                "Metaflow local run": lambda n, work: peer("metaflow", n, work)}
     times: dict[str, dict[int, list[float]]] = {name: {SHORT: [], LONG: []} for name in runners}
