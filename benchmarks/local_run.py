@@ -29,6 +29,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from startup import command_startups  # noqa: E402
 
+# A diamond with two leaves (a -> b, c -> d -> e, f): tests/test_local_sandbox.py runs it.
+DAG = {"a": [], "b": ["a"], "c": ["a"], "d": ["b", "c"], "e": ["d"], "f": ["d"]}
+
+
 def chain(n: int) -> dict[str, list[str]]:
     """n steps, each reading the one before."""
     names = [f"s{i:02d}" for i in range(1, n + 1)]
@@ -62,7 +66,7 @@ python step.py "$@"
 """
 
 
-def trivial_project(root: Path, dag: dict[str, list[str]], framework: bool = False) -> Path:
+def trivial_project(root: Path, dag: dict[str, list[str]] = DAG, framework: bool = False) -> Path:
     """A model repository whose rendered definition is ``dag`` of trivial steps: each runs
     ``python3 step.py`` (ScriptProcessor shape) or, with ``framework``, the SDK's bootstrap over
     a sourcedir bundle (FrameworkProcessor shape: bash, unpack, python)."""
