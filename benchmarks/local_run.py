@@ -1,12 +1,14 @@
-"""Per-step overhead of ``smpipe-gen run --local`` against running the scripts directly and
-against Kubeflow's ``kfp.local`` SubprocessRunner and Metaflow's local runs, on the same DAG of
-trivial steps; plus cold and cached wall times of a bundled example.
+"""Per-step cost and start-up of ``smpipe-gen run --local``, side by side with the floor (one bare
+``python -c pass`` per step) and, when installed, Kubeflow's ``kfp.local`` SubprocessRunner and
+Metaflow's local runs on the same trivial chains; plus the start-up of each command
+(benchmarks/startup.py) and, on request, cold and cached wall times of bundled examples.
 
-    /work/venv/bin/python benchmarks/local_run.py [--example abalone] [--repeat 3]
+    python benchmarks/local_run.py [--repeat 3] [--example abalone]
 
-kfp and metaflow are optional (pip install kfp metaflow); when one cannot run, the table says
-why instead of giving a number. The trivial DAG (6 steps: a -> b, c -> d -> e, f) is written
-as a definition in the shape the SDK renders for ScriptProcessor steps, all cache-enabled.
+Marginal cost per step = (wall of a 12-step chain - wall of a 6-step chain) / 6, from interleaved
+runs (fresh project, nothing cached), so fixed start-up cancels out. kfp and metaflow are optional
+(pip install kfp metaflow); when one cannot run, the table says why instead of giving a number.
+The chains are written as definitions in the shape the SDK renders for ScriptProcessor steps.
 """
 
 from __future__ import annotations
@@ -24,7 +26,17 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from startup import command_startups  # noqa: E402
+
+# A diamond with two leaves (a -> b, c -> d -> e, f): tests/test_local_sandbox.py runs it.
 DAG = {"a": [], "b": ["a"], "c": ["a"], "d": ["b", "c"], "e": ["d"], "f": ["d"]}
+
+
+def chain(n: int) -> dict[str, list[str]]:
+    """n steps, each reading the one before."""
+    names = [f"s{i:02d}" for i in range(1, n + 1)]
+    return {name: names[i - 1:i] for i, name in enumerate(names)}
 STEP_SCRIPT = """\
 import argparse, os
 parser = argparse.ArgumentParser()
@@ -33,7 +45,7 @@ args = parser.parse_args()
 total = 1
 if os.path.isdir(args.inputs):
     for dep in sorted(os.listdir(args.inputs)):
-        if dep != "code":
+        if dep not in ("code", "entrypoint"):
             total += int(open(os.path.join(args.inputs, dep, "value.txt")).read())
 os.makedirs(args.output, exist_ok=True)
 open(os.path.join(args.output, "value.txt"), "w").write(str(total))
@@ -41,14 +53,41 @@ print(args.name, total)
 """
 
 
-def trivial_project(root: Path) -> Path:
-    """A model repository whose rendered definition is the trivial DAG."""
+# What the SDK's FrameworkProcessor uploads as its entrypoint (runproc.sh), trimmed to the lines
+# that run here: unpack the code bundle in the code input, then run the script.
+BOOTSTRAP = """#!/bin/bash
+
+cd /opt/ml/processing/input/code/
+tar -xzf sourcedir.tar.gz
+
+set -e
+
+python step.py "$@"
+"""
+
+
+def trivial_project(root: Path, dag: dict[str, list[str]] = DAG, framework: bool = False) -> Path:
+    """A model repository whose rendered definition is ``dag`` of trivial steps: each runs
+    ``python3 step.py`` (ScriptProcessor shape) or, with ``framework``, the SDK's bootstrap over
+    a sourcedir bundle (FrameworkProcessor shape: bash, unpack, python)."""
     (root / "pipeline").mkdir(parents=True)
     (root / "step.py").write_text(STEP_SCRIPT)
     sha = hashlib.sha256(STEP_SCRIPT.encode()).hexdigest()
     code_uri = f"s3://bench-bucket/bench/code/{sha}/step.py"
+    code = [{"s3_uri": code_uri, "kind": "file", "sha256": sha,
+             "files": [{"path": "step.py", "arcname": "step.py", "sha256": sha}]}]
+    entrypoint = ["python3", "/opt/ml/processing/input/code/step.py"]
+    if framework:
+        bundle = hashlib.sha256(f"step.py\0{sha}\n".encode()).hexdigest()
+        code_uri = f"s3://bench-bucket/bench/code/{bundle}/sourcedir.tar.gz"
+        boot_sha = hashlib.sha256(BOOTSTRAP.encode()).hexdigest()
+        boot_uri = f"s3://bench-bucket/bench/code/{boot_sha}/runproc.sh"
+        code = [{"s3_uri": code_uri, "kind": "sourcedir", "sha256": bundle,
+                 "files": [{"path": "step.py", "arcname": "step.py", "sha256": sha}]},
+                {"s3_uri": boot_uri, "kind": "inline", "sha256": boot_sha, "content": BOOTSTRAP}]
+        entrypoint = ["/bin/bash", "/opt/ml/processing/input/entrypoint/runproc.sh"]
     steps = []
-    for name, deps in DAG.items():
+    for name, deps in dag.items():
         def s3_input(input_name, local, uri):
             return {"AppManaged": False, "InputName": input_name, "S3Input": {
                 "LocalPath": local, "S3CompressionType": "None", "S3DataDistributionType": "FullyReplicated",
@@ -56,10 +95,11 @@ def trivial_project(root: Path) -> Path:
         inputs = [s3_input(dep, f"/opt/ml/processing/input/{dep}",
                            {"Get": f"Steps.{dep}.ProcessingOutputConfig.Outputs['out'].S3Output.S3Uri"}) for dep in deps]
         inputs.append(s3_input("code", "/opt/ml/processing/input/code", code_uri))
+        if framework:
+            inputs.append(s3_input("entrypoint", "/opt/ml/processing/input/entrypoint", code[1]["s3_uri"]))
         steps.append({"Name": name, "Type": "Processing", "CacheConfig": {"Enabled": True, "ExpireAfter": "P30D"},
                       "Arguments": {
-                          "AppSpecification": {"ImageUri": "bench:latest", "ContainerEntrypoint": [
-                              "python3", "/opt/ml/processing/input/code/step.py"],
+                          "AppSpecification": {"ImageUri": "bench:latest", "ContainerEntrypoint": entrypoint,
                               "ContainerArguments": ["--name", name, "--inputs", "/opt/ml/processing/input",
                                                      "--output", "/opt/ml/processing/output"]},
                           "ProcessingInputs": inputs,
@@ -74,27 +114,11 @@ def trivial_project(root: Path) -> Path:
     manifest = {"format": 1, "generator": "benchmark", "config_files": [],
                 "pipeline": {"name": "bench", "role_arn": "arn:aws:iam::123456789012:role/bench",
                              "region": "us-east-1", "bucket": "bench-bucket"},
-                "artifacts": [{"s3_uri": code_uri, "kind": "file", "sha256": sha,
-                               "files": [{"path": "step.py", "arcname": "step.py", "sha256": sha}]}],
+                "artifacts": code,
                 "local_data": {}}
     (root / "pipeline" / "definition.json").write_text(json.dumps(definition, indent=2))
     (root / "pipeline" / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return root
-
-
-def direct(root: Path) -> float:
-    """Sum of the step scripts' own wall times, each run by hand in dependency order."""
-    total = 0.0
-    for name, deps in DAG.items():
-        inputs = root / "direct" / name / "in"
-        inputs.mkdir(parents=True)
-        for dep in deps:
-            shutil.copytree(root / "direct" / dep / "out", inputs / dep)
-        started = time.perf_counter()
-        subprocess.run([sys.executable, str(root / "step.py"), "--name", name, "--inputs", str(inputs),
-                        "--output", str(root / "direct" / name / "out")], check=True, capture_output=True)
-        total += time.perf_counter() - started
-    return total
 
 
 def smpipe(project: Path, *args: str) -> tuple[float, dict]:
@@ -107,95 +131,84 @@ def smpipe(project: Path, *args: str) -> tuple[float, dict]:
     return wall, json.loads((root / "runs" / execution / "run.json").read_text())
 
 
-KFP_PIPELINE = """
+def kfp_chain(n: int, root: Path) -> str:
+    """The chain as a kfp pipeline run by kfp.local's SubprocessRunner."""
+    calls = "\n".join(f"    t = step(name='s{i:02d}', previous={'t.output' if i > 1 else repr('')})" for i in range(1, n + 1))
+    return f"""
 from kfp import dsl, local
-local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root={root!r})
+local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root={str(root)!r})
 
 @dsl.component
-def step(name: str, left: str, right: str) -> str:
-    total = 1 + sum(int(v) for v in (left, right) if v)
+def step(name: str, previous: str) -> str:
+    total = 1 + (int(previous) if previous else 0)
     print(name, total)
     return str(total)
 
 @dsl.pipeline
 def dag():
-    a = step(name="a", left="", right="")
-    b = step(name="b", left=a.output, right="")
-    c = step(name="c", left=a.output, right="")
-    d = step(name="d", left=b.output, right=c.output)
-    step(name="e", left=d.output, right="")
-    step(name="f", left=d.output, right="")
+{calls}
 
 dag()
 """
 
-METAFLOW_FLOW = """
+
+def metaflow_chain(n: int) -> str:
+    """The chain as a Metaflow flow (plus its mandatory start and end steps)."""
+    names = [f"s{i:02d}" for i in range(1, n + 1)] + ["end"]
+    steps = "".join(f"""
+    @step
+    def {name}(self):
+        self.value += 1
+        self.next(self.{following})
+""" for name, following in zip(names, names[1:]))
+    return f"""
 from metaflow import FlowSpec, step
 
-class Dag(FlowSpec):
+class Chain(FlowSpec):
     @step
     def start(self):
-        self.next(self.a)
-    @step
-    def a(self):
-        self.value = 1
-        self.next(self.b, self.c)
-    @step
-    def b(self):
-        self.value += 1
-        self.next(self.d)
-    @step
-    def c(self):
-        self.value += 1
-        self.next(self.d)
-    @step
-    def d(self, inputs):
-        self.value = 1 + sum(i.value for i in inputs)
-        self.next(self.fan)
-    @step
-    def fan(self):
-        self.next(self.e, self.f)
-    @step
-    def e(self):
-        self.next(self.join)
-    @step
-    def f(self):
-        self.next(self.join)
-    @step
-    def join(self, inputs):
-        self.next(self.end)
+        self.value = 0
+        self.next(self.s01)
+{steps}
     @step
     def end(self):
         pass
 
 if __name__ == "__main__":
-    Dag()
+    Chain()
 """
 
 
-def peer(kind: str, work: Path) -> tuple[float | None, int, str]:
-    """Wall time of the same DAG under a peer, the number of steps it ran, or why it could not run."""
+def peer(kind: str, n: int, work: Path) -> tuple[float | None, str]:
+    """Wall time of an n-step chain under a peer, or why it could not run."""
     work.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "USERNAME": "bench", "METAFLOW_DEFAULT_DATASTORE": "local",
-           "METAFLOW_DATASTORE_SYSROOT_LOCAL": str(work), "METAFLOW_HOME": str(work)}
-    if kind == "kfp":
-        script, command, steps = work / "kfp_dag.py", None, 6
-        script.write_text(KFP_PIPELINE.format(root=str(work / "kfp-root")))
-        command = [sys.executable, str(script)]
-    else:
-        script, steps = work / "mf_dag.py", 10
-        script.write_text(METAFLOW_FLOW)
-        command = [sys.executable, str(script), "--quiet", "run"]
     module = "kfp" if kind == "kfp" else "metaflow"
     if subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True).returncode != 0:
-        return None, steps, f"{module} is not installed (pip install {module})"
+        return None, f"{module} is not installed (pip install {module})"
+    env = {**os.environ, "USERNAME": "bench", "METAFLOW_DEFAULT_DATASTORE": "local",
+           "METAFLOW_DATASTORE_SYSROOT_LOCAL": str(work), "METAFLOW_HOME": str(work)}
+    script = work / f"{kind}_chain.py"
+    if kind == "kfp":
+        script.write_text(kfp_chain(n, work / "kfp-root"))
+        command = [sys.executable, str(script)]
+    else:
+        script.write_text(metaflow_chain(n))
+        command = [sys.executable, str(script), "--quiet", "run"]
     started = time.perf_counter()
     result = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - started
     if result.returncode != 0:
         reason = (result.stderr or result.stdout).strip().splitlines()
-        return None, steps, f"failed: {reason[-1][:150] if reason else 'no output'}"
-    return wall, steps, ""
+        return None, f"failed: {reason[-1][:150] if reason else 'no output'}"
+    return wall, ""
+
+
+def bare_python(n: int) -> float:
+    """The floor: n bare interpreter starts in a row."""
+    started = time.perf_counter()
+    for _ in range(n):
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+    return time.perf_counter() - started
 
 
 def example_times(name: str) -> list[tuple[str, str]]:
@@ -224,50 +237,54 @@ def example_times(name: str) -> list[tuple[str, str]]:
         ]
 
 
+SHORT, LONG = 6, 12
+
+
+def marginal(times: dict[int, list[float]]) -> float:
+    """Wall time one more step adds: (median of the long chain - median of the short) / difference."""
+    return (statistics.median(times[LONG]) - statistics.median(times[SHORT])) / (LONG - SHORT)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median reported)")
-    parser.add_argument("--example", action="append", help="example(s) to time (default: abalone, two-models)")
+    parser.add_argument("--example", action="append", default=[], help="also time run --local on this example")
     args = parser.parse_args()
-    steps = len(DAG)
+    runners = {"bare python -c pass per step (the floor)": lambda n, work: (bare_python(n), ""),
+               "smpipe-gen run --local": lambda n, work: (smpipe(trivial_project(work, chain(n)))[0], ""),
+               "smpipe-gen run --local, FrameworkProcessor steps (bash runproc.sh + code bundle)":
+                   lambda n, work: (smpipe(trivial_project(work, chain(n), framework=True))[0], ""),
+               "Kubeflow kfp.local SubprocessRunner": lambda n, work: peer("kfp", n, work),
+               "Metaflow local run": lambda n, work: peer("metaflow", n, work)}
+    times: dict[str, dict[int, list[float]]] = {name: {SHORT: [], LONG: []} for name in runners}
+    why: dict[str, str] = {}
     rows: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        directs, colds, cacheds, serials, startups = [], [], [], [], []
-        for i in range(args.repeat):
-            started = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "smpipe_gen", "run", "--help"], check=True, capture_output=True)
-            startups.append(time.perf_counter() - started)
-            project = trivial_project(Path(tmp) / f"dag{i}")
-            directs.append(direct(project))
-            cold, _ = smpipe(project)
-            colds.append(cold)
-            cached, record = smpipe(project)
-            assert all(s["status"] == "cached" for s in record["steps"].values()), record
-            cacheds.append(cached)
-            serial, _ = smpipe(project, "--no-cache", "--max-parallel", "1")
-            serials.append(serial)
-        a, b, c, s1, up = map(statistics.median, (directs, colds, cacheds, serials, startups))
-        rows += [
-            ("smpipe-gen CLI start-up (fixed, in every figure below)", f"{up:6.2f} s"),
-            (f"trivial DAG ({steps} steps): scripts run directly, sum (a)", f"{a:6.2f} s"),
-            ("trivial DAG: smpipe-gen run --local cold (b)", f"{b:6.2f} s  ({(b - a) / steps * 1000:.0f} ms/step overhead)"),
-            ("trivial DAG: smpipe-gen run --local --max-parallel 1", f"{s1:6.2f} s  ({(s1 - a) / steps * 1000:.0f} ms/step overhead, "
-                                                                     f"{(s1 - a - up) / steps * 1000:.0f} ms/step net of start-up)"),
-            ("trivial DAG: cached re-run (c)", f"{c:6.2f} s"),
-        ]
-        for kind, label in (("kfp", "Kubeflow kfp.local SubprocessRunner"), ("metaflow", "Metaflow local run")):
-            times, reason, n = [], "", steps
-            for i in range(args.repeat):
-                wall, n, reason = peer(kind, Path(tmp) / f"{kind}{i}")
-                if wall is None:
-                    break
-                times.append(wall)
-            if times:
-                wall = statistics.median(times)
-                rows.append((f"trivial DAG: {label} (d)", f"{wall:6.2f} s  ({n} steps; ~{(wall - a / steps * n) / n * 1000:.0f} ms/step overhead)"))
-            else:
-                rows.append((f"trivial DAG: {label} (d)", f"not run: {reason}"))
-    for name in args.example or ["abalone", "two-models"]:
+        for i in range(args.repeat):  # interleaved, so a busy moment hits every runner alike
+            for name, run in runners.items():
+                for n in (SHORT, LONG):
+                    if name in why:
+                        continue
+                    wall, reason = run(n, Path(tmp) / f"{list(runners).index(name)}-{n}-{i}")
+                    if wall is None:
+                        why[name] = reason
+                    else:
+                        times[name][n].append(wall)
+        floor = marginal(times["bare python -c pass per step (the floor)"])
+        for name in runners:
+            if name in why:
+                rows.append((f"per step: {name}", f"not run: {why[name]}"))
+                continue
+            cost = marginal(times[name])
+            fixed = statistics.median(times[name][SHORT]) - SHORT * cost
+            rows.append((f"per step: {name}", f"{cost * 1000:6.0f} ms/step  ({cost / floor:.1f}x the floor; "
+                                              f"fixed {fixed:.2f} s; {LONG} steps {statistics.median(times[name][LONG]):.2f} s)"))
+        cached_project = trivial_project(Path(tmp) / "cached", chain(LONG))
+        smpipe(cached_project)
+        cached = [smpipe(cached_project)[0] for _ in range(args.repeat)]
+        rows.append((f"smpipe-gen run --local, {LONG}-step chain all cached", f"{statistics.median(cached):6.3f} s  (best {min(cached):.3f} s)"))
+        rows += command_startups(args.repeat, cached_project=cached_project)
+    for name in args.example:
         rows += example_times(name)
     width = max(len(label) for label, _ in rows)
     print(f"{'measurement':<{width}}  result  (median of {args.repeat}; {os.cpu_count()} cores)")

@@ -79,3 +79,35 @@ def test_pipeline_without_namespace_rewrites_paths_and_says_so(tmp_path):
     failed = last_record(mini)
     assert failed["failed_step"] == "Preprocess"
     assert "no private mount namespace here" in Path(failed["steps"]["Preprocess"]["log"]).read_text()
+
+
+PROBE = """
+import os
+print("cwd", os.getcwd(), sorted(os.listdir(".")))
+try:
+    open("probe.txt", "w")
+    print("code dir writable")
+except OSError:
+    print("code dir read-only")
+"""
+
+
+@pytest.mark.skipif(namespace_prefix() is None, reason="needs Linux mount namespaces (unshare)")
+def test_code_bundle_is_unpacked_once_and_mounted_read_only(tmp_path):
+    """runproc.sh's files (the bundle and its members) are where the SDK's bootstrap leaves them,
+    without a tar per step; a damaged unpacked copy is noticed and unpacked again."""
+    from local_support import project, run
+
+    mini = project(tmp_path)
+    script = mini / "scripts" / "preprocess.py"
+    script.write_text(script.read_text() + PROBE)
+    run(mini)
+    log = next((mini / ".smpipe" / "runs").glob("*/steps/Preprocess/log.txt")).read_text()
+    assert "cwd /opt/ml/processing/input/code [" in log and "'sourcedir.tar.gz'" in log and "'preprocess.py'" in log
+    assert "code dir read-only" in log and "tar:" not in log  # no unpacking into the read-only dir
+    unpacked = sorted((mini / ".smpipe" / "code").glob("*.d"))
+    assert unpacked and all((d / "sourcedir.tar.gz").is_file() for d in unpacked)
+    intruder = next(d for d in unpacked if (d / "preprocess.py").is_file()) / "intruder.py"
+    intruder.write_text("print('not from the repository')\n")
+    result = run(mini, "--no-cache")
+    assert "damaged unpacked code" in result.stderr and not intruder.exists()

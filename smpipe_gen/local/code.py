@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 import shutil
 import sys
 import tarfile
@@ -10,7 +12,7 @@ import threading
 from pathlib import Path
 
 from smpipe_gen import artifacts
-from smpipe_gen.artifacts import CodeArtifact, Manifest, sha256_file
+from smpipe_gen.artifacts import CodeArtifact, Manifest, SourceFile, sha256_file
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.local.sandbox import rewrite
 
@@ -40,6 +42,7 @@ class CodeArtifacts:
         self.build_dir = Path(build_dir)
         self._lock = threading.Lock()
         self._digests: dict[str, str] = {}
+        self._unpacked: set[str] = set()  # digests whose unpacked directory this run has verified
 
     def get(self, uri: str) -> CodeArtifact | None:
         return self.manifest.artifact(uri) if isinstance(uri, str) else None
@@ -71,13 +74,15 @@ class CodeArtifacts:
             self._digests[uri] = digest
         return digest
 
-    def materialize(self, artifact: CodeArtifact, target_dir: Path, opt_ml: str | None = None) -> Path:
+    def materialize(self, artifact: CodeArtifact, target_dir: Path, opt_ml: str | None = None,
+                    unpacked: dict[str, str] | None = None) -> Path:
         """Write the object as S3 would deliver it, named like the URI's last component.
-        ``opt_ml`` rewrites /opt/ml in inline scripts when there is no mount namespace."""
+        ``opt_ml`` rewrites /opt/ml in inline scripts when there is no mount namespace;
+        ``unpacked`` (see skip_unpacking) drops a bootstrap's unpacking of an already unpacked bundle."""
         target = Path(target_dir) / artifact.s3_uri.rsplit("/", 1)[-1]
         target.parent.mkdir(parents=True, exist_ok=True)
         if artifact.kind == "inline":
-            content = artifact.content or ""
+            content = skip_unpacking(artifact.content or "", unpacked or {})
             if opt_ml:
                 content = rewrite(content, opt_ml)
             target.write_text(content, encoding="utf-8")
@@ -98,6 +103,46 @@ class CodeArtifacts:
             dest = Path(target_dir) / item.arcname
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(self._source(item.path), dest)
+
+    def unpacked(self, artifact: CodeArtifact) -> Path:
+        """A sourcedir bundle as the SDK's bootstrap (runproc.sh: ``cd`` into the code input,
+        ``tar -xzf`` the bundle) leaves it: its members next to the bundle itself. Unpacked once
+        per digest under the build directory and mounted read-only into every job that runs it,
+        instead of unpacked again by every step. A directory left by an earlier run is reused
+        only after its files are checked against the digest it is named by (once per run)."""
+        bundle = self._tarball(artifact)
+        digest = self.digest(artifact.s3_uri)
+        target = self.build_dir / f"{digest}.d"
+        with self._lock:
+            if digest in self._unpacked:
+                return target
+            if target.exists() and not self._intact_dir(target, bundle.name, artifact):
+                shutil.rmtree(target)
+            if not target.exists():
+                partial = self.build_dir / f"{digest}.d.partial"
+                shutil.rmtree(partial, ignore_errors=True)
+                with tarfile.open(bundle) as tar:
+                    tar.extractall(partial, filter="data")
+                name = artifact.s3_uri.rsplit("/", 1)[-1]
+                if not (partial / name).exists():
+                    try:
+                        os.link(bundle, partial / name)
+                    except OSError:
+                        shutil.copyfile(bundle, partial / name)
+                partial.rename(target)
+            self._unpacked.add(digest)
+        return target
+
+    def _intact_dir(self, directory: Path, bundle_name: str, artifact: CodeArtifact) -> bool:
+        """An unpacked directory is reused only if its files (but the bundle) are the current sources."""
+        found = [SourceFile(path=str(f), arcname=f.relative_to(directory).as_posix(), sha256=sha256_file(f))
+                 for f in sorted(directory.rglob("*")) if f.is_file() and f.relative_to(directory).as_posix() != bundle_name]
+        expected = [item.model_copy(update={"sha256": self._file_sha(item.path)}) for item in artifact.files]
+        intact = artifacts.content_digest(found) == artifacts.content_digest(expected)
+        if not intact:
+            print(f"warning: {directory}: damaged unpacked code (its files do not match its digest); unpacking it again",
+                  file=sys.stderr, flush=True)
+        return intact
 
     def _tarball(self, artifact: CodeArtifact) -> Path:
         target = self.build_dir / f"{self.digest(artifact.s3_uri)}.tar.gz"
@@ -137,3 +182,15 @@ class CodeArtifacts:
 
 def _is_tarball(path: Path) -> bool:
     return path.name.endswith((".tar.gz", ".tgz", ".tar")) and tarfile.is_tarfile(path)
+
+
+def skip_unpacking(script: str, unpacked: dict[str, str]) -> str:
+    """A bootstrap script without its ``tar -xzf BUNDLE`` right after ``cd DIR`` when DIR is a
+    code input already unpacked (``unpacked``: container directory -> bundle name); the files it
+    would have unpacked are already there, and the directory is read-only."""
+    def drop(match: re.Match) -> str:
+        directory, bundle = match.group(1).rstrip("/"), match.group(2)
+        if unpacked.get(directory) != bundle:
+            return match.group(0)
+        return f"cd {match.group(1)}\n# {bundle} is already unpacked here (read-only, by smpipe-gen run --local)\n"
+    return re.sub(r"(?m)^cd (\S+)\ntar -xzf (\S+)\n", drop, script) if unpacked else script

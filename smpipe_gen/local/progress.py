@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.live import Live
-from rich.table import Table
 
 from smpipe_gen.local.scheduler import Node
+
+if TYPE_CHECKING:  # the live view and the table are imported only on a terminal, where they show
+    from rich.live import Live
+    from rich.table import Table
 
 STYLE = {"pending": "dim", "running": "yellow", "cached": "cyan", "done": "green", "failed": "bold red",
          "skipped": "dim", "not started": "dim"}
@@ -35,6 +37,8 @@ class Progress:
         self.nodes = nodes
         self.say(header)
         if self.console.is_terminal:
+            from rich.live import Live
+
             self.live = Live(self._table(), console=self.console, refresh_per_second=8, transient=True,
                              get_renderable=self._table)
             self.live.start()
@@ -51,6 +55,8 @@ class Progress:
             self.live = None
 
     def _table(self) -> Table:
+        from rich.table import Table
+
         table = Table(box=None, show_header=False, pad_edge=False)
         now = time.time()
         for node in self.nodes:
@@ -72,6 +78,8 @@ class Progress:
         if not self.console.is_terminal:
             self._plain(title, rows)
             return
+        from rich.table import Table
+
         table = Table(title=title)
         for column in ("step", "type", "status", "duration", "metrics / note"):
             table.add_column(column)

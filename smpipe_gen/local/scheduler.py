@@ -6,10 +6,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import queue
 import re
 import secrets
 import shutil
 import string
+import threading
 import time
 import traceback
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -150,6 +152,32 @@ def input_uris(step_type: str, args: dict[str, Any]) -> list[Any]:
     return []
 
 
+class _Remover:
+    """Deletes finished jobs' working copies on one background thread, so no step waits for the
+    disk (deleting a job directory can cost as much as starting the job); the run waits for the
+    deletions only once, at its end."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[Path | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def remove(self, path: Path) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._work, name="smpipe-remove", daemon=True)
+            self._thread.start()
+        self._queue.put(path)
+
+    def _work(self) -> None:
+        while (path := self._queue.get()) is not None:
+            shutil.rmtree(path, ignore_errors=True)
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+
 class _Deferred(Exception):
     """An expression that needs a step that has not run yet."""
 
@@ -196,6 +224,7 @@ class Runner:
         self.started = time.time()
         self.status = "Executing"
         self.failure: Node | None = None
+        self._remover = _Remover()
 
     # ---- expression callbacks
     def _properties(self, name: str) -> dict[str, Any]:
@@ -266,6 +295,12 @@ class Runner:
 
     # ---- execution
     def run(self) -> dict[str, Any]:
+        try:
+            return self._run()
+        finally:
+            self._remover.close()
+
+    def _run(self) -> dict[str, Any]:
         self.precheck()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._write_last_run()
@@ -381,7 +416,7 @@ class Runner:
             self.cache.save(node.name, key, self.execution_id, result)
         # outputs are in the store now; the job's working copies of inputs and code only take space
         # (a failed step keeps its directory for inspection)
-        shutil.rmtree(step_dir / "opt", ignore_errors=True)
+        self._remover.remove(step_dir / "opt")
         return result, None
 
     def _key(self, node: Node, arguments: dict[str, Any]) -> str:

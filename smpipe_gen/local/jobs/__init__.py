@@ -84,21 +84,37 @@ class JobContext:
         path = os.pathsep.join([str(site), *([pythonpath] if pythonpath else [])])
         return {"PIP_TARGET": str(site), "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PYTHONPATH": path}
 
-    def materialize_input(self, box: Sandbox, uri: str, target: Path, what: str) -> None:
-        """Copy an input from the store (or the code manifest) into the job, or fail naming it."""
+    def materialize_input(self, box: Sandbox, uri: str, target: Path, what: str,
+                          unpacked: dict[str, str] | None = None) -> None:
+        """Copy an input from the store (or the code manifest) into the job, or fail naming it.
+        ``unpacked``: code inputs already mounted unpacked (see mount_unpacked)."""
         artifact = self.code.get(uri)
         if artifact is not None:
             box_rewrite = None if box.isolated else str(box.opt_ml)
-            drift = self.code.drift(artifact)
-            if drift:
-                self.say(f"warning: {', '.join(drift)} changed since the render; running the current files")
-            self.code.materialize(artifact, target, box_rewrite)
+            self._warn_drift(artifact)
+            self.code.materialize(artifact, target, box_rewrite, unpacked)
             return
         target.mkdir(parents=True, exist_ok=True)
         if self.store.materialize(uri, target) == 0:
             raise SmpipeError(f"{what} {uri} is not in the local store", where=f"step {self.name}",
                               hint="the step producing it wrote nothing there; or seed it with the manifest's "
                                    "local_data or --data S3URI=./local/dir")
+
+    def mount_unpacked(self, box: Sandbox, uri: str, container_dir: str) -> str | None:
+        """Show a sourcedir code input, unpacked once per digest, read-only at ``container_dir``
+        instead of copying its bundle for the job to unpack; returns the bundle's name, or None
+        when ``uri`` is no sourcedir or there is no namespace to mount in (then it is copied)."""
+        artifact = self.code.get(uri)
+        if not box.isolated or artifact is None or artifact.kind != "sourcedir":
+            return None
+        self._warn_drift(artifact)
+        box.mount_readonly(self.code.unpacked(artifact), container_dir)
+        return artifact.s3_uri.rsplit("/", 1)[-1]
+
+    def _warn_drift(self, artifact: Any) -> None:
+        drift = self.code.drift(artifact)
+        if drift:
+            self.say(f"warning: {', '.join(drift)} changed since the render; running the current files")
 
     def run_process(self, box: Sandbox, argv: list[str], env: dict[str, str], cwd: str) -> None:
         """Run the job's process; raises StepFailed on a non-zero exit."""

@@ -18,14 +18,23 @@ def _local_path(ctx: JobContext, path: str, what: str) -> str:
 def run(ctx: JobContext) -> StepResult:
     args = ctx.arguments
     box = ctx.sandbox()
+    inputs = []
     for item in args.get("ProcessingInputs", []):
         name = item.get("InputName", "input")
         if "S3Input" not in item:
             raise SmpipeError(f"input {name!r} is not an S3 input", where=f"step {ctx.name}",
                               hint="only S3Input processing inputs run locally")
         s3 = item["S3Input"]
-        local = _local_path(ctx, s3["LocalPath"], f"input {name!r}")
-        ctx.materialize_input(box, s3["S3Uri"], box.host(local), f"input {name!r}")
+        inputs.append((name, s3["S3Uri"], _local_path(ctx, s3["LocalPath"], f"input {name!r}")))
+    # code bundles first: a bootstrap among the other inputs then skips unpacking them again
+    unpacked: dict[str, str] = {}
+    for name, uri, local in inputs:
+        bundle = ctx.mount_unpacked(box, uri, local.rstrip("/"))
+        if bundle:
+            unpacked[local.rstrip("/")] = bundle
+    for name, uri, local in inputs:
+        if local.rstrip("/") not in unpacked:
+            ctx.materialize_input(box, uri, box.host(local), f"input {name!r}", unpacked)
     outputs = args.get("ProcessingOutputConfig", {}).get("Outputs", [])
     for item in outputs:
         box.host(_local_path(ctx, item["S3Output"]["LocalPath"], f"output {item['OutputName']!r}")).mkdir(
