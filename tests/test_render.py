@@ -79,7 +79,8 @@ def test_manifest_lists_every_code_object_the_definition_uses(abalone):
     assert uris and all(uri in text for uri in uris)
     sourcedirs = [a for a in manifest["artifacts"] if a["kind"] == "sourcedir"]
     assert {f["path"] for f in sourcedirs[0]["files"]} == {
-        "scripts/preprocess.py", "scripts/train.py", "scripts/evaluate.py", "scripts/inference.py"}
+        "scripts/preprocess.py", "scripts/train.py", "scripts/evaluate.py", "scripts/inference.py",
+        "scripts/requirements.txt"}  # what SAGEMAKER_REQUIREMENTS names for the inference container
     assert manifest["local_data"] == {
         "s3://smpipe-examples-123456789012/abalone/raw/abalone.csv": "data/abalone.csv"}
     assert manifest["pipeline"]["role_arn"].endswith(":role/SageMakerPipelineExecution")
