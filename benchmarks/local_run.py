@@ -27,7 +27,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from startup import command_startups  # noqa: E402
+from startup import command_startups, print_rows  # noqa: E402
 
 # A diamond with two leaves (a -> b, c -> d -> e, f): tests/test_local_sandbox.py runs it.
 DAG = {"a": [], "b": ["a"], "c": ["a"], "d": ["b", "c"], "e": ["d"], "f": ["d"]}
@@ -286,10 +286,7 @@ def main() -> None:
         rows += command_startups(args.repeat, cached_project=cached_project)
     for name in args.example:
         rows += example_times(name)
-    width = max(len(label) for label, _ in rows)
-    print(f"{'measurement':<{width}}  result  (median of {args.repeat}; {os.cpu_count()} cores)")
-    for label, value in rows:
-        print(f"{label:<{width}}  {value}")
+    print_rows(rows, f"result  (median of {args.repeat})")
 
 
 if __name__ == "__main__":

@@ -76,9 +76,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--example", default="abalone")
     args = parser.parse_args()
-    rows = command_startups(args.repeat, args.example)
+    print_rows(command_startups(args.repeat, args.example), f"median of {args.repeat}")
+
+
+def print_rows(rows: list[tuple[str, str]], heading: str) -> None:
+    """One aligned table for every benchmark script: label, then the figure."""
     width = max(len(label) for label, _ in rows)
-    print(f"{'measurement':<{width}}  median of {args.repeat} ({os.cpu_count()} cores)")
+    print(f"{'measurement':<{width}}  {heading} ({os.cpu_count()} cores)")
     for label, value in rows:
         print(f"{label:<{width}}  {value}")
 

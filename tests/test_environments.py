@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from helpers import copy_example, make_repo, offline_env, smpipe, write
+from helpers import copy_example, make_repo, smpipe, write
 from smpipe_gen.config.environment import framework_variables
 from smpipe_gen.config.values import problem
 from smpipe_gen.errors import SmpipeError

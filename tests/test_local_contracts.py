@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 WORKER = Path(__file__).resolve().parents[1] / "smpipe_gen" / "local" / "jobs" / "inference_worker.py"
 

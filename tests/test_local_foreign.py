@@ -6,7 +6,6 @@ only runs in child processes."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
