@@ -102,6 +102,24 @@ def test_environment_file_wins_over_env_env_and_defines_tokens(tmp_path):
     assert (loaded.spec.settings.kms_key, loaded.spec.settings.environment) == ("alias/ml-prod", "prod")
 
 
+def test_a_token_one_environment_forgets_stops_that_render(tmp_path):
+    """Defined in dev.env, forgotten in prod.env: prod must not render the literal token as its
+    hyperparameter (or anything else); the error names the config line and the token."""
+    make_repo(tmp_path, BASE.replace("entry_point: train.py", "entry_point: train.py\n"
+                                     "        hyperparameters: {max_depth: SMP_MAX_DEPTH}"))
+    environments(tmp_path, dev=DEV + 'export SMP_MAX_DEPTH="5"\n', prod=PROD)
+    from smpipe_gen.config.loader import load_config
+
+    assert load_config(tmp_path, environ={}, environment="dev").spec.models["m"].train.hyperparameters == \
+        {"max_depth": "5"}
+    with pytest.raises(SmpipeError) as caught:
+        load_config(tmp_path, environ={}, environment="prod")
+    line = caught.value.lines()[0]
+    assert line.startswith("conf/conf.yaml:") and "conf.models.m.train.hyperparameters.max_depth: " \
+        "SMP_MAX_DEPTH is not defined" in line, line
+    assert "define it in env.env or in every environment file" in line
+
+
 def test_process_environment_never_changes_a_committed_environment(tmp_path):
     make_repo(tmp_path, BASE)
     environments(tmp_path, dev=DEV, prod=PROD)

@@ -19,7 +19,7 @@ import difflib
 import re
 import shlex
 from pathlib import Path
-from typing import Mapping
+from typing import Iterator, Mapping
 
 from smpipe_gen.config import values
 from smpipe_gen.errors import SmpipeError
@@ -152,6 +152,25 @@ def substitute(value: object, variables: Mapping[str, str]) -> object:
             return None
         return _TOKEN.sub(replace, value)
     return value
+
+
+def undefined_tokens(value: object, variables: Mapping[str, str],
+                     path: tuple = ()) -> Iterator[tuple[tuple, str]]:
+    """(key path, token) of every SMP_* token in a loaded YAML tree (keys included) that no file
+    defines. Left in place it would render as literal text: a token set in dev.env but forgotten
+    in prod.env must stop prod's render, not become prod's instance type or hyperparameter.
+    An unset optional framework variable (SMP_SUBNETS, ...) is not undefined: it means "not set"."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from undefined_tokens(key, variables, path + (key,))
+            yield from undefined_tokens(item, variables, path + (key,))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from undefined_tokens(item, variables, path + (index,))
+    elif isinstance(value, str) and "SMP_" in value:
+        for token in _TOKEN.findall(value):
+            if token not in variables and token not in OPTIONAL:
+                yield path, token
 
 
 def split_list(value: str | None) -> list[str]:

@@ -16,7 +16,14 @@ from typing import Any, Mapping
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from smpipe_gen.config.environment import ENVIRONMENT_VARIABLE, framework_variables, split_list, substitute
+from smpipe_gen.config.environment import (
+    ENV_FILE,
+    ENVIRONMENT_VARIABLE,
+    framework_variables,
+    split_list,
+    substitute,
+    undefined_tokens,
+)
 from smpipe_gen.config.model import (
     NAME_PATTERN,
     NAME_RULE,
@@ -73,6 +80,10 @@ def load_config(root: Path, overrides: Mapping[str, str] | None = None,
         shown = path.relative_to(root).as_posix()
         doc = load_yaml(path, shown)
         config_files.append(shown)
+        for path_, token in undefined_tokens(doc.data, variables):
+            errors.append(SmpipeError(f"{token} is not defined", where=doc.where(path_),
+                                      hint=f"define it in {ENV_FILE} or in every environment file "
+                                           "(tokens are the SMP_* variables those files set)"))
         doc.data = substitute(doc.data, variables)
         conf = _conf_block(doc, allowed=("models", "sagemakerPipeline"), errors=errors)
         for name, section in _models_block(doc, conf, errors).items():
