@@ -12,6 +12,15 @@ def shorten(text: str, limit: int = SHOWN_VALUE_LIMIT) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
+PART_LIMIT = 300
+
+
+def _bounded(text: str) -> str:
+    """The net under every message: a part of an error line (where, message, hint) longer than
+    PART_LIMIT keeps its head and tail around an ellipsis, whatever value a check put in it."""
+    return text if len(text) <= PART_LIMIT else text[:PART_LIMIT - 61] + "…" + text[-60:]
+
+
 class SmpipeError(Exception):
     """A problem in the user's input or environment, reported without a traceback.
 
@@ -28,9 +37,10 @@ class SmpipeError(Exception):
         self.hint = hint
 
     def one_line(self) -> str:
-        text = f"{self.where}: {self.message}" if self.where else self.message
+        message = _bounded(self.message)
+        text = f"{_bounded(self.where)}: {message}" if self.where else message
         if self.hint:
-            text += f" (hint: {self.hint})"
+            text += f" (hint: {_bounded(self.hint)})"
         return " ".join(text.splitlines())  # every line break Python knows, U+2028 included
 
     def lines(self) -> list[str]:

@@ -23,8 +23,8 @@ REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
 EXAMPLE_NAMES = ("abalone", "two-models", "lightgbm-purchase", "pca-tf-housing", "llm-summarization")
 
-# A refusal must say where: a config file (with line), an environment variable or a step/key.
-LOCATED = re.compile(r"^error: (\S+\.(ya?ml|env)\b|SMP_[A-Z_]+|[\w./-]+:\d+|pipeline/)")
+# A refusal (and a warning) must say where: a config file (with line), an environment variable or a step/key.
+LOCATED = re.compile(r"^(error|warning): (\S+\.(ya?ml|env)\b|SMP_[A-Z_]+|[\w./-]+:\d+|pipeline/)")
 
 HOSTILE_STRINGS = (
     "m\n    open('canary', 'w').write('x')\n    #", "../outside", "../../etc/passwd", "/etc/hostname", "/etc",
@@ -152,8 +152,19 @@ def write_mutation(files: list[Path], chooser: Chooser) -> str:
         file.write_bytes(raw_bytes_variant(text, chooser))
         return f"bytes:{file.name}"
     data = mutate(yaml.safe_load(text), chooser, rounds=chooser.choice((1, 1, 2, 3)))
-    file.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=False), encoding="utf-8")
+    file.write_text(_dump(data), encoding="utf-8")
     return f"tree:{file.name}"
+
+
+def _dump(data: Any) -> str:
+    """YAML text of a mutated tree. Repeated "deep" edits can nest past PyYAML's recursion
+    (several frames a level): the harness, not the tool under test, needs the head room."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 20_000))
+    try:
+        return yaml.safe_dump(data, sort_keys=False, allow_unicode=False)
+    finally:
+        sys.setrecursionlimit(limit)
 
 
 def run_in_process(args: list[str]) -> tuple[int | str, str]:

@@ -74,6 +74,7 @@ def test_the_good_config_validates_without_a_warning(tmp_path):
     ("123456789012.dkr.ecr.us-east-1.amazonaws.com/train:1", "is in us-east-1, the pipeline runs in eu-west-1",
      "use the eu-west-1 repository"),
     ("123456789012.dkr.ecr.eu-west-1.amazonaws.com/Train:1", "invalid repository name 'Train'", "lowercase"),
+    ("123456789012.dkr.ecr.eu-west-1.amazonaw", "starts like an ECR image URI but is not one", "write the whole URI"),
 ])
 def test_bad_images_are_errors_with_the_fix(tmp_path, image, message, hint):
     code, errors, stderr = validate(tmp_path, train_image=f"'{image}'")

@@ -323,3 +323,11 @@ def test_fuzz_found_configs_that_crashed_inside_the_sdk_are_refused_at_validate(
                      r"has no script to run", result.stderr), result.stderr
     assert "Transform step 'abalone-Transform' has no data to score" in result.stderr
     assert {p.name: p.read_bytes() for p in (repo / "pipeline").iterdir()} == before
+
+
+def test_every_part_of_an_error_line_is_bounded_whatever_a_check_puts_in_it():
+    huge = "x" * 100_000
+    line = SmpipeError(f"unknown step {huge!r}", where="conf/conf.yaml:3: conf.sagemakerPipeline",
+                       hint=f"did you mean {huge!r}?").one_line()
+    assert line.startswith("conf/conf.yaml:3: conf.sagemakerPipeline: unknown step 'xxx")
+    assert len(line) < 800 and line.count("…") == 2

@@ -58,6 +58,9 @@ def image_problem(uri: str, region: str) -> tuple[str, str] | None:
     if match is None and (PLACEHOLDER.search(uri) or _IMAGE_PLACEHOLDER.search(uri)):
         return (f"image {uri!r} is a placeholder, not an image URI",
                 f"put the ECR URI of the built image: {_ECR_SHAPE}")
+    if match is None and ".dkr.ecr." in uri:
+        return (f"image {uri!r} starts like an ECR image URI but is not one (cut short?)",
+                f"write the whole URI: {_ECR_SHAPE}")
     if match is None:
         return None  # not ECR, not clearly a placeholder: see foreign_registry
     account, image_region = match["account"], match["region"]
