@@ -368,7 +368,9 @@ def edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1))
 
 
-def test_update_merges_template_changes_and_keeps_user_edits(tmp_path):
+def template_repo(tmp_path: Path) -> Path:
+    """A git repository of this template (copier.yml + templates/), committed and tagged v1.0.0,
+    so copier can update from it to a later tag."""
     template = tmp_path / "template"
     template.mkdir()
     shutil.copy(SRC / "copier.yml", template)
@@ -377,6 +379,11 @@ def test_update_merges_template_changes_and_keeps_user_edits(tmp_path):
     git(template, "add", ".")
     git(template, "commit", "-q", "-m", "v1")
     git(template, "tag", "v1.0.0")
+    return template
+
+
+def test_update_merges_template_changes_and_keeps_user_edits(tmp_path):
+    template = template_repo(tmp_path)
 
     model = tmp_path / "model"
     # Copied from a relative path, as `copier copy ../template model` would be.
@@ -449,14 +456,7 @@ def test_update_merges_template_changes_and_keeps_user_edits(tmp_path):
 
 def test_update_conflicts_stop_the_pr_build(tmp_path):
     """A conflict `copier update` leaves in a template-owned file fails the PR build's first command."""
-    template = tmp_path / "template"
-    template.mkdir()
-    shutil.copy(SRC / "copier.yml", template)
-    shutil.copytree(SRC / "templates", template / "templates", ignore=shutil.ignore_patterns("__pycache__"))
-    git(template, "init", "-q", "-b", "main")
-    git(template, "add", ".")
-    git(template, "commit", "-q", "-m", "v1")
-    git(template, "tag", "v1.0.0")
+    template = template_repo(tmp_path)
     model = tmp_path / "model"
     assert sh(COPIER + ["copy", "--defaults", "--quiet", str(template), str(model)]).returncode == 0
     git(model, "init", "-q", "-b", "main")
