@@ -116,7 +116,7 @@ class CodeArtifacts:
         with self._lock:
             if digest in self._unpacked:
                 return target
-            if target.exists() and not self._intact_dir(target, bundle.name, artifact):
+            if target.exists() and not self._intact_dir(target, bundle.name, digest):
                 shutil.rmtree(target)
             if not target.exists():
                 partial = self.build_dir / f"{digest}.d.partial"
@@ -133,21 +133,23 @@ class CodeArtifacts:
             self._unpacked.add(digest)
         return target
 
-    def _intact_dir(self, directory: Path, bundle_name: str, artifact: CodeArtifact) -> bool:
-        """An unpacked directory is reused only if its files (but the bundle) are the current sources."""
+    @staticmethod
+    def _intact_dir(directory: Path, bundle_name: str, digest: str) -> bool:
+        """An unpacked directory is reused only if its files (but the bundle) have the digest of
+        the current sources (``digest``, from digest())."""
         found = [SourceFile(path=str(f), arcname=f.relative_to(directory).as_posix(), sha256=sha256_file(f))
                  for f in sorted(directory.rglob("*")) if f.is_file() and f.relative_to(directory).as_posix() != bundle_name]
-        expected = [item.model_copy(update={"sha256": self._file_sha(item.path)}) for item in artifact.files]
-        intact = artifacts.content_digest(found) == artifacts.content_digest(expected)
+        intact = artifacts.content_digest(found) == digest
         if not intact:
             print(f"warning: {directory}: damaged unpacked code (its files do not match its digest); unpacking it again",
                   file=sys.stderr, flush=True)
         return intact
 
     def _tarball(self, artifact: CodeArtifact) -> Path:
-        target = self.build_dir / f"{self.digest(artifact.s3_uri)}.tar.gz"
+        digest = self.digest(artifact.s3_uri)  # outside the lock: digest() takes it
+        target = self.build_dir / f"{digest}.tar.gz"
         with self._lock:
-            if target.exists() and not self._intact(target, artifact):
+            if target.exists() and not self._intact(target, digest):
                 target.unlink()
             if not target.exists():
                 for item in artifact.files:
@@ -157,11 +159,11 @@ class CodeArtifacts:
                 tmp.replace(target)
         return target
 
-    def _intact(self, bundle: Path, artifact: CodeArtifact) -> bool:
+    @staticmethod
+    def _intact(bundle: Path, digest: str) -> bool:
         """A cached bundle is reused only if its members still match the digest it is named by."""
         try:
-            intact = object_digest(bundle) == artifacts.content_digest(
-                [item.model_copy(update={"sha256": self._file_sha(item.path)}) for item in artifact.files])
+            intact = object_digest(bundle) == digest
         except SmpipeError:
             intact = False
         if not intact:
