@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from smpipe_gen import artifacts
-from smpipe_gen.local.jobs import StepResult, read_state, warn_damaged
-from smpipe_gen.local.store import Store
+from smpipe_gen.local.jobs import StepResult, read_state
+from smpipe_gen.local.store import Store, warn_damaged
 
 CACHEABLE = {"Processing", "Training", "Tuning", "Transform"}
 

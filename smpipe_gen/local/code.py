@@ -6,7 +6,6 @@ import hashlib
 import os
 import re
 import shutil
-import sys
 import tarfile
 import threading
 from pathlib import Path
@@ -15,6 +14,7 @@ from smpipe_gen import artifacts
 from smpipe_gen.artifacts import CodeArtifact, Manifest, SourceFile, sha256_file
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.local.sandbox import rewrite
+from smpipe_gen.local.store import warn_damaged
 
 
 def object_digest(path: Path) -> str:
@@ -141,8 +141,7 @@ class CodeArtifacts:
                  for f in sorted(directory.rglob("*")) if f.is_file() and f.relative_to(directory).as_posix() != bundle_name]
         intact = artifacts.content_digest(found) == digest
         if not intact:
-            print(f"warning: {directory}: damaged unpacked code (its files do not match its digest); unpacking it again",
-                  file=sys.stderr, flush=True)
+            warn_damaged(directory, "unpacked code", "its files do not match its digest", "unpacking it again")
         return intact
 
     def _tarball(self, artifact: CodeArtifact) -> Path:
@@ -167,8 +166,7 @@ class CodeArtifacts:
         except SmpipeError:
             intact = False
         if not intact:
-            print(f"warning: {bundle}: damaged code bundle (its members do not match its digest); rebuilding it",
-                  file=sys.stderr, flush=True)
+            warn_damaged(bundle, "code bundle", "its members do not match its digest", "rebuilding it")
         return intact
 
     def _source(self, rel: str) -> Path:

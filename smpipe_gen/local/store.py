@@ -11,12 +11,18 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import sys
 import tempfile
 import threading
 from pathlib import Path
 
 from smpipe_gen.artifacts import sha256_file
 from smpipe_gen.errors import SmpipeError
+
+
+def warn_damaged(path: Path, what: str, why: str, then: str = "treated as absent") -> None:
+    """One warning line for a damaged file under the run root (a cache: damage is never fatal)."""
+    print(f"warning: {path}: damaged {what} ({why}); {then}", file=sys.stderr, flush=True)
 
 
 def split_uri(uri: str) -> tuple[str, str]:

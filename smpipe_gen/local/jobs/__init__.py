@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +13,7 @@ from smpipe_gen.errors import SmpipeError
 from smpipe_gen.local.code import CodeArtifacts
 from smpipe_gen.local.expressions import Resolver
 from smpipe_gen.local.sandbox import Sandbox, host_env, python_env
-from smpipe_gen.local.store import Store
+from smpipe_gen.local.store import Store, warn_damaged
 
 
 @dataclass
@@ -143,10 +142,6 @@ def read_state(path: Path, what: str, shape: type = dict) -> Any | None:
         warn_damaged(path, what, f"a JSON {type(data).__name__}, not a {shape.__name__}")
         return None
     return data
-
-
-def warn_damaged(path: Path, what: str, why: str) -> None:
-    print(f"warning: {path}: damaged {what} ({why}); treated as absent", file=sys.stderr, flush=True)
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from smpipe_gen import artifacts
-from smpipe_gen.local.jobs import JobContext, StepResult, read_state, warn_damaged
+from smpipe_gen.local.jobs import JobContext, StepResult, read_state
+from smpipe_gen.local.store import warn_damaged
 
 
 def _metric_sources(metrics: dict[str, Any], prefix: str = "") -> dict[str, str]:
