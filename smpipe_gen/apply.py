@@ -79,8 +79,8 @@ def load(project: Project) -> Loaded:
 
 def ensure_fresh(project: Project) -> None:
     """Run ``check`` in a child process: it imports the SDK to re-render, apply must not."""
-    out = project.output_dir.parent if project.environment else project.output_dir
-    command = [sys.executable, "-m", "smpipe_gen", "check", "-C", str(project.root), "--out", str(out)]
+    command = [sys.executable, "-m", "smpipe_gen", "check", "-C", str(project.root),
+               "--out", str(project.renders_dir)]
     if project.environment:
         command += ["--environment", project.environment]
     done = subprocess.run(command, capture_output=True, text=True)
