@@ -509,7 +509,7 @@ def against_definition(project: Project, path: Path) -> Plan:
         raise SmpipeError("not a pipeline definition (no Steps list)", where=f"--base-definition {path}",
                           hint="give the JSON of Pipeline.definition()")
     current, _ = read_current(project)
-    return compare(before, current, base=str(path), head="working tree")
+    return compare(before, current, base=str(path), head="working tree", environment=project.environment)
 
 
 def against_deployed(project: Project) -> Plan:
