@@ -257,12 +257,18 @@ def test_plan_against_its_own_definition_is_empty(rendered):
 # ---------------------------------------------------------------- short names opt in
 
 
-def test_short_input_names_are_an_explicit_opt_in(tmp_path):
+def housing_with_input_names(tmp_path, value: str):
+    """The multi-model fixture with ``sagemakerPipeline.input_names: <value>`` in its anchor file."""
     repo = tmp_path / "housing"
     shutil.copytree(FIXTURES / "housing", repo)
     anchor = repo / "examples/multi-model/housing_reg/conf/conf-multi-model.yaml"
     anchor.write_text(anchor.read_text().replace("pipelineName: housing-multi-model",
-                                                 "pipelineName: housing-multi-model\n        input_names: short"))
+                                                 f"pipelineName: housing-multi-model\n        input_names: {value}"))
+    return repo
+
+
+def test_short_input_names_are_an_explicit_opt_in(tmp_path):
+    repo = housing_with_input_names(tmp_path, "short")
     result = smpipe("render", "-C", str(repo), env=env("housing"))
     assert result.returncode == 0, result.stderr
     steps = definition(repo)
@@ -272,11 +278,7 @@ def test_short_input_names_are_an_explicit_opt_in(tmp_path):
 
 
 def test_unknown_input_names_value_is_refused(tmp_path):
-    repo = tmp_path / "housing"
-    shutil.copytree(FIXTURES / "housing", repo)
-    anchor = repo / "examples/multi-model/housing_reg/conf/conf-multi-model.yaml"
-    anchor.write_text(anchor.read_text().replace("pipelineName: housing-multi-model",
-                                                 "pipelineName: housing-multi-model\n        input_names: long"))
+    repo = housing_with_input_names(tmp_path, "long")
     result = smpipe("validate", "-C", str(repo), env=env("housing"))
     assert result.returncode == 1
     assert "input_names" in result.stderr and "conf-multi-model.yaml" in result.stderr
