@@ -83,6 +83,8 @@ class Manifest(_Strict):
     artifacts: list[CodeArtifact] = Field(default_factory=list)
     # Local stand-ins for data the pipeline reads from S3: S3 URI (prefix) -> repo-relative path.
     local_data: dict[str, str] = Field(default_factory=dict)
+    # The SageMaker SDK version that rendered (check names SDK drift; ignored when comparing renders).
+    sagemaker_version: str | None = None
 
     def artifact(self, s3_uri: str) -> CodeArtifact | None:
         return next((a for a in self.artifacts if a.s3_uri == s3_uri), None)

@@ -8,7 +8,7 @@ import difflib
 import json
 import re
 from pathlib import Path
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 import typer
 
@@ -17,7 +17,11 @@ from smpipe_gen.cli_options import EACH_ENVIRONMENT, OUTPUT_DIR, PROJECT_DIR
 from smpipe_gen.parameters import parse_assignments
 from smpipe_gen.project import Project
 
-_VERSION_LINE = re.compile(r"smpipe-gen \d+\.\d+\.\d+\S*")
+if TYPE_CHECKING:
+    from smpipe_gen.render.engine import Rendered
+
+# The tool's version (headers, manifest) and the SDK's (manifest) do not count as drift themselves.
+_VERSION_LINE = re.compile(r"smpipe-gen \d+\.\d+\.\d+\S*|(?<=\"sagemaker_version\": )\"[^\"]*\"")
 
 
 def _prefix(project: Project) -> str:
@@ -51,44 +55,87 @@ def register(app: typer.Typer) -> None:
         """Write pipeline.py, definition.json and manifest.json (offline, byte-stable).
 
         Also the way to resolve a merge conflict in rendered files: render, then `git add pipeline/`."""
+        from smpipe_gen import fingerprint
         from smpipe_gen.render.engine import render_project
 
+        overrides = parse_assignments(env, "--env")
         projects = Project.each(project_dir, out, environment)
-        renders = [(p, render_project(p.root, parse_assignments(env, "--env"), p.environment, p.renders_dir))
-                   for p in projects]
-        for project, rendered in renders:  # write only once every environment rendered
+        renders = [(p, fingerprint.inputs_digest(p, overrides),
+                    render_project(p.root, overrides, p.environment, p.renders_dir)) for p in projects]
+        for project, inputs, rendered in renders:  # write only once every environment rendered
             for name, text in rendered.files().items():
                 write_atomic(project.output_dir / name, text)
+            fingerprint.remember(project, overrides, inputs, rendered.code_directories)
             typer.echo(f"rendered {project.relative(project.output_dir)}/: {', '.join(rendered.files())}")
 
     @app.command()
     def check(project_dir: Path = PROJECT_DIR, out: Path = OUTPUT_DIR,
-              env: Optional[List[str]] = env_option, environment: Optional[str] = EACH_ENVIRONMENT) -> None:
-        """Exit 0 if the committed artifacts match a fresh render, 2 (with a diff) if not."""
-        from smpipe_gen.render.engine import render_project
+              env: Optional[List[str]] = env_option, environment: Optional[str] = EACH_ENVIRONMENT,
+              full: bool = typer.Option(False, "--full", help="Always render, even when this machine already "
+                                                               "verified exactly these inputs and artifacts.")) -> None:
+        """Exit 0 if the committed artifacts match a fresh render, 2 (with a diff) if not.
 
-        diffs = []
+        Renders only when something a render reads changed since this machine last verified the
+        artifacts (see smpipe_gen/fingerprint.py); a fresh checkout, as in CI, always renders."""
+        from smpipe_gen import fingerprint
+
+        overrides = parse_assignments(env, "--env")
+        diffs, drift = [], set()
         projects = Project.each(project_dir, out, environment)
         for project in projects:
-            rendered = render_project(project.root, parse_assignments(env, "--env"), project.environment,
-                                      project.renders_dir)
-            for name, text in rendered.files().items():
-                path = project.output_dir / name
-                committed = path.read_text(encoding="utf-8") if path.is_file() else ""
-                if _comparable(committed) != _comparable(text):
-                    shown = project.relative(path)
-                    diffs.append("".join(difflib.unified_diff(
-                        committed.splitlines(keepends=True), text.splitlines(keepends=True),
-                        fromfile=f"a/{shown}" if committed else "/dev/null", tofile=f"b/{shown}")))
+            if not full and fingerprint.verified(project, overrides):
+                continue
+            from smpipe_gen.render.engine import render_project
+
+            inputs = fingerprint.inputs_digest(project, overrides)
+            rendered = render_project(project.root, overrides, project.environment, project.renders_dir)
+            stale = _differences(project, rendered)
+            if stale:
+                diffs.extend(stale)
+                drift.update(_sdk_drift(project, rendered))
+            else:
+                fingerprint.remember(project, overrides, inputs, rendered.code_directories)
         if diffs:
             typer.echo("".join(diffs), nl=False)
-            typer.echo("stale: the committed artifacts differ from the config; run `smpipe-gen render` "
-                       "and commit the result", err=True)
+            for recorded, installed in sorted(drift):
+                typer.echo(f"stale: SDK drift: the committed artifacts were rendered with sagemaker {recorded}, "
+                           f"this render used the installed sagemaker {installed}", err=True)
+                typer.echo(f"hint: if the config did not change, the diff above comes from the SDK: re-render "
+                           f"with `smpipe-gen render` and commit the result, or install sagemaker=={recorded} "
+                           "(pin it in requirements.txt)", err=True)
+            if not drift:
+                typer.echo("stale: the committed artifacts differ from the config; run `smpipe-gen render` "
+                           "and commit the result", err=True)
             raise typer.Exit(2)
         names = [p.environment for p in projects if p.environment]
         typer.echo("ok: rendered artifacts are current" + (f" ({', '.join(names)})" if names else ""))
 
 
+def _differences(project: Project, rendered: Rendered) -> list[str]:
+    """A unified diff per rendered file that differs from the committed one."""
+    diffs = []
+    for name, text in rendered.files().items():
+        path = project.output_dir / name
+        committed = path.read_text(encoding="utf-8") if path.is_file() else ""
+        if _comparable(committed) != _comparable(text):
+            shown = project.relative(path)
+            diffs.append("".join(difflib.unified_diff(
+                committed.splitlines(keepends=True), text.splitlines(keepends=True),
+                fromfile=f"a/{shown}" if committed else "/dev/null", tofile=f"b/{shown}")))
+    return diffs
+
+
+def _sdk_drift(project: Project, rendered: Rendered) -> set[tuple[str, str]]:
+    """(recorded, installed) SageMaker SDK versions when the committed render names another one."""
+    try:
+        recorded = json.loads(project.manifest_json.read_text(encoding="utf-8")).get("sagemaker_version")
+        installed = json.loads(rendered.manifest_json).get("sagemaker_version")
+    except (OSError, ValueError, AttributeError):
+        return set()
+    if isinstance(recorded, str) and isinstance(installed, str) and recorded != installed:
+        return {(recorded, installed)}
+    return set()
+
+
 def _comparable(text: str) -> str:
-    """The tool version in headers and manifests does not count as drift."""
-    return _VERSION_LINE.sub("smpipe-gen", text)
+    return _VERSION_LINE.sub("version", text)

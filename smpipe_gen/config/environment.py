@@ -25,6 +25,7 @@ from smpipe_gen.config import values
 from smpipe_gen.errors import SmpipeError
 
 ENV_FILE = "env.env"
+DEFAULT_FRAMEWORK_CONF = "framework/conf/conf.yaml"  # unless SMP_FRAMEWORK_CONFPATH names another
 ENVIRONMENTS_DIR = "environments"
 ENVIRONMENT_VARIABLE = "SMP_ENVIRONMENT"  # the environment's name, a token like the others
 REQUIRED = ("SMP_ACCOUNTID", "SMP_REGION", "SMP_S3BUCKETNAME", "SMP_ROLE", "SMP_MODEL_CONFIGPATH")

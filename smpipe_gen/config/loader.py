@@ -17,6 +17,7 @@ from typing import Any, Mapping
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from smpipe_gen.config.environment import (
+    DEFAULT_FRAMEWORK_CONF,
     ENV_FILE,
     ENVIRONMENT_VARIABLE,
     framework_variables,
@@ -36,8 +37,6 @@ from smpipe_gen.config.model import (
 from smpipe_gen.config.yaml_source import KeyPath, YamlDocument, load_yaml
 from smpipe_gen.errors import ConfigErrors, SmpipeError, shorten
 from smpipe_gen.paths import inside
-
-DEFAULT_FRAMEWORK_CONF = "framework/conf/conf.yaml"
 
 
 @dataclass

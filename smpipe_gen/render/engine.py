@@ -24,6 +24,7 @@ from smpipe_gen.artifacts import Manifest, PipelineSettings, canonical_json
 from smpipe_gen.config.loader import load_config
 from smpipe_gen.config.resolve import ResolvedPipeline, resolve
 from smpipe_gen.errors import SmpipeError
+from smpipe_gen.fingerprint import installed_sdk_version
 from smpipe_gen.paths import bundle_files
 from smpipe_gen.render.codegen import generate
 from smpipe_gen.render.literals import comment_text, py
@@ -38,6 +39,7 @@ class Rendered:
     pipeline_py: str
     definition_json: str
     manifest_json: str
+    code_directories: tuple[str, ...] = ()  # the source directories the code bundles come from
 
     def files(self) -> dict[str, str]:
         return {artifacts.PIPELINE_PY: self.pipeline_py, artifacts.DEFINITION_JSON: self.definition_json,
@@ -58,7 +60,8 @@ def render_project(root: Path, overrides: Mapping[str, str] | None = None,
     definition, manifest = build_definition(source, resolved, output_dir)
     definition_text = canonical_json(definition)
     manifest = artifacts.sealed(manifest, definition_text)
-    return Rendered(source, definition_text, canonical_json(manifest.model_dump(exclude_none=True)))
+    return Rendered(source, definition_text, canonical_json(manifest.model_dump(exclude_none=True)),
+                    tuple(sorted({model.source_directory for model in resolved.spec.models.values()})))
 
 
 def pipeline_source(resolved: ResolvedPipeline) -> str:
@@ -99,6 +102,7 @@ def build_definition(source: str, resolved: ResolvedPipeline,
                                   tags=pipeline.tags, parallelism=pipeline.parallelism,
                                   kms_key=spec.settings.kms_key, environment=spec.settings.environment),
         artifacts=artifacts, local_data=dict(sorted(pipeline.local_data.items())),
+        sagemaker_version=installed_sdk_version(),
     )
     return definition, manifest
 
