@@ -16,13 +16,14 @@ would call a render current after the pin moved. A fresh CI checkout therefore a
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 from smpipe_gen import artifacts
 from smpipe_gen.errors import SmpipeError
@@ -79,17 +80,12 @@ def remember(project: Project, overrides: Mapping[str, str], inputs_before: str 
 def inputs_digest(project: Project, overrides: Mapping[str, str]) -> str | None:
     """Digest of the tool, the interpreter, the installed distributions, the framework variables
     and the config files; None when they cannot be read (the render will say why)."""
-    from smpipe_gen.config.environment import DEFAULT_FRAMEWORK_CONF, framework_variables
-    from smpipe_gen.paths import inside
+    from smpipe_gen.config.environment import framework_variables
 
     root = project.root
     try:
         variables = framework_variables(root, os.environ, overrides, project.environment)
-        framework = variables.get("SMP_FRAMEWORK_CONFPATH") or DEFAULT_FRAMEWORK_CONF
-        config_files = [inside(root, framework, where="", what="", hint="")]
-        config_files += sorted(path for path in root.glob(variables["SMP_MODEL_CONFIGPATH"]) if path.is_file())
-        config_files = [inside(root, path.relative_to(root).as_posix(), where="", what="", hint="")
-                        for path in config_files]
+        files = _config_files(root, variables)
     except (SmpipeError, OSError, ValueError, NotImplementedError):
         return None
     digest = _Digest()
@@ -101,7 +97,7 @@ def inputs_digest(project: Project, overrides: Mapping[str, str]) -> str | None:
     digest.add("out", _relative(project.output_dir, root), _relative(project.renders_dir, root))
     for key in sorted(variables):
         digest.add("variable", key, variables[key])
-    for path in config_files:
+    for path in files:
         digest.file("config", root, path)
     return digest.hexdigest()
 
@@ -111,24 +107,43 @@ def take(project: Project, overrides: Mapping[str, str], code_directories: tuple
     """The full fingerprint: the inputs, the code bundles' files (the tracked-files rule of
     paths.bundle_files), every name under the source directories (validation looks at some, such
     as setup.py), the committed artifacts' bytes and whether their local_data paths exist."""
-    from smpipe_gen.paths import bundle_files
-
     inputs = inputs or inputs_digest(project, overrides)
     if inputs is None:
         return None
     root = project.root
     digest = _Digest()
     digest.add("inputs", inputs)
-    excluded = {root / artifacts.DEFAULT_OUTPUT_DIR, project.renders_dir}
     for directory in sorted(code_directories):
         digest.add("directory", directory, *_names_under(root / directory))
-        for name in bundle_files(root, directory, excluded):
-            digest.file("code", root, root / name)
+    for path in code_files(project, code_directories):
+        digest.file("code", root, path)
     for name in (artifacts.PIPELINE_PY, artifacts.DEFINITION_JSON, artifacts.MANIFEST_JSON):
         digest.file("artifact", root, project.output_dir / name)
     for path in _local_data_paths(project.manifest_json):
         digest.add("local_data", path, str((root / path).exists()))
     return Fingerprint(inputs, tuple(sorted(code_directories)), digest.hexdigest())
+
+
+def _config_files(root: Path, variables: Mapping[str, str]) -> list[Path]:
+    """The framework conf (present or not) and the model files SMP_MODEL_CONFIGPATH matches,
+    each refused unless it stays inside the repository (as the loader refuses them)."""
+    from smpipe_gen.config.environment import DEFAULT_FRAMEWORK_CONF
+    from smpipe_gen.paths import inside
+
+    names = [variables.get("SMP_FRAMEWORK_CONFPATH") or DEFAULT_FRAMEWORK_CONF]
+    names += sorted(path.relative_to(root).as_posix()
+                    for path in root.glob(variables["SMP_MODEL_CONFIGPATH"]) if path.is_file())
+    return [inside(root, name, where=name, what="config file", hint="") for name in names]
+
+
+def code_files(project: Project, code_directories: tuple[str, ...]) -> list[Path]:
+    """The files the code bundles of ``code_directories`` hold (the tracked-files rule of
+    paths.bundle_files, with the output directories left out as render leaves them out)."""
+    from smpipe_gen.paths import bundle_files
+
+    root = project.root
+    excluded = {root / artifacts.DEFAULT_OUTPUT_DIR, project.renders_dir}
+    return [root / name for directory in sorted(code_directories) for name in bundle_files(root, directory, excluded)]
 
 
 class _Digest:
@@ -180,7 +195,6 @@ def _distributions() -> list[str]:
 
 def _names_under(top: Path) -> list[str]:
     from smpipe_gen.paths import EXCLUDED_NAMES
-    import fnmatch
 
     names = []
     for dirpath, dirnames, filenames in os.walk(top):

@@ -12,10 +12,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import copy_example, offline_env, smpipe, write
 
 from smpipe_gen import fingerprint
 from smpipe_gen.project import Project
-from helpers import copy_example, offline_env, smpipe, write
 
 SMP_FREE: dict[str, str] = {}  # no --env overrides
 
@@ -168,3 +168,35 @@ def test_sdk_drift_is_named_and_a_version_line_alone_is_not_drift(repo, cache_di
     assert (f"stale: SDK drift: the committed artifacts were rendered with sagemaker 2.200.0, "
             f"this render used the installed sagemaker {installed}") in drift.stderr
     assert "pin it in requirements.txt" in drift.stderr and "differ from the config" not in drift.stderr
+
+
+AUDIT = """
+import json, os, sys
+root = os.path.realpath(sys.argv[1])
+opened = set()
+def hook(event, args):
+    if event == "open" and isinstance(args[0], (str, bytes, os.PathLike)):
+        path = os.path.realpath(os.fsdecode(args[0]))
+        if path.startswith(root + os.sep):
+            opened.add(os.path.relpath(path, root))
+sys.addaudithook(hook)
+from smpipe_gen.render.engine import render_project
+render_project(root)
+print(json.dumps(sorted(opened)))
+"""
+
+
+def test_every_file_a_render_opens_is_in_the_fingerprint(repo):
+    """The safety net under the list above: audit every file the real render opens in the
+    repository, and require each to be one the fingerprint reads (or an env file: the
+    fingerprint holds the variables they define)."""
+    done = subprocess.run([sys.executable, "-c", AUDIT, str(repo)], capture_output=True, text=True,
+                          env=offline_env(), timeout=300)
+    assert done.returncode == 0, done.stderr
+    read = {name for name in json.loads(done.stdout) if not name.startswith(".git/")}  # git's own state
+    project = Project.at(repo)
+    variables = {"SMP_MODEL_CONFIGPATH": "conf/conf.yaml"}
+    covered = {path.relative_to(repo).as_posix() for path in
+               fingerprint._config_files(repo, variables) + fingerprint.code_files(project, ("scripts",))}
+    covered.add("env.env")
+    assert {"conf/conf.yaml", "scripts/train.py"} <= read <= covered
