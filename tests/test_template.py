@@ -217,7 +217,7 @@ def calls(log: Path) -> list[str]:
             if not line.startswith(("git rev-parse", "git grep"))]
 
 
-PR_CALLS = ["smpipe-gen validate", "smpipe-gen check",
+PR_CALLS = ["smpipe-gen validate", "smpipe-gen check --full",
             "git fetch --no-tags origin +refs/heads/main:refs/remotes/origin/main"]
 
 
@@ -245,10 +245,10 @@ def test_pr_buildspec_plans_pull_requests_and_never_applies(generated, tmp_path,
 
 @pytest.mark.parametrize(("trigger", "head_ref", "variables", "expected"), [
     ("branch/main", "refs/heads/main", {"SMPIPE_ENVIRONMENT": "prod", "SMPIPE_DEPLOY_ROLE": "arn:aws:iam::2:role/d"},
-     ["smpipe-gen check --environment prod",
+     ["smpipe-gen check --full --environment prod",
       "smpipe-gen apply --yes --skip-check --environment prod --assume-role arn:aws:iam::2:role/d"]),
     ("branch/main", "refs/heads/main", {"SMPIPE_START": "true"},
-     ["smpipe-gen check", "smpipe-gen apply --yes --skip-check --start"]),
+     ["smpipe-gen check --full", "smpipe-gen apply --yes --skip-check --start"]),
     ("", "", {}, None),  # a manual start or CodePipeline: no webhook trigger is not main
     ("branch/feature-x", "refs/heads/feature-x", {}, None),
     ("pr/12", "refs/heads/feature-x", {}, None),
