@@ -84,7 +84,7 @@ def inputs_digest(project: Project, overrides: Mapping[str, str]) -> str | None:
 
     root = project.root
     try:
-        variables = framework_variables(root, os.environ, overrides, project.environment)
+        variables = framework_variables(root, os.environ, overrides, project.environment, validate=False)
         files = _config_files(root, variables)
     except (SmpipeError, OSError, ValueError, NotImplementedError):
         return None

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from pathlib import Path, PurePosixPath
+import subprocess
+from pathlib import Path
 from typing import Iterable
 
 from smpipe_gen.errors import SmpipeError, shorten
@@ -77,14 +78,15 @@ def _walked(top: Path) -> list[Path]:
 
 
 def _tracked(root: Path, top: Path) -> list[Path] | None:
-    """Files git tracks under ``top``, or None outside a git repository (or without git)."""
-    import git
+    """Files git tracks under ``top``, or None outside a git repository (or without git).
 
+    Plain ``git ls-files`` (paths relative to ``root``): importing GitPython costs more than the
+    fast ``check`` that calls this (see smpipe_gen/fingerprint.py) spends on everything else."""
     try:
-        repo = git.Repo(root, search_parent_directories=True)
-        listed = repo.git.ls_files("-z", "--", str(top))
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError, git.GitCommandError,
-            git.GitCommandNotFound):
+        listed = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "--", str(top)],
+                                capture_output=True, check=False)
+    except OSError:  # no git on this machine
         return None
-    workdir = Path(repo.working_tree_dir or root).resolve()
-    return [workdir / PurePosixPath(name) for name in listed.split("\0") if name]
+    if listed.returncode != 0:  # not a repository, or one git refuses to read
+        return None
+    return [root / os.fsdecode(name) for name in listed.stdout.split(b"\0") if name]

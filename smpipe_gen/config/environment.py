@@ -88,8 +88,11 @@ def check_environment(root: Path, name: str | None) -> str | None:
 
 
 def framework_variables(root: Path, environ: Mapping[str, str], overrides: Mapping[str, str],
-                        environment: str | None = None) -> dict[str, str]:
-    """The SMP_* variables in force, validated (see the module docstring for the precedence)."""
+                        environment: str | None = None, validate: bool = True) -> dict[str, str]:
+    """The SMP_* variables in force, validated (see the module docstring for the precedence).
+
+    ``validate=False`` is for the fast check, which only compares them with values a render
+    already accepted (validating regions loads botocore's endpoint data)."""
     environment = check_environment(root, environment)
     merged: dict[str, str] = {}
     origins: dict[str, str] = {}
@@ -115,7 +118,8 @@ def framework_variables(root: Path, environ: Mapping[str, str], overrides: Mappi
         raise SmpipeError(f"required variable(s) not set: {', '.join(missing)}", where=where,
                           hint=f'add export {missing[0]}="..." to {files[-1]}'
                                + ("" if environment else " or set it in the environment"))
-    values.validate(merged, origins)
+    if validate:
+        values.validate(merged, origins)
     return merged
 
 

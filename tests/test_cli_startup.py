@@ -1,0 +1,56 @@
+"""Lazy start-up: a command imports only the module that defines it, never the SageMaker SDK
+unless it renders, and help text never loads rich. Speed itself is measured in benchmarks/."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+
+import pytest
+import typer
+from helpers import EXAMPLES, offline_env
+
+from smpipe_gen import cli
+
+
+def test_the_command_table_names_exactly_what_each_module_registers():
+    registered = {}
+    for module in dict.fromkeys(cli.COMMAND_MODULES.values()):
+        app = typer.Typer()
+        importlib.import_module(module).register(app)
+        registered.update({command.name or command.callback.__name__: module
+                           for command in app.registered_commands})
+    assert registered == cli.COMMAND_MODULES
+
+
+PROBE = """
+import json, sys
+sys.argv = ["smpipe-gen", *sys.argv[1:]]
+from smpipe_gen.cli import main
+try:
+    main()
+except SystemExit as done:
+    code = done.code
+heavy = ("sagemaker", "rich", "smpipe_gen.render_cli", "smpipe_gen.deploy_cli", "smpipe_gen.local.cli")
+print(json.dumps({"code": code, "loaded": [name for name in heavy if name in sys.modules]}), file=sys.stderr)
+"""
+
+
+def loaded_by(*args: str) -> tuple[int, set[str]]:
+    done = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True,
+                          env=offline_env(), timeout=120)
+    report = json.loads(done.stderr.strip().splitlines()[-1])
+    return report["code"], set(report["loaded"])
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (("--help",), {"smpipe_gen.render_cli", "smpipe_gen.deploy_cli", "smpipe_gen.local.cli"}),
+    (("graph", "-C", str(EXAMPLES / "abalone")), {"smpipe_gen.deploy_cli"}),
+    (("run", "--help"), {"smpipe_gen.local.cli"}),
+    (("check", "--help"), {"smpipe_gen.render_cli"}),
+])
+def test_a_command_loads_only_its_own_module_and_neither_sdk_nor_rich(args, expected):
+    code, loaded = loaded_by(*args)
+    assert code in (0, None) and loaded == expected
