@@ -191,7 +191,7 @@ def test_every_file_a_render_opens_is_in_the_fingerprint(repo):
     repository, and require each to be one the fingerprint reads (or an env file: the
     fingerprint holds the variables they define)."""
     done = subprocess.run([sys.executable, "-c", AUDIT, str(repo)], capture_output=True, text=True,
-                          env=offline_env(), timeout=300)
+                          env=offline_env(), timeout=300, check=False)
     assert done.returncode == 0, done.stderr
     read = {name for name in json.loads(done.stdout) if not name.startswith(".git/")}  # git's own state
     project = Project.at(repo)

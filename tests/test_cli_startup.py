@@ -40,7 +40,7 @@ print(json.dumps({"code": code, "loaded": [name for name in heavy if name in sys
 
 def loaded_by(*args: str) -> tuple[int, set[str]]:
     done = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True,
-                          env=offline_env(), timeout=120)
+                          env=offline_env(), timeout=120, check=False)
     report = json.loads(done.stderr.strip().splitlines()[-1])
     return report["code"], set(report["loaded"])
 

@@ -1,21 +1,22 @@
 """What a person sees during and after a local run: a live view with one line per step on a
 terminal (one line per state change otherwise, for CI logs) and a summary at the end: a table
 on a terminal, plain lines elsewhere (never cut to the terminal width: CI logs keep every step
-name, note and metric). Steps are shown by the names people wrote (drawing.display_names)."""
+name, note and metric). Steps are shown by the names people wrote (drawing.display_names).
+Rich is imported only for a terminal: plain lines cost a cached run nothing to start."""
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-
-from smpipe_gen.local.scheduler import Node
-
-if TYPE_CHECKING:  # the live view and the table are imported only on a terminal, where they show
+if TYPE_CHECKING:  # rich is imported only on a terminal, where it shows
+    from rich.console import Console
     from rich.live import Live
     from rich.table import Table
+
+    from smpipe_gen.local.scheduler import Node
 
 STYLE = {"pending": "dim", "running": "yellow", "cached": "cyan", "done": "green", "failed": "bold red",
          "skipped": "dim", "not started": "dim"}
@@ -27,7 +28,11 @@ def _duration(seconds: float | None) -> str:
 
 class Progress:
     def __init__(self, console: Console | None = None, names: dict[str, str] | None = None):
-        self.console = console or Console(stderr=True)
+        if console is None and sys.stderr.isatty():
+            from rich.console import Console
+
+            console = Console(stderr=True)
+        self.console = console  # None: plain lines on stderr
         self.names = names or {}
         self.nodes: list[Node] = []
         self.live: Live | None = None
@@ -36,7 +41,7 @@ class Progress:
     def start(self, nodes: list[Node], header: str) -> None:
         self.nodes = nodes
         self.say(header)
-        if self.console.is_terminal:
+        if self.console is not None and self.console.is_terminal:
             from rich.live import Live
 
             self.live = Live(self._table(), console=self.console, refresh_per_second=8, transient=True,
@@ -66,7 +71,10 @@ class Progress:
 
     def say(self, text: str) -> None:
         """One message as is: no markup, no colouring, never wrapped at the console's width."""
-        self.console.print(text, highlight=False, markup=False, soft_wrap=True)
+        if self.console is None:
+            print(text, file=sys.stderr, flush=True)
+        else:
+            self.console.print(text, highlight=False, markup=False, soft_wrap=True)
 
     def shown(self, name: str) -> str:
         return self.names.get(name, name)
@@ -75,7 +83,7 @@ class Progress:
         title = f"{record['pipeline']} execution {record['execution_id']}: {record['status']}"
         rows = [(self.shown(name), step["type"], step["status"], _duration(step["duration_seconds"]), _note(step))
                 for name, step in record["steps"].items()]
-        if not self.console.is_terminal:
+        if self.console is None or not self.console.is_terminal:
             self._plain(title, rows)
             return
         from rich.table import Table
