@@ -3,11 +3,16 @@
 Metaflow's local runs on the same trivial chains; plus the start-up of each command
 (benchmarks/startup.py) and, on request, cold and cached wall times of bundled examples.
 
-    python benchmarks/local_run.py [--repeat 3] [--example abalone]
+    python benchmarks/local_run.py [--repeat 3] [--example abalone] [--peer-python PATH]
+
+One run prints everything issue 14 asks to see side by side: per-step cost against the floor and
+the peers, a cached 12-step run, each command's start-up, and check on an unchanged repository
+against a render (benchmarks/startup.py).
 
 Marginal cost per step = (wall of a 12-step chain - wall of a 6-step chain) / 6, from interleaved
 runs (fresh project, nothing cached), so fixed start-up cancels out. kfp and metaflow are optional
-(pip install kfp metaflow); when one cannot run, the table says why instead of giving a number.
+(pip install 'smpipe-gen[bench]', or an interpreter of their own given as --peer-python, since they
+pin packages the SDK also uses); when one cannot run, the table says why instead of giving a number.
 The chains are written as definitions in the shape the SDK renders for ScriptProcessor steps.
 """
 
@@ -179,21 +184,21 @@ if __name__ == "__main__":
 """
 
 
-def peer(kind: str, n: int, work: Path) -> tuple[float | None, str]:
-    """Wall time of an n-step chain under a peer, or why it could not run."""
+def peer(kind: str, n: int, work: Path, python: str = sys.executable) -> tuple[float | None, str]:
+    """Wall time of an n-step chain under a peer run by ``python``, or why it could not run."""
     work.mkdir(parents=True, exist_ok=True)
     module = "kfp" if kind == "kfp" else "metaflow"
-    if subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True).returncode != 0:
-        return None, f"{module} is not installed (pip install {module})"
+    if subprocess.run([python, "-c", f"import {module}"], capture_output=True).returncode != 0:
+        return None, f"{module} is not installed for {python} (pip install 'smpipe-gen[bench]')"
     env = {**os.environ, "USERNAME": "bench", "METAFLOW_DEFAULT_DATASTORE": "local",
            "METAFLOW_DATASTORE_SYSROOT_LOCAL": str(work), "METAFLOW_HOME": str(work)}
     script = work / f"{kind}_chain.py"
     if kind == "kfp":
         script.write_text(kfp_chain(n, work / "kfp-root"))
-        command = [sys.executable, str(script)]
+        command = [python, str(script)]
     else:
         script.write_text(metaflow_chain(n))
-        command = [sys.executable, str(script), "--quiet", "run"]
+        command = [python, str(script), "--quiet", "run"]
     started = time.perf_counter()
     result = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - started
@@ -249,13 +254,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median reported)")
     parser.add_argument("--example", action="append", default=[], help="also time run --local on this example")
+    parser.add_argument("--peer-python", default=sys.executable, help="interpreter with kfp and metaflow installed")
     args = parser.parse_args()
     runners = {"bare python -c pass per step (the floor)": lambda n, work: (bare_python(n), ""),
                "smpipe-gen run --local": lambda n, work: (smpipe(trivial_project(work, chain(n)))[0], ""),
                "smpipe-gen run --local, FrameworkProcessor steps (bash runproc.sh + code bundle)":
                    lambda n, work: (smpipe(trivial_project(work, chain(n), framework=True))[0], ""),
-               "Kubeflow kfp.local SubprocessRunner": lambda n, work: peer("kfp", n, work),
-               "Metaflow local run": lambda n, work: peer("metaflow", n, work)}
+               "Kubeflow kfp.local SubprocessRunner": lambda n, work: peer("kfp", n, work, args.peer_python),
+               "Metaflow local run": lambda n, work: peer("metaflow", n, work, args.peer_python)}
     times: dict[str, dict[int, list[float]]] = {name: {SHORT: [], LONG: []} for name in runners}
     why: dict[str, str] = {}
     rows: list[tuple[str, str]] = []
