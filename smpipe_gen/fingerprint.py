@@ -64,11 +64,12 @@ def verified(project: Project, overrides: Mapping[str, str]) -> bool:
 def remember(project: Project, overrides: Mapping[str, str], inputs_before: str | None,
              code_directories: tuple[str, ...]) -> None:
     """Record the current state as verified, unless the inputs changed while the render ran
-    (``inputs_before`` was taken before it read them). A cache that cannot be written is skipped."""
+    (``inputs_before`` was taken before it read them, and the manifest holds the digest of every
+    file the render packed). A cache that cannot be written is skipped."""
     if inputs_before is None:
         return
     now = take(project, overrides, code_directories)
-    if now is None or now.inputs != inputs_before:
+    if now is None or now.inputs != inputs_before or not _packed_files_unchanged(project):
         return
     record = {"code_directories": list(now.code_directories), "state": now.state}
     try:
@@ -201,6 +202,16 @@ def _names_under(top: Path) -> list[str]:
         dirnames[:] = sorted(d for d in dirnames if not any(fnmatch.fnmatch(d, p) for p in EXCLUDED_NAMES))
         names.extend(_relative(Path(dirpath, name), top) for name in sorted(filenames))
     return names
+
+
+def _packed_files_unchanged(project: Project) -> bool:
+    """Every repository file the manifest lists still has the digest the render recorded."""
+    try:
+        manifest = json.loads(project.manifest_json.read_text(encoding="utf-8"))
+        return all(artifacts.sha256_file(project.root / item["path"]) == item["sha256"]
+                   for artifact in manifest.get("artifacts", []) for item in artifact.get("files", []))
+    except (OSError, ValueError, AttributeError, KeyError, TypeError):
+        return False
 
 
 def _local_data_paths(manifest_json: Path) -> list[str]:

@@ -200,3 +200,14 @@ def test_every_file_a_render_opens_is_in_the_fingerprint(repo):
                fingerprint._config_files(repo, variables) + fingerprint.code_files(project, ("scripts",))}
     covered.add("env.env")
     assert {"conf/conf.yaml", "scripts/train.py"} <= read <= covered
+
+
+def test_a_script_edited_while_the_render_ran_is_not_recorded(repo):
+    """render packs the scripts and then records the state: a script saved in between must not
+    be recorded as rendered (the manifest's digests of the packed files say what was packed)."""
+    project = Project.at(repo)
+    inputs = fingerprint.inputs_digest(project, SMP_FREE)
+    train = repo / "scripts" / "train.py"
+    train.write_text(train.read_text() + "\n# saved during the render\n")
+    fingerprint.remember(project, SMP_FREE, inputs, ("scripts",))
+    assert not is_verified(repo)
