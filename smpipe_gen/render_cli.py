@@ -75,8 +75,9 @@ def register(app: typer.Typer) -> None:
                                                                "verified exactly these inputs and artifacts.")) -> None:
         """Exit 0 if the committed artifacts match a fresh render, 2 (with a diff) if not.
 
-        Renders only when something a render reads changed since this machine last verified the
-        artifacts (see smpipe_gen/fingerprint.py); a fresh checkout, as in CI, always renders."""
+        Renders only when something a render reads (config, env files, variables, code, the tool,
+        the SDK) or the committed artifacts changed since this machine last verified them; a fresh
+        checkout, as in CI, always renders."""
         from smpipe_gen import fingerprint
 
         overrides = parse_assignments(env, "--env")
