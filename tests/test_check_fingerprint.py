@@ -18,6 +18,7 @@ from smpipe_gen import fingerprint
 from smpipe_gen.project import Project
 
 SMP_FREE: dict[str, str] = {}  # no --env overrides
+PACKAGE = Path(fingerprint.__file__).resolve().parent
 
 
 def git(root: Path, *args: str) -> None:
@@ -136,10 +137,17 @@ def test_an_sdk_upgrade_a_new_tool_or_interpreter_is_never_verified(repo, monkey
 
     tool = tmp_path / "tool"
     shutil.copytree(fingerprint._PACKAGE, tool, ignore=shutil.ignore_patterns("__pycache__"))
-    (tool / "render" / "codegen.py").write_text((tool / "render" / "codegen.py").read_text() + "\n# changed\n")
     monkeypatch.setattr(fingerprint, "_PACKAGE", tool)
+    assert is_verified(repo)  # the same files elsewhere: the same tool
+    version = tool / "__init__.py"
+    version.write_text(version.read_text().replace('__version__ = "', '__version__ = "9.'))
     assert not is_verified(repo)
-    monkeypatch.setattr(fingerprint, "_PACKAGE", fingerprint.Path(fingerprint.__file__).resolve().parent)
+    shutil.copy2(PACKAGE / "__init__.py", version)
+    assert is_verified(repo)
+    # A tool pinned at another git commit keeps its version string: its code still counts.
+    (tool / "render" / "codegen.py").write_text((tool / "render" / "codegen.py").read_text() + "\n# changed\n")
+    assert not is_verified(repo)
+    monkeypatch.setattr(fingerprint, "_PACKAGE", PACKAGE)
     monkeypatch.setattr(sys, "version", sys.version + " (another build)")
     assert not is_verified(repo)
 
