@@ -86,7 +86,7 @@ def register(app: typer.Typer) -> None:
         for project in projects:
             if not full and fingerprint.verified(project, overrides):
                 continue
-            from smpipe_gen.render.engine import render_project
+            from smpipe_gen.render.engine import render_project  # only now: it loads the SDK
 
             inputs = fingerprint.inputs_digest(project, overrides)
             rendered = render_project(project.root, overrides, project.environment, project.renders_dir)
