@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import sys
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ from smpipe_gen.project import Project
 CACHE_VARIABLE = "SMPIPE_CACHE_DIR"  # where the records live; default ~/.cache/smpipe-gen/check
 _PACKAGE = Path(__file__).resolve().parent
 _FORMAT = "1"  # bump when what goes into a digest changes
+_KEEP_SECONDS = 90 * 24 * 3600  # a record neither written nor found for this long is deleted
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,13 @@ def verified(project: Project, overrides: Mapping[str, str]) -> bool:
     if record is None:
         return False
     now = take(project, overrides, tuple(record["code_directories"]), inputs)
-    return now is not None and now.state == record["state"]
+    if now is None or now.state != record["state"]:
+        return False
+    try:
+        os.utime(_cache_dir() / f"{inputs}.json")  # in use: keep it (see _prune)
+    except OSError:
+        pass
+    return True
 
 
 def remember(project: Project, overrides: Mapping[str, str], inputs_before: str | None,
@@ -74,8 +82,18 @@ def remember(project: Project, overrides: Mapping[str, str], inputs_before: str 
     record = {"code_directories": list(now.code_directories), "state": now.state}
     try:
         artifacts.write_atomic(_cache_dir() / f"{now.inputs}.json", json.dumps(record))
+        _prune(_cache_dir())
     except OSError:
         pass
+
+
+def _prune(directory: Path) -> None:
+    """Delete records unused for _KEEP_SECONDS, so the cache does not grow with every edit."""
+    cutoff = time.time() - _KEEP_SECONDS
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            if entry.name.endswith(".json") and entry.stat().st_mtime < cutoff:
+                Path(entry.path).unlink(missing_ok=True)
 
 
 def inputs_digest(project: Project, overrides: Mapping[str, str]) -> str | None:

@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -219,3 +220,18 @@ def test_a_script_edited_while_the_render_ran_is_not_recorded(repo):
     train.write_text(train.read_text() + "\n# saved during the render\n")
     fingerprint.remember(project, SMP_FREE, inputs, ("scripts",))
     assert not is_verified(repo)
+
+
+def test_records_unused_for_months_are_pruned_and_used_ones_kept(repo, tmp_path, monkeypatch):
+    monkeypatch.setenv(fingerprint.CACHE_VARIABLE, str(tmp_path / "cache"))
+    project = Project.at(repo)
+    inputs = fingerprint.inputs_digest(project, SMP_FREE)
+    fingerprint.remember(project, SMP_FREE, inputs, ("scripts",))
+    record = tmp_path / "cache" / f"{inputs}.json"
+    stale = write(tmp_path / "cache" / f"{'0' * 64}.json", "{}")
+    months_ago = time.time() - 100 * 24 * 3600
+    for path in (record, stale):
+        os.utime(path, (months_ago, months_ago))
+    assert is_verified(repo)  # found: in use again, so kept
+    fingerprint._prune(tmp_path / "cache")  # what every remember() does after writing
+    assert record.is_file() and not stale.exists()
