@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -28,6 +29,15 @@ def smpipe(*args: str, cwd: Path | None = None, env: dict[str, str] | None = Non
            timeout: int = 300) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "smpipe_gen", *args], cwd=cwd, env=env or offline_env(),
                           capture_output=True, text=True, timeout=timeout)
+
+
+_SDK_VERSION = re.compile(r'(?<="sagemaker_version": )"[^"]*"')
+
+
+def without_sdk_version(text: str) -> str:
+    """A rendered file with the manifest's SDK version blanked: the one line that depends on the
+    machine's SDK install rather than on the repository (check ignores it too)."""
+    return _SDK_VERSION.sub('""', text)
 
 
 def copy_example(name: str, dest: Path) -> Path:
