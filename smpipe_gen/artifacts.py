@@ -71,6 +71,15 @@ class PipelineSettings(_Strict):
     environment: str | None = None  # environments/<name>.env the render used, if any
 
 
+class StepSource(_Strict):
+    """Where a definition step comes from in the config (manifest ``steps``, by SDK step name)."""
+
+    step: str  # the config's step_name
+    model: str
+    step_class: str  # as the config names it ("Metrics", where the definition says "Processing")
+    section: str | None = None  # the model section the step uses (preprocess, train, ...)
+
+
 class Manifest(_Strict):
     format: Literal[1, 2] = MANIFEST_FORMAT
     generator: str  # "smpipe-gen <version>": ignored when comparing renders
@@ -83,6 +92,20 @@ class Manifest(_Strict):
     artifacts: list[CodeArtifact] = Field(default_factory=list)
     # Local stand-ins for data the pipeline reads from S3: S3 URI (prefix) -> repo-relative path.
     local_data: dict[str, str] = Field(default_factory=dict)
+    steps: dict[str, StepSource] = Field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: Any, where: str) -> "Manifest":
+        """The manifest in parsed JSON; a damaged one is one error naming the key."""
+        from pydantic import ValidationError
+
+        try:
+            return cls.model_validate(data)
+        except ValidationError as error:
+            first = error.errors()[0]
+            key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+            raise SmpipeError(f"damaged manifest: {key}: {first['msg']}", where=where,
+                              hint="re-render with `smpipe-gen render`; never edit rendered files") from None
 
     def artifact(self, s3_uri: str) -> CodeArtifact | None:
         return next((a for a in self.artifacts if a.s3_uri == s3_uri), None)
