@@ -329,12 +329,23 @@ def _code_note(change: Change, before: dict[str, dict[str, str]], after: dict[st
     return "; ".join(parts)
 
 
+def _manifest(data: dict[str, Any]) -> artifacts.Manifest | None:
+    """A manifest's model, for the steps' config models and step classes in the graphs; None
+    when there is none or it does not read (an older format): the graphs then do without."""
+    try:
+        return artifacts.Manifest.from_json(data, where="manifest.json") if data else None
+    except SmpipeError:
+        return None
+
+
 def compare(before: dict[str, Any], after: dict[str, Any], *, base: str, head: str,
             settings: list[Change] | None = None,
             manifests: tuple[dict[str, Any], dict[str, Any]] | None = None, environment: str | None = None) -> Plan:
     """The plan from ``before`` to ``after`` (an empty dict stands for "no pipeline"); with
     ``manifests`` (before, after; as JSON) code changes name the files that differ."""
-    before_model, after_model = definition.from_json(before, where=base), definition.from_json(after, where=head)
+    old_manifest, new_manifest = (_manifest(m) for m in manifests or ({}, {}))
+    before_model = definition.from_json(before, old_manifest, where=base)
+    after_model = definition.from_json(after, new_manifest, where=head)
     before_steps, after_steps = before_model.steps, after_model.steps
     below = after_model.downstream
 

@@ -74,3 +74,18 @@ def test_steps_are_boxed_per_model_when_the_manifest_names_it():
     foreign = definition.load_file(examples / "two-models/pipeline/definition.json")  # no manifest: no boxes
     assert "subgraph" not in drawing.mermaid(foreign) and "cluster" not in drawing.dot(foreign)
     assert '  housing_Evaluate["housing-Evaluate<br/>Processing"]' in drawing.mermaid(foreign).splitlines()
+
+
+def test_plan_graphs_are_boxed_per_model_from_the_manifests():
+    from pathlib import Path
+
+    from smpipe_gen import plan
+
+    pipeline = Path(__file__).resolve().parent.parent / "examples/abalone/pipeline"
+    before, manifest = (json.loads((pipeline / name).read_text()) for name in ("definition.json", "manifest.json"))
+    after = json.loads(json.dumps(before).replace("ml.m5.xlarge", "ml.m5.2xlarge"))
+    result = plan.compare(before, after, base="main", head="pr", manifests=(manifest, manifest))
+    for graph in (result.before_graph, result.after_graph):
+        assert '  subgraph model_abalone["abalone"]' in graph and "abalone-Evaluate<br/>Metrics" in graph
+    damaged = plan.compare(before, after, base="main", head="pr", manifests=({"format": 9}, manifest))
+    assert "subgraph" not in damaged.before_graph and "subgraph" in damaged.after_graph
