@@ -14,9 +14,9 @@ import json
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
-from smpipe_gen import artifacts, drawing
+from smpipe_gen import artifacts, definition, drawing
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.project import Project
 
@@ -175,11 +175,11 @@ def categorize(path: str, before: Any, after: Any) -> str:
     return "other"
 
 
-def _comparable(step: drawing.Step) -> dict[str, Any]:
+def _comparable(step: definition.Step) -> dict[str, Any]:
     """What a step's diff covers: its own body without its name, plus the gate it sits under."""
-    body = {key: value for key, value in step.own_body().items() if key != "Name"}
-    if step.parent:
-        body["Gate"] = f"{step.parent} ({step.branch})"
+    body = {key: value for key, value in step.own_json().items() if key != "Name"}
+    if step.condition:
+        body["Gate"] = f"{step.condition} ({step.branch})"
     return body
 
 
@@ -218,7 +218,7 @@ def _similarity(before: dict[str, Any], after: dict[str, Any]) -> float:
     return len(old & new) / max(len(old | new), 1)
 
 
-def _renames(removed: list[drawing.Step], added: list[drawing.Step]) -> dict[str, str]:
+def _renames(removed: list[definition.Step], added: list[definition.Step]) -> dict[str, str]:
     """Old name -> new name for removed/added pairs of one type whose bodies (with renamed
     steps' names abstracted away) are equal or nearly so; best pairs first. Repeats while new
     renames turn up, since renaming a step changes the references of the steps reading it."""
@@ -261,21 +261,21 @@ def _parameters(before: dict[str, Any], after: dict[str, Any]) -> list[Parameter
     return diffs
 
 
-def _approval(step: drawing.Step, definition: dict[str, Any]) -> str | None:
+def _approval(step: definition.Step, data: dict[str, Any]) -> str | None:
     """The approval status a RegisterModel step gives by default (parameters resolved)."""
-    value = step.body.get("Arguments", {}).get("ModelApprovalStatus")
+    value = step.own_json().get("Arguments", {}).get("ModelApprovalStatus")
     if isinstance(value, dict) and isinstance(value.get("Get"), str) and value["Get"].startswith("Parameters."):
         name = value["Get"][len("Parameters."):]
-        value = next((p.get("DefaultValue") for p in definition.get("Parameters", []) if p["Name"] == name), None)
+        value = next((p.get("DefaultValue") for p in data.get("Parameters", []) if p["Name"] == name), None)
     return value if isinstance(value, str) else None
 
 
-def _risks(diffs: list[StepDiff], before_steps: dict[str, drawing.Step], after_steps: dict[str, drawing.Step],
+def _risks(diffs: list[StepDiff], before_steps: Mapping[str, definition.Step], after_steps: Mapping[str, definition.Step],
            before: dict[str, Any], after: dict[str, Any]) -> list[Risk]:
     risks: list[Risk] = []
     for diff in diffs:
         if diff.status == "removed" and diff.type in ("Condition", "Fail"):
-            guarded = [s.name for s in before_steps.values() if s.parent == diff.name]
+            guarded = [s.name for s in before_steps.values() if s.condition == diff.name]
             risks.append(Risk("gate", diff.name, f"{diff.type} step removed: a quality gate is gone"
                               + (f" (it guarded {', '.join(guarded)})" if guarded else "")))
         for change in diff.changes:
@@ -329,16 +329,25 @@ def _code_note(change: Change, before: dict[str, dict[str, str]], after: dict[st
     return "; ".join(parts)
 
 
+def _manifest(data: dict[str, Any]) -> artifacts.Manifest | None:
+    """A manifest's model, for the steps' config models and step classes in the graphs; None
+    when there is none or it does not read (an older format): the graphs then do without."""
+    try:
+        return artifacts.Manifest.from_json(data, where="manifest.json") if data else None
+    except SmpipeError:
+        return None
+
+
 def compare(before: dict[str, Any], after: dict[str, Any], *, base: str, head: str,
             settings: list[Change] | None = None,
             manifests: tuple[dict[str, Any], dict[str, Any]] | None = None, environment: str | None = None) -> Plan:
     """The plan from ``before`` to ``after`` (an empty dict stands for "no pipeline"); with
     ``manifests`` (before, after; as JSON) code changes name the files that differ."""
-    before_steps, after_steps = drawing.steps(before), drawing.steps(after)
-    after_children, before_children = drawing.children(after), drawing.children(before)
-
-    def below(name: str) -> list[str]:
-        return drawing.downstream(after_children, name, after_steps)
+    old_manifest, new_manifest = (_manifest(m) for m in manifests or ({}, {}))
+    before_model = definition.from_json(before, old_manifest, where=base)
+    after_model = definition.from_json(after, new_manifest, where=head)
+    before_steps, after_steps = before_model.steps, after_model.steps
+    below = after_model.downstream
 
     removed = [s for n, s in before_steps.items() if n not in after_steps]
     added = [s for n, s in after_steps.items() if n not in before_steps]
@@ -358,7 +367,7 @@ def compare(before: dict[str, Any], after: dict[str, Any], *, base: str, head: s
     for step in removed:
         if step.name not in renames:
             diffs.append(StepDiff(step.name, step.type, "removed",
-                                  downstream=drawing.downstream(before_children, step.name, before_steps)))
+                                  downstream=before_model.downstream(step.name)))
     if manifests:
         old_code, new_code = _code_files(manifests[0]), _code_files(manifests[1])
         for diff in diffs:
@@ -376,8 +385,8 @@ def compare(before: dict[str, Any], after: dict[str, Any], *, base: str, head: s
               for c in settings if c.category == "role"]
     return Plan(base=base, head=head, steps=diffs, parameters=_parameters(before, after), settings=settings,
                 risks=risks, environment=environment,
-                before_graph=drawing.mermaid(before, marks_before) if before else "",
-                after_graph=drawing.mermaid(after, marks_after))
+                before_graph=drawing.mermaid(before_model, marks_before) if before else "",
+                after_graph=drawing.mermaid(after_model, marks_after))
 
 
 def settings_changes(before: dict[str, Any], after: dict[str, Any]) -> list[Change]:
@@ -393,22 +402,9 @@ def settings_changes(before: dict[str, Any], after: dict[str, Any]) -> list[Chan
 
 # -- sources -----------------------------------------------------------------------------------
 def read_current(project: Project) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The working-tree definition and manifest as JSON (an empty manifest when there is none)."""
-    if not project.definition_json.is_file():
-        raise SmpipeError("rendered definition not found", where=project.relative(project.definition_json),
-                          hint="run `smpipe-gen render` first")
-    try:
-        definition = artifacts.read_definition(project.definition_json)
-    except ValueError as error:
-        raise SmpipeError(f"not valid JSON: {error}", where=project.relative(project.definition_json),
-                          hint="re-render with `smpipe-gen render`") from None
-    manifest = {}
-    if project.manifest_json.is_file():
-        try:
-            manifest = json.loads(project.manifest_json.read_text(encoding="utf-8"))
-        except ValueError:
-            manifest = {}
-    return definition, manifest
+    """The working-tree definition and manifest as JSON."""
+    current = definition.load(project)
+    return current.json(), current.manifest.to_json()  # type: ignore[union-attr]
 
 
 def _ci_base_branch() -> str | None:
@@ -497,17 +493,9 @@ def against_ref(project: Project, ref: str | None = None) -> Plan:
 def against_definition(project: Project, path: Path) -> Plan:
     """Plan from any definition JSON file to the working tree: a migration preview against the
     ``pipeline_definition.json`` the original framework writes on every run."""
-    try:
-        before = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise SmpipeError(f"cannot read the definition: {exc.strerror}", where=f"--base-definition {path}",
-                          hint="give the path of a pipeline definition JSON file") from None
-    except ValueError:
-        raise SmpipeError("not valid JSON", where=f"--base-definition {path}",
-                          hint="give a pipeline definition (the original writes pipeline_definition.json)") from None
-    if not isinstance(before, dict) or not isinstance(before.get("Steps", []), list):
-        raise SmpipeError("not a pipeline definition (no Steps list)", where=f"--base-definition {path}",
-                          hint="give the JSON of Pipeline.definition()")
+    before = definition.load_file(Path(path), shown=f"--base-definition {path}",
+                                  hint="give the JSON of Pipeline.definition() (the original writes "
+                                       "pipeline_definition.json)").json()
     current, _ = read_current(project)
     return compare(before, current, base=str(path), head="working tree", environment=project.environment)
 

@@ -8,7 +8,7 @@ import pytest
 
 pytest.register_assert_rewrite("deploy_support")  # before the import below, as for a plugin
 from deploy_support import run_cli, sdk_probe  # noqa: E402
-from smpipe_gen import drawing  # noqa: E402
+from smpipe_gen import definition, drawing  # noqa: E402
 
 pytest_plugins = ["deploy_support"]  # its fixtures: moto server, proxy, SDK-rendered projects
 
@@ -42,17 +42,61 @@ def test_dot_output(project):
 
 
 def test_depends_on_edges_and_downstream(rendered):
-    definition = json.loads((rendered / "variants/base/definition.json").read_text())
-    definition["Steps"].append({"Name": "Notify", "Type": "Fail", "DependsOn": ["Train"], "Arguments": {}})
-    found = {(e.source, e.target, e.kind) for e in drawing.edges(definition)}
+    data = json.loads((rendered / "variants/base/definition.json").read_text())
+    data["Steps"].append({"Name": "Notify", "Type": "Fail", "DependsOn": ["Train"], "Arguments": {}})
+    model = definition.from_json(data)
+    found = {(e.source, e.target, e.kind) for e in model.edges()}
     assert ("Train", "Notify", "depends") in found
-    assert drawing.downstream(drawing.children(definition), "Train", drawing.steps(definition)) == ["Evaluate", "CheckMse", "Register-RegisterModel", "Fail",
-                                                       "Notify"]
-    assert "  Train -.-> Notify" in drawing.mermaid(definition)
+    assert model.downstream("Train") == ["Evaluate", "CheckMse", "Register-RegisterModel", "Fail", "Notify"]
+    assert "  Train -.-> Notify" in drawing.mermaid(model)
 
 
 def test_missing_definition_is_a_one_line_error(tmp_path):
     done = run_cli("graph", "-C", str(tmp_path))
     assert done.returncode == 1
     assert done.stderr.strip() == ("error: pipeline/definition.json: rendered definition not found "
-                                   "(hint: run `smpipe-gen render` first)")
+                                   "(hint: run `smpipe-gen render`)")
+
+
+def test_steps_are_boxed_per_model_when_the_manifest_names_it():
+    from pathlib import Path
+
+    from smpipe_gen.project import Project
+
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    model = definition.load(Project.at(examples / "two-models"))
+    lines = drawing.mermaid(model).splitlines()
+    start, end = lines.index('  subgraph model_pca["pca"]'), lines.index("  end")
+    assert '    pca_Train["pca-Train<br/>Training"]' in lines[start:end]
+    assert '    housing_Evaluate["housing-Evaluate<br/>Metrics"]' in lines  # the config's step class
+    dot = drawing.dot(model)
+    assert '  subgraph cluster_1 {\n    label="housing";' in dot and dot.count("subgraph cluster_") == 2
+    foreign = definition.load_file(examples / "two-models/pipeline/definition.json")  # no manifest: no boxes
+    assert "subgraph" not in drawing.mermaid(foreign) and "cluster" not in drawing.dot(foreign)
+    assert '  housing_Evaluate["housing-Evaluate<br/>Processing"]' in drawing.mermaid(foreign).splitlines()
+
+
+def test_plan_graphs_are_boxed_per_model_from_the_manifests():
+    from pathlib import Path
+
+    from smpipe_gen import plan
+
+    pipeline = Path(__file__).resolve().parent.parent / "examples/abalone/pipeline"
+    before, manifest = (json.loads((pipeline / name).read_text()) for name in ("definition.json", "manifest.json"))
+    after = json.loads(json.dumps(before).replace("ml.m5.xlarge", "ml.m5.2xlarge"))
+    result = plan.compare(before, after, base="main", head="pr", manifests=(manifest, manifest))
+    for graph in (result.before_graph, result.after_graph):
+        assert '  subgraph model_abalone["abalone"]' in graph and "abalone-Evaluate<br/>Metrics" in graph
+    damaged = plan.compare(before, after, base="main", head="pr", manifests=({"format": 9}, manifest))
+    assert "subgraph" not in damaged.before_graph and "subgraph" in damaged.after_graph
+
+
+def test_step_graph_orders_walks_and_names_cycles_in_declaration_order():
+    from smpipe_gen.graph import from_upstreams
+
+    graph = from_upstreams([("d", ["b", "c"]), ("c", ["a"]), ("b", ["a"]), ("a", []), ("e", [])])
+    assert graph.order() == ["a", "c", "b", "d", "e"]  # among ready steps, the one declared first
+    assert graph.ancestors("d") == ["c", "b", "a"] and graph.descendants("a") == ["d", "c", "b"]
+    assert graph.downstream("a") == ["c", "b"] and graph.upstream("d") == {"b", "c"}
+    graph.add_edge("d", "a")
+    assert graph.find_cycle() == ["d", "a", "c", "d"]  # upstream -> downstream, from the first declared step

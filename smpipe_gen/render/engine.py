@@ -20,7 +20,7 @@ from typing import Iterator, Mapping
 import jinja2
 
 from smpipe_gen import __version__, artifacts
-from smpipe_gen.artifacts import Manifest, PipelineSettings, canonical_json
+from smpipe_gen.artifacts import Manifest, PipelineSettings, StepSource, canonical_json
 from smpipe_gen.config.loader import load_config
 from smpipe_gen.config.resolve import ResolvedPipeline, resolve
 from smpipe_gen.errors import SmpipeError
@@ -60,7 +60,7 @@ def render_project(root: Path, overrides: Mapping[str, str] | None = None,
     definition, manifest = build_definition(source, resolved, output_dir)
     definition_text = canonical_json(definition)
     manifest = artifacts.sealed(manifest, definition_text)
-    return Rendered(source, definition_text, canonical_json(manifest.model_dump(exclude_none=True)),
+    return Rendered(source, definition_text, canonical_json(manifest.to_json()),
                     tuple(sorted({model.source_directory for model in resolved.spec.models.values()})))
 
 
@@ -102,9 +102,31 @@ def build_definition(source: str, resolved: ResolvedPipeline,
                                   tags=pipeline.tags, parallelism=pipeline.parallelism,
                                   kms_key=spec.settings.kms_key, environment=spec.settings.environment),
         artifacts=artifacts, local_data=dict(sorted(pipeline.local_data.items())),
+        steps=step_sources(definition, resolved),
         sagemaker_version=installed_sdk_version(),
     )
     return definition, manifest
+
+
+def step_sources(definition: dict, resolved: ResolvedPipeline) -> dict[str, StepSource]:
+    """For each step of the definition (a ModelStep's X-CreateModel, X-RepackModel-0, ...), the
+    config step it comes from: consumers show steps by model and by the config's step class."""
+    from smpipe_gen.definition import config_step_name
+
+    found: dict[str, StepSource] = {}
+
+    def visit(items: list[dict]) -> None:
+        for item in items:
+            config = resolved.steps.get(config_step_name(item["Name"], set(resolved.steps)))
+            if config is not None:
+                found[item["Name"]] = StepSource(step=config.name, model=config.model, step_class=config.cls.value,
+                                                 section=config.section_name)
+            arguments = item.get("Arguments", {})
+            visit(arguments.get("IfSteps", []) if item.get("Type") == "Condition" else [])
+            visit(arguments.get("ElseSteps", []) if item.get("Type") == "Condition" else [])
+
+    visit(definition.get("Steps", []))
+    return dict(sorted(found.items()))
 
 
 @contextmanager
