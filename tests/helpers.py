@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -60,3 +62,23 @@ def make_repo(root: Path, conf: str, configpath: str = "conf/conf.yaml", scripts
     for script in scripts:
         write(root / "scripts" / script, f"print({script!r})\n")
     return root
+
+
+def built_once(tmp_path_factory, name: str, build: Callable[[Path], None]) -> Path:
+    """The directory ``name``, filled by ``build`` once per test run: under pytest-xdist every
+    worker has its own session, so a session fixture alone would repeat an expensive build (an SDK
+    render) in each worker. The first worker to ask builds it under a lock in the run's shared
+    temporary directory; the others wait for it and read the same directory (treat it as read-only:
+    copy it before changing anything)."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the directory all workers' basetemps live in
+    target, done = base / f"built-{name}", base / f"built-{name}.done"
+    with open(base / f"built-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(target, ignore_errors=True)  # left by a build that failed in another worker
+            target.mkdir()
+            build(target)
+            done.touch()
+    return target

@@ -22,6 +22,9 @@ import pytest
 
 from helpers import offline_env, smpipe, write
 
+# Its module-scoped fixtures build once per run only if the module stays in one xdist worker.
+pytestmark = pytest.mark.xdist_group("dspf-compat")
+
 HERE = Path(__file__).parent
 FIXTURES = HERE / "fixtures" / "dspf"
 BUCKET = "retail-ml-artifacts"

@@ -14,6 +14,9 @@ from helpers import EXAMPLES, offline_env, smpipe, write
 
 pytest_plugins = ["deploy_support"]
 
+# Its module-scoped fixtures build once per run only if the module stays in one xdist worker.
+pytestmark = pytest.mark.xdist_group("promotion")
+
 ACCOUNTS = {"dev": "111111111111", "prod": "222222222222"}
 
 

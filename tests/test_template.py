@@ -28,6 +28,10 @@ import pytest
 import yaml
 
 pytestmark = pytest.mark.filterwarnings("ignore::copier.errors.DirtyLocalWarning")
+# The tests that read the session's generated repositories run in one xdist worker (pyproject sets
+# --dist loadgroup; the biggest group starts first), so the variants are generated once per run,
+# not once in every worker.
+GENERATED = pytest.mark.xdist_group("template-generated")
 
 SRC = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "SAGEMAKER_SUPPRESS_V2_WARNING": "1",
@@ -110,6 +114,7 @@ def generated(tmp_path_factory, run_available) -> dict[str, Future]:
         yield futures
 
 
+@GENERATED
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_copy_validates_renders_and_checks_clean(generated, variant):
     gen = generated[variant].result()
@@ -120,12 +125,14 @@ def test_copy_validates_renders_and_checks_clean(generated, variant):
         assert (gen.repo / "pipeline" / name).stat().st_size > 0
 
 
+@GENERATED
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_generated_repo_tests_pass(generated, variant):
     result = generated[variant].result().require("pytest")
     assert re.search(r"\b1 passed\b", result.stdout), result.stdout
 
 
+@GENERATED
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_run_local_succeeds(generated, variant, run_available):
     if not run_available:
@@ -141,6 +148,7 @@ def test_run_local_succeeds(generated, variant, run_available):
     assert [v["status"] for k, v in record["steps"].items() if "Register" in k] == ["done"], record["steps"]
 
 
+@GENERATED
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_layout_answers_and_no_credentials(generated, variant):
     gen = generated[variant].result()
@@ -171,6 +179,7 @@ def smpipe_commands(text: str) -> list[tuple[str, list[str]]]:
             for m in re.finditer(r"smpipe-gen\s+([a-z][a-z-]*)([^\n;|&>]*)", text)]
 
 
+@GENERATED
 def test_buildspec_and_hooks_use_existing_commands(generated):
     gen = generated["sklearn-regression"].result()
     gen.require("copy")
@@ -221,6 +230,7 @@ PR_CALLS = ["smpipe-gen validate", "smpipe-gen check",
             "git fetch --no-tags origin +refs/heads/main:refs/remotes/origin/main"]
 
 
+@GENERATED
 @pytest.mark.parametrize(("trigger", "token", "plan_exit", "build_exit", "expected"), [
     ("pr/12", "", 2, 0, PR_CALLS + ["smpipe-gen plan --format markdown"]),  # changes: a report, not a failure
     ("pr/12", "ghp-x", 0, 0, PR_CALLS + ["smpipe-gen plan --format markdown --comment"]),
@@ -243,6 +253,7 @@ def test_pr_buildspec_plans_pull_requests_and_never_applies(generated, tmp_path,
     assert not any("apply" in cmd for phase in buildspec["phases"].values() for cmd in phase["commands"])
 
 
+@GENERATED
 @pytest.mark.parametrize(("trigger", "head_ref", "variables", "expected"), [
     ("branch/main", "refs/heads/main", {"SMPIPE_ENVIRONMENT": "prod", "SMPIPE_DEPLOY_ROLE": "arn:aws:iam::2:role/d"},
      ["smpipe-gen check --environment prod",
