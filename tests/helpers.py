@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import io
 import os
 import shutil
 import subprocess
 import sys
 import textwrap
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,6 +33,44 @@ def smpipe(*args: str, cwd: Path | None = None, env: dict[str, str] | None = Non
            timeout: int = 300) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "smpipe_gen", *args], cwd=cwd, env=env or offline_env(),
                           capture_output=True, text=True, timeout=timeout)
+
+
+def smpipe_in_process(*args: str, cwd: Path | None = None,
+                      env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``smpipe ARGS`` without a new process: the console script's entry point (cli.main) called
+    here with the same arguments, working directory and environment (offline_env() unless given),
+    its exit status and output captured. A render in a child process spends seconds importing the
+    SageMaker SDK again; here it is imported once per test process. For tests where a separate
+    process adds nothing a user meets; each command keeps tests that run it as a real subprocess
+    (smpipe). An exception that escapes main() is caught and its traceback written to stderr, as
+    the interpreter would; it is also kept as ``.exception``."""
+    from smpipe_gen.cli import main
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    saved_argv, saved_cwd, saved_env = sys.argv, os.getcwd(), dict(os.environ)
+    escaped = None
+    try:
+        sys.argv = ["smpipe-gen", *args]
+        os.chdir(cwd or saved_cwd)
+        os.environ.clear()
+        os.environ.update(offline_env() if env is None else env)
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            try:
+                main()
+                code = 0
+            except SystemExit as done:
+                code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+            except Exception as exc:  # noqa: BLE001 - what a user would see as a traceback
+                escaped, code = exc, 1
+                traceback.print_exc()
+    finally:
+        sys.argv = saved_argv
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+    result = subprocess.CompletedProcess(["smpipe-gen", *args], code, stdout.getvalue(), stderr.getvalue())
+    result.exception = escaped
+    return result
 
 
 def copy_example(name: str, dest: Path) -> Path:

@@ -17,6 +17,7 @@ import pytest
 
 pytest.register_assert_rewrite("deploy_support")  # before the import below, as for a plugin
 from deploy_support import BUCKET, Fault, aws_env, commit_all, git_repo, run_cli, sdk_probe, use_variant  # noqa: E402
+from helpers import smpipe_in_process  # noqa: E402
 from smpipe_gen import artifacts  # noqa: E402
 
 pytest_plugins = ["deploy_support"]  # its fixtures: moto server, proxy, SDK-rendered projects
@@ -250,7 +251,7 @@ def test_example_review_flow_stale_refused_then_render_plan_apply(aws, example):
     assert "run `smpipe-gen render`" in refused.stderr and "Traceback" not in refused.stderr
     assert aws.client("sagemaker").list_pipelines()["PipelineSummaries"] == []
 
-    assert run_cli("render", "-C", str(root), env=aws.env).returncode == 0
+    assert smpipe_in_process("render", "-C", str(root), env=aws.env).returncode == 0
     commit_all(repo, "render")
     planned = run_cli("plan", "-C", str(root), "--format", "json", env=aws.env)
     assert planned.returncode == 2, planned.stderr

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import EXAMPLES, copy_example, smpipe
+from helpers import EXAMPLES, copy_example, smpipe_in_process
 from local_support import last_record, run, statuses
 from smpipe_gen.render.engine import render_project
 
@@ -55,7 +55,7 @@ def test_renders_identical_to_committed_files(name):
 
 @pytest.mark.parametrize("name", SEED_EXAMPLES)
 def test_check_is_clean(name, tmp_path):
-    result = smpipe("check", "-C", str(copy_example(name, tmp_path)))
+    result = smpipe_in_process("check", "-C", str(copy_example(name, tmp_path)))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "current" in result.stdout
 

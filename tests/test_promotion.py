@@ -10,7 +10,7 @@ import boto3
 import pytest
 
 from deploy_support import git_repo, commit_all, run_cli
-from helpers import EXAMPLES, offline_env, smpipe, write
+from helpers import EXAMPLES, offline_env, smpipe_in_process, write
 
 pytest_plugins = ["deploy_support"]
 
@@ -46,7 +46,7 @@ def rendered_envs(tmp_path_factory):
     shutil.copytree(EXAMPLES / "abalone", root, ignore=shutil.ignore_patterns(".smpipe", "__pycache__", "pipeline"))
     write(root / "environments" / "dev.env", env_file("dev", ACCOUNTS["dev"]))
     write(root / "environments" / "prod.env", env_file("prod", ACCOUNTS["prod"], kms="alias/ml-prod"))
-    done = smpipe("render", cwd=root)
+    done = smpipe_in_process("render", cwd=root)
     assert done.returncode == 0, done.stderr
     return root
 
