@@ -203,7 +203,6 @@ def _bundled_paths(repo: Path) -> set[str]:
     return {item["path"] for artifact in manifest["artifacts"] for item in artifact.get("files", [])}
 
 
-@pytest.mark.slow
 def test_bundles_skip_git_local_state_output_and_outward_symlinks(tmp_path):
     (tmp_path / "outside.txt").write_text("secret")
     conf = BASE.replace("source_directory: scripts", "source_directory: .").replace(
@@ -221,7 +220,6 @@ def test_bundles_skip_git_local_state_output_and_outward_symlinks(tmp_path):
     assert check.returncode == 0, check.stdout + check.stderr
 
 
-@pytest.mark.slow
 def test_in_git_only_tracked_files_are_bundled(tmp_path):
     repo = make_repo(tmp_path, BASE)
     git_repo = git.Repo.init(repo)
