@@ -236,6 +236,7 @@ def example(tmp_path, aws):
     return root, repo
 
 
+@pytest.mark.slow
 def test_example_review_flow_stale_refused_then_render_plan_apply(aws, example):
     """The CI flow on the abalone example: a config edit without a render is refused; once
     rendered and committed, plan shows the edit and apply (after its own check) creates the

@@ -112,6 +112,7 @@ def test_llm_definition_trains_on_a_gpu_with_the_gate_as_a_parameter():
     assert parameters["ModelSize"]["DefaultValue"] == "base"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(bool(MISSING_LLM), reason=f"local LLM run needs {', '.join(MISSING_LLM)} "
                                               "(pip install -e '.[llm]')")
 def test_llm_tiny_variant_registers_under_a_loose_gate_and_fails_training_over_a_strict_one(tmp_path):

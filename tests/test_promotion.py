@@ -60,6 +60,7 @@ def repo(rendered_envs, tmp_path):
     return root, repo
 
 
+@pytest.mark.slow
 def test_one_commit_is_applied_to_dev_then_prod_each_in_its_account(repo, aws):
     root, git = repo
     sha = git.head.commit.hexsha
