@@ -24,6 +24,8 @@ import boto3
 import git
 import pytest
 
+from helpers import built_once
+
 HERE = Path(__file__).resolve().parent
 REGION = "us-east-1"
 BUCKET = "smpipe-test-bucket"
@@ -180,10 +182,9 @@ VARIANTS = {
 
 @pytest.fixture(scope="session")
 def rendered(tmp_path_factory) -> Path:
-    """Every SDK-rendered variant under ``variants/`` of one tree with its scripts (one SDK run)."""
-    root = tmp_path_factory.mktemp("rendered")
-    sdk_render(root, VARIANTS)
-    return root
+    """Every SDK-rendered variant under ``variants/`` of one tree with its scripts (one SDK run
+    for the whole test run, shared by the xdist workers)."""
+    return built_once(tmp_path_factory, "deploy-variants", lambda root: sdk_render(root, VARIANTS))
 
 
 @pytest.fixture

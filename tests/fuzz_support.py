@@ -8,8 +8,7 @@ error line that names no file, key or variable, or changes the output directory 
 
 from __future__ import annotations
 
-import contextlib
-import io
+import os
 import re
 import shutil
 import sys
@@ -18,6 +17,8 @@ from pathlib import Path
 from typing import Any, Callable, Protocol
 
 import yaml
+
+from helpers import smpipe_in_process
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
@@ -168,25 +169,13 @@ def _dump(data: Any) -> str:
 
 
 def run_in_process(args: list[str]) -> tuple[int | str, str]:
-    """Call the CLI's main() as the console script would; return (exit code, stderr), or
-    ("traceback:<Type>", stderr) when it raised."""
-    from smpipe_gen.cli import main
-
-    stderr, stdout = io.StringIO(), io.StringIO()
-    saved = sys.argv
-    sys.argv = ["smpipe-gen", *args]
-    try:
-        with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(stdout):
-            main()
-        code: int | str = 0
-    except SystemExit as done:
-        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
-    except BaseException as exc:  # noqa: BLE001 - the point is to catch what escaped
-        code = f"traceback:{type(exc).__name__}"
-        stderr.write(f"{type(exc).__name__}: {str(exc)[:300]}")
-    finally:
-        sys.argv = saved
-    return code, stderr.getvalue()
+    """Call the CLI's main() as the console script would (in this process's environment); return
+    (exit code, stderr), or ("traceback:<Type>", stderr) when it raised."""
+    done = smpipe_in_process(*args, env=dict(os.environ))
+    if done.exception is not None:
+        exc = done.exception
+        return f"traceback:{type(exc).__name__}", f"{type(exc).__name__}: {str(exc)[:300]}"
+    return done.returncode, done.stderr
 
 
 def snapshot(directory: Path) -> dict[str, bytes]:

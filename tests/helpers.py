@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import io
 import os
 import re
 import shutil
 import subprocess
 import sys
 import textwrap
+import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,6 +45,44 @@ def without_sdk_version(text: str) -> str:
     return _SDK_VERSION.sub('""', text)
 
 
+def smpipe_in_process(*args: str, cwd: Path | None = None,
+                      env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``smpipe ARGS`` without a new process: the console script's entry point (cli.main) called
+    here with the same arguments, working directory and environment (offline_env() unless given),
+    its exit status and output captured. A render in a child process spends seconds importing the
+    SageMaker SDK again; here it is imported once per test process. For tests where a separate
+    process adds nothing a user meets; each command keeps tests that run it as a real subprocess
+    (smpipe). An exception that escapes main() is caught and its traceback written to stderr, as
+    the interpreter would; it is also kept as ``.exception``."""
+    from smpipe_gen.cli import main
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    saved_argv, saved_cwd, saved_env = sys.argv, os.getcwd(), dict(os.environ)
+    escaped = None
+    try:
+        sys.argv = ["smpipe-gen", *args]
+        os.chdir(cwd or saved_cwd)
+        os.environ.clear()
+        os.environ.update(offline_env() if env is None else env)
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            try:
+                main()
+                code = 0
+            except SystemExit as done:
+                code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+            except Exception as exc:  # noqa: BLE001 - what a user would see as a traceback
+                escaped, code = exc, 1
+                traceback.print_exc()
+    finally:
+        sys.argv = saved_argv
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+    result = subprocess.CompletedProcess(["smpipe-gen", *args], code, stdout.getvalue(), stderr.getvalue())
+    result.exception = escaped
+    return result
+
+
 def copy_example(name: str, dest: Path) -> Path:
     target = dest / name
     shutil.copytree(EXAMPLES / name, target, ignore=shutil.ignore_patterns(".smpipe", "__pycache__"))
@@ -70,3 +113,23 @@ def make_repo(root: Path, conf: str, configpath: str = "conf/conf.yaml", scripts
     for script in scripts:
         write(root / "scripts" / script, f"print({script!r})\n")
     return root
+
+
+def built_once(tmp_path_factory, name: str, build: Callable[[Path], None]) -> Path:
+    """The directory ``name``, filled by ``build`` once per test run: under pytest-xdist every
+    worker has its own session, so a session fixture alone would repeat an expensive build (an SDK
+    render) in each worker. The first worker to ask builds it under a lock in the run's shared
+    temporary directory; the others wait for it and read the same directory (treat it as read-only:
+    copy it before changing anything)."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the directory all workers' basetemps live in
+    target, done = base / f"built-{name}", base / f"built-{name}.done"
+    with open(base / f"built-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(target, ignore_errors=True)  # left by a build that failed in another worker
+            target.mkdir()
+            build(target)
+            done.touch()
+    return target

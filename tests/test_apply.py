@@ -17,6 +17,7 @@ import pytest
 
 pytest.register_assert_rewrite("deploy_support")  # before the import below, as for a plugin
 from deploy_support import BUCKET, Fault, aws_env, commit_all, git_repo, run_cli, sdk_probe, use_variant  # noqa: E402
+from helpers import smpipe_in_process  # noqa: E402
 from smpipe_gen import artifacts, definition  # noqa: E402
 from smpipe_gen.project import Project  # noqa: E402
 
@@ -236,6 +237,7 @@ def example(tmp_path, aws):
     return root, repo
 
 
+@pytest.mark.slow
 def test_example_review_flow_stale_refused_then_render_plan_apply(aws, example):
     """The CI flow on the abalone example: a config edit without a render is refused; once
     rendered and committed, plan shows the edit and apply (after its own check) creates the
@@ -251,7 +253,7 @@ def test_example_review_flow_stale_refused_then_render_plan_apply(aws, example):
     assert "run `smpipe-gen render`" in refused.stderr and "Traceback" not in refused.stderr
     assert aws.client("sagemaker").list_pipelines()["PipelineSummaries"] == []
 
-    assert run_cli("render", "-C", str(root), env=aws.env).returncode == 0
+    assert smpipe_in_process("render", "-C", str(root), env=aws.env).returncode == 0
     commit_all(repo, "render")
     planned = run_cli("plan", "-C", str(root), "--format", "json", env=aws.env)
     assert planned.returncode == 2, planned.stderr

@@ -20,7 +20,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import offline_env, smpipe, write
+from helpers import offline_env, smpipe, smpipe_in_process, write
+
+# Its module-scoped fixtures build once per run only if the module stays in one xdist worker.
+pytestmark = pytest.mark.xdist_group("dspf-compat")
 
 HERE = Path(__file__).parent
 FIXTURES = HERE / "fixtures" / "dspf"
@@ -107,7 +110,7 @@ def rendered(tmp_path_factory) -> dict[str, Path]:
     for name in CONFIG_PATHS:
         repo = base / name
         shutil.copytree(FIXTURES / name, repo)
-        result = smpipe("render", "-C", str(repo), env=env(name))
+        result = smpipe_in_process("render", "-C", str(repo), env=env(name))
         assert result.returncode == 0, result.stderr
         repos[name] = repo
     return repos
@@ -269,7 +272,7 @@ def housing_with_input_names(tmp_path, value: str):
 
 def test_short_input_names_are_an_explicit_opt_in(tmp_path):
     repo = housing_with_input_names(tmp_path, "short")
-    result = smpipe("render", "-C", str(repo), env=env("housing"))
+    result = smpipe_in_process("render", "-C", str(repo), env=env("housing"))
     assert result.returncode == 0, result.stderr
     steps = definition(repo)
     assert inputs(steps["housing-reg-Preprocessing"])["model"] == "/opt/ml/processing/input/model"

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from helpers import copy_example, make_repo, smpipe, write
+from helpers import copy_example, make_repo, smpipe, smpipe_in_process, write
 from smpipe_gen.config.environment import framework_variables
 from smpipe_gen.config.values import problem
 from smpipe_gen.errors import SmpipeError
@@ -155,13 +155,13 @@ def test_process_variables_are_tokens_only_when_declared(tmp_path):
 def test_environment_must_be_named_when_there_are_several(tmp_path, command, args, message):
     make_repo(tmp_path, BASE)
     environments(tmp_path, dev=DEV, prod=PROD)
-    done = smpipe(*command, *args, cwd=tmp_path)
+    done = smpipe_in_process(*command, *args, cwd=tmp_path)
     assert done.returncode == 1 and message in done.stderr, done.stderr
 
 
 def test_environment_option_needs_environments(tmp_path):
     make_repo(tmp_path, BASE)
-    done = smpipe("validate", "-E", "dev", cwd=tmp_path)
+    done = smpipe_in_process("validate", "-E", "dev", cwd=tmp_path)
     assert done.returncode == 1 and "has no environments/ directory" in done.stderr, done.stderr
 
 
@@ -170,7 +170,7 @@ def test_every_environment_renders_into_its_own_directory(tmp_path):
     conf = root / "conf" / "conf.yaml"
     conf.write_text(conf.read_text().replace("instance_type: ml.m5.xlarge", "instance_type: SMP_TRAIN_INSTANCE"))
     environments(root, dev=DEV, prod=PROD)
-    done = smpipe("render", cwd=root)
+    done = smpipe_in_process("render", cwd=root)
     assert done.returncode == 0, done.stderr
     assert "rendered pipeline/dev/" in done.stdout and "rendered pipeline/prod/" in done.stdout
     dev = json.loads((root / "pipeline" / "dev" / "definition.json").read_text())
@@ -180,10 +180,10 @@ def test_every_environment_renders_into_its_own_directory(tmp_path):
     assert "SageMakerProd" in text["prod"] and "ml.m5.4xlarge" in text["prod"] and "ml.m5.large" in text["dev"]
     manifest = json.loads((root / "pipeline" / "prod" / "manifest.json").read_text())["pipeline"]
     assert (manifest["environment"], manifest["kms_key"], manifest["region"]) == ("prod", "alias/ml-prod", "eu-west-1")
-    assert smpipe("check", cwd=root).stdout.strip() == "ok: rendered artifacts are current (dev, prod)"
+    assert smpipe_in_process("check", cwd=root).stdout.strip() == "ok: rendered artifacts are current (dev, prod)"
     (root / "environments" / "prod.env").write_text(PROD.replace("ml.m5.4xlarge", "ml.m5.2xlarge"))
-    stale = smpipe("check", "-E", "prod", cwd=root)
+    stale = smpipe_in_process("check", "-E", "prod", cwd=root)
     assert stale.returncode == 2 and "pipeline/prod/definition.json" in stale.stdout, stale.stdout
-    assert smpipe("check", "-E", "dev", cwd=root).returncode == 0
-    graph = smpipe("graph", "-E", "dev", cwd=root)
+    assert smpipe_in_process("check", "-E", "dev", cwd=root).returncode == 0
+    graph = smpipe_in_process("graph", "-E", "dev", cwd=root)
     assert graph.returncode == 0 and graph.stdout.startswith("flowchart"), graph.stdout + graph.stderr

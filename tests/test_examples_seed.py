@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import EXAMPLES, copy_example, smpipe, without_sdk_version
+from helpers import EXAMPLES, copy_example, smpipe_in_process, without_sdk_version
 from local_support import last_record, run, statuses
 from smpipe_gen.definition import load_file
 from smpipe_gen.render.engine import render_project
@@ -52,7 +52,7 @@ def test_renders_identical_to_committed_files(name):
 
 @pytest.mark.parametrize("name", SEED_EXAMPLES)
 def test_check_is_clean(name, tmp_path):
-    result = smpipe("check", "-C", str(copy_example(name, tmp_path)))
+    result = smpipe_in_process("check", "-C", str(copy_example(name, tmp_path)))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "current" in result.stdout
 
@@ -109,6 +109,7 @@ def test_llm_definition_trains_on_a_gpu_with_the_gate_as_a_parameter():
     assert parameters["ModelSize"]["DefaultValue"] == "base"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(bool(MISSING_LLM), reason=f"local LLM run needs {', '.join(MISSING_LLM)} "
                                               "(pip install -e '.[llm]')")
 def test_llm_tiny_variant_registers_under_a_loose_gate_and_fails_training_over_a_strict_one(tmp_path):

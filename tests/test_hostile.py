@@ -11,7 +11,7 @@ from pathlib import Path
 import git
 import pytest
 
-from helpers import copy_example, make_repo, smpipe, write
+from helpers import copy_example, make_repo, smpipe, smpipe_in_process, write
 from smpipe_gen.config.loader import load_config
 from smpipe_gen.config.resolve import resolve
 from smpipe_gen.errors import SmpipeError
@@ -203,7 +203,6 @@ def _bundled_paths(repo: Path) -> set[str]:
     return {item["path"] for artifact in manifest["artifacts"] for item in artifact.get("files", [])}
 
 
-@pytest.mark.slow
 def test_bundles_skip_git_local_state_output_and_outward_symlinks(tmp_path):
     (tmp_path / "outside.txt").write_text("secret")
     conf = BASE.replace("source_directory: scripts", "source_directory: .").replace(
@@ -212,27 +211,26 @@ def test_bundles_skip_git_local_state_output_and_outward_symlinks(tmp_path):
     write(repo / ".smpipe" / "store" / "data.csv", "1,2\n")
     (repo / "scripts" / "leak.txt").symlink_to(tmp_path / "outside.txt")
     (repo / "scripts" / "inner.txt").symlink_to(repo / "scripts" / "train.py")
-    first = smpipe("render", "-C", str(repo))
+    first = smpipe_in_process("render", "-C", str(repo))
     assert first.returncode == 0, first.stderr
     paths = _bundled_paths(repo)
     assert "scripts/preprocess.py" in paths and "scripts/inner.txt" in paths
     assert not {p for p in paths if p.startswith((".smpipe/", "pipeline/", ".git/")) or p == "scripts/leak.txt"}
-    check = smpipe("check", "-C", str(repo))
+    check = smpipe_in_process("check", "-C", str(repo))
     assert check.returncode == 0, check.stdout + check.stderr
 
 
-@pytest.mark.slow
 def test_in_git_only_tracked_files_are_bundled(tmp_path):
     repo = make_repo(tmp_path, BASE)
     git_repo = git.Repo.init(repo)
     git_repo.index.add(["env.env", "conf/conf.yaml", "scripts/preprocess.py", "scripts/train.py",
                         "scripts/evaluate.py", "scripts/inference.py"])
     git_repo.index.commit("init")
-    assert smpipe("render", "-C", str(repo)).returncode == 0
+    assert smpipe_in_process("render", "-C", str(repo)).returncode == 0
     before = {name: (repo / "pipeline" / name).read_bytes() for name in ("definition.json", "manifest.json")}
     write(repo / "scripts" / "scratch.py", "print('untracked')\n")
     write(repo / "scripts" / ".ipynb_checkpoints" / "train-checkpoint.py", "x = 1\n")
-    check = smpipe("check", "-C", str(repo))
+    check = smpipe_in_process("check", "-C", str(repo))
     assert check.returncode == 0, check.stdout + check.stderr
     assert "scripts/scratch.py" not in _bundled_paths(repo)
     assert before == {name: (repo / "pipeline" / name).read_bytes() for name in before}
@@ -241,7 +239,7 @@ def test_in_git_only_tracked_files_are_bundled(tmp_path):
 def test_an_entry_point_git_does_not_track_is_named_before_the_sdk_sees_it(tmp_path):
     repo = make_repo(tmp_path, BASE)
     git.Repo.init(repo)  # nothing added yet: the bundles would hold no file
-    result = smpipe("render", "-C", str(repo))
+    result = smpipe_in_process("render", "-C", str(repo))
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "scripts/preprocess.py is not in the code bundle: git does not track it" in result.stderr
     assert "hint: git add scripts/preprocess.py" in result.stderr
@@ -316,7 +314,7 @@ def test_fuzz_found_configs_that_crashed_inside_the_sdk_are_refused_at_validate(
                     .replace("            chain_input_source_step: [abalone-Preprocess]\n"
                              "            chain_input_additional_prefix: x_test.csv\n", ""))
     before = {p.name: p.read_bytes() for p in (repo / "pipeline").iterdir()}
-    result = smpipe("render", "-C", str(repo))
+    result = smpipe_in_process("render", "-C", str(repo))
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     assert re.search(r"conf/conf\.yaml:\d+: conf\.models\.abalone\.preprocess: Processing step 'abalone-Preprocess' "

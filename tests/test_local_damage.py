@@ -11,6 +11,9 @@ import pytest
 
 from local_support import last_record, project, run, statuses
 
+# Its module-scoped fixtures build once per run only if the module stays in one xdist worker.
+pytestmark = pytest.mark.xdist_group("local-damage")
+
 
 @pytest.fixture(scope="module")
 def ran(tmp_path_factory) -> Path:

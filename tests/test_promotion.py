@@ -10,9 +10,12 @@ import boto3
 import pytest
 
 from deploy_support import git_repo, commit_all, run_cli
-from helpers import EXAMPLES, offline_env, smpipe, write
+from helpers import EXAMPLES, offline_env, smpipe_in_process, write
 
 pytest_plugins = ["deploy_support"]
+
+# Its module-scoped fixtures build once per run only if the module stays in one xdist worker.
+pytestmark = pytest.mark.xdist_group("promotion")
 
 ACCOUNTS = {"dev": "111111111111", "prod": "222222222222"}
 
@@ -43,7 +46,7 @@ def rendered_envs(tmp_path_factory):
     shutil.copytree(EXAMPLES / "abalone", root, ignore=shutil.ignore_patterns(".smpipe", "__pycache__", "pipeline"))
     write(root / "environments" / "dev.env", env_file("dev", ACCOUNTS["dev"]))
     write(root / "environments" / "prod.env", env_file("prod", ACCOUNTS["prod"], kms="alias/ml-prod"))
-    done = smpipe("render", cwd=root)
+    done = smpipe_in_process("render", cwd=root)
     assert done.returncode == 0, done.stderr
     return root
 
@@ -57,6 +60,7 @@ def repo(rendered_envs, tmp_path):
     return root, repo
 
 
+@pytest.mark.slow
 def test_one_commit_is_applied_to_dev_then_prod_each_in_its_account(repo, aws):
     root, git = repo
     sha = git.head.commit.hexsha

@@ -27,7 +27,13 @@ import copier
 import pytest
 import yaml
 
+from helpers import smpipe_in_process
+
 pytestmark = pytest.mark.filterwarnings("ignore::copier.errors.DirtyLocalWarning")
+# The tests that read the session's generated repositories run in one xdist worker (pyproject sets
+# --dist loadgroup; the biggest group starts first), so the variants are generated once per run,
+# not once in every worker.
+GENERATED = pytest.mark.xdist_group("template-generated")
 
 SRC = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "SAGEMAKER_SUPPRESS_V2_WARNING": "1",
@@ -45,6 +51,9 @@ VARIANTS = {
 VARIANTS["xgboost-regression-multi-tuned"] = {
     "framework": "xgboost", "problem_type": "regression", "layout": "multi", "model_name": "house-prices",
     "use_tuning": True, "use_condition": False, "use_transform": False, "aws_region": "eu-west-1"}
+# The fast run (-m "not slow") generates and checks the first variant end to end; the matrix is slow.
+FIRST = next(iter(VARIANTS))
+VARIANT_PARAMS = [pytest.param(vid, marks=() if vid == FIRST else pytest.mark.slow) for vid in VARIANTS]
 
 
 def sh(argv: list[str], cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -103,14 +112,22 @@ def run_available() -> bool:
 
 
 @pytest.fixture(scope="session")
-def generated(tmp_path_factory, run_available) -> dict[str, Future]:
+def generated(request, tmp_path_factory, run_available) -> dict[str, Future]:
+    """The variants the selected tests read (tests without a variant read the first), generated in
+    the background as soon as the first of those tests starts."""
+    readers = [item for item in request.session.items
+               if item.path == Path(__file__) and "generated" in item.fixturenames]
+    needed = {item.callspec.params.get("variant", FIRST) if hasattr(item, "callspec") else FIRST
+              for item in readers}
     root = tmp_path_factory.mktemp("generated")
     with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
-        futures = {vid: pool.submit(generate, root / vid, data, run_available) for vid, data in VARIANTS.items()}
+        futures = {vid: pool.submit(generate, root / vid, data, run_available)
+                   for vid, data in VARIANTS.items() if vid in needed}
         yield futures
 
 
-@pytest.mark.parametrize("variant", VARIANTS)
+@GENERATED
+@pytest.mark.parametrize("variant", VARIANT_PARAMS)
 def test_copy_validates_renders_and_checks_clean(generated, variant):
     gen = generated[variant].result()
     assert "ok: pipeline" in gen.require("validate").stdout
@@ -120,13 +137,15 @@ def test_copy_validates_renders_and_checks_clean(generated, variant):
         assert (gen.repo / "pipeline" / name).stat().st_size > 0
 
 
-@pytest.mark.parametrize("variant", VARIANTS)
+@GENERATED
+@pytest.mark.parametrize("variant", VARIANT_PARAMS)
 def test_generated_repo_tests_pass(generated, variant):
     result = generated[variant].result().require("pytest")
     assert re.search(r"\b1 passed\b", result.stdout), result.stdout
 
 
-@pytest.mark.parametrize("variant", VARIANTS)
+@GENERATED
+@pytest.mark.parametrize("variant", VARIANT_PARAMS)
 def test_run_local_succeeds(generated, variant, run_available):
     if not run_available:
         pytest.skip("`smpipe-gen run` is not in this checkout yet (local runner not landed)")
@@ -141,7 +160,8 @@ def test_run_local_succeeds(generated, variant, run_available):
     assert [v["status"] for k, v in record["steps"].items() if "Register" in k] == ["done"], record["steps"]
 
 
-@pytest.mark.parametrize("variant", VARIANTS)
+@GENERATED
+@pytest.mark.parametrize("variant", VARIANT_PARAMS)
 def test_layout_answers_and_no_credentials(generated, variant):
     gen = generated[variant].result()
     gen.require("copy")
@@ -171,8 +191,9 @@ def smpipe_commands(text: str) -> list[tuple[str, list[str]]]:
             for m in re.finditer(r"smpipe-gen\s+([a-z][a-z-]*)([^\n;|&>]*)", text)]
 
 
+@GENERATED
 def test_buildspec_and_hooks_use_existing_commands(generated):
-    gen = generated["sklearn-regression"].result()
+    gen = generated[FIRST].result()
     gen.require("copy")
     buildspecs = [yaml.safe_load((gen.repo / "ci" / name).read_text())
                   for name in ("pr.buildspec.yml", "deploy.buildspec.yml")]
@@ -185,7 +206,7 @@ def test_buildspec_and_hooks_use_existing_commands(generated):
     subcommands = {sub for sub, _ in used}
     assert {"validate", "check", "plan", "apply"} <= subcommands, subcommands
     for sub in sorted(subcommands):
-        result = sh(SMPIPE + [sub, "--help"])
+        result = smpipe_in_process(sub, "--help", env=ENV)
         assert result.returncode == 0, f"smpipe-gen {sub} does not exist: {result.stderr}"
         for option in {o for s, opts in used if s == sub for o in opts}:
             assert option in result.stdout, f"smpipe-gen {sub} has no option {option}"
@@ -221,6 +242,7 @@ PR_CALLS = ["smpipe-gen validate", "smpipe-gen check --full",
             "git fetch --no-tags origin +refs/heads/main:refs/remotes/origin/main"]
 
 
+@GENERATED
 @pytest.mark.parametrize(("trigger", "token", "plan_exit", "build_exit", "expected"), [
     ("pr/12", "", 2, 0, PR_CALLS + ["smpipe-gen plan --format markdown"]),  # changes: a report, not a failure
     ("pr/12", "ghp-x", 0, 0, PR_CALLS + ["smpipe-gen plan --format markdown --comment"]),
@@ -230,7 +252,7 @@ PR_CALLS = ["smpipe-gen validate", "smpipe-gen check --full",
 ])
 def test_pr_buildspec_plans_pull_requests_and_never_applies(generated, tmp_path, trigger, token, plan_exit,
                                                            build_exit, expected):
-    gen = generated["sklearn-regression"].result()
+    gen = generated[FIRST].result()
     gen.require("copy")
     buildspec = yaml.safe_load((gen.repo / "ci" / "pr.buildspec.yml").read_text())
     log, bin_dir = recorders(tmp_path, plan_exit)
@@ -243,6 +265,7 @@ def test_pr_buildspec_plans_pull_requests_and_never_applies(generated, tmp_path,
     assert not any("apply" in cmd for phase in buildspec["phases"].values() for cmd in phase["commands"])
 
 
+@GENERATED
 @pytest.mark.parametrize(("trigger", "head_ref", "variables", "expected"), [
     ("branch/main", "refs/heads/main", {"SMPIPE_ENVIRONMENT": "prod", "SMPIPE_DEPLOY_ROLE": "arn:aws:iam::2:role/d"},
      ["smpipe-gen check --full --environment prod",
@@ -255,7 +278,7 @@ def test_pr_buildspec_plans_pull_requests_and_never_applies(generated, tmp_path,
     ("branch/main", "refs/heads/feature-x", {}, None),
 ])
 def test_deploy_buildspec_applies_only_pushes_to_main(generated, tmp_path, trigger, head_ref, variables, expected):
-    gen = generated["sklearn-regression"].result()
+    gen = generated[FIRST].result()
     gen.require("copy")
     buildspec = yaml.safe_load((gen.repo / "ci" / "deploy.buildspec.yml").read_text())
     log, bin_dir = recorders(tmp_path)
@@ -389,7 +412,7 @@ def test_update_merges_template_changes_and_keeps_user_edits(tmp_path):
     # Copied from a relative path, as `copier copy ../template model` would be.
     copied = sh(COPIER + ["copy", "--defaults", "--quiet", "template", "model"], cwd=tmp_path)
     assert copied.returncode == 0, copied.stderr
-    assert sh(SMPIPE + ["render"], model).returncode == 0
+    assert smpipe_in_process("render", cwd=model, env=ENV).returncode == 0
     git(model, "init", "-q", "-b", "main")
     git(model, "add", ".")
     git(model, "commit", "-q", "-m", "from template v1")
@@ -402,7 +425,7 @@ def test_update_merges_template_changes_and_keeps_user_edits(tmp_path):
     conf.write_text(conf.read_text().replace("entry_point: inference.py", "entry_point: serve.py"))
     with (model / "README.md").open("a") as readme:
         readme.write("\n## Team notes\nRetrain monthly.\n")
-    assert sh(SMPIPE + ["render"], model).returncode == 0
+    assert smpipe_in_process("render", cwd=model, env=ENV).returncode == 0
     git(model, "commit", "-q", "-am", "user edits")
 
     # Template v2: a CI change, a README change, a script change (user-owned: must not clobber the
@@ -442,14 +465,14 @@ def test_update_merges_template_changes_and_keeps_user_edits(tmp_path):
     conflicted = [p for p in model.rglob("*") if ".git" not in p.parts and p.is_file()
                   and re.search(r"^(<<<<<<<|>>>>>>>) ", p.read_text(errors="replace"), re.MULTILINE)]
     assert not leftovers and not conflicted, (leftovers, conflicted)
-    validated = sh(SMPIPE + ["validate"], model)
+    validated = smpipe_in_process("validate", cwd=model, env=ENV)
     assert validated.returncode == 0, validated.stdout + validated.stderr
     # The update is a reviewed change: stale until re-rendered, then the plan shows its effect.
-    assert sh(SMPIPE + ["check"], model).returncode == 2
-    assert sh(SMPIPE + ["render"], model).returncode == 0
+    assert smpipe_in_process("check", cwd=model, env=ENV).returncode == 2
+    assert smpipe_in_process("render", cwd=model, env=ENV).returncode == 0
     git(model, "add", ".")
     git(model, "commit", "-q", "-m", "template v2")
-    plan = sh(SMPIPE + ["plan"], model)
+    plan = smpipe_in_process("plan", cwd=model, env=ENV)
     assert plan.returncode == 2, plan.stdout + plan.stderr
     assert re.search(r"~ tags: .*\bmodel\b.* -> .*model-name", plan.stdout), plan.stdout
 
