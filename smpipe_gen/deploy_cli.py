@@ -173,11 +173,11 @@ def graph_command(
     environment: Optional[str] = ENVIRONMENT,
 ) -> None:
     """Draw the DAG of the rendered definition (steps, data and DependsOn edges, condition branches)."""
-    from smpipe_gen import drawing, plan
+    from smpipe_gen import definition, drawing
 
-    definition, _manifest = plan.read_current(Project.at(project_dir, out, environment))
+    model = definition.load(Project.at(project_dir, out, environment))
     draw = drawing.mermaid if output_format is GraphFormat.mermaid else drawing.dot
-    typer.echo(draw(definition), nl=False)
+    typer.echo(draw(model.json()), nl=False)
 
 
 def register(app: typer.Typer) -> None:
