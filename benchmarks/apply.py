@@ -29,7 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from smpipe_gen import drawing, plan  # noqa: E402
+from smpipe_gen import definition, plan  # noqa: E402
 from smpipe_gen.artifacts import (  # noqa: E402
     CodeArtifact, Manifest, PipelineSettings, SourceFile, canonical_json, content_digest, sealed, sha256_file,
 )
@@ -125,7 +125,7 @@ def write_project(root: Path, units: int, changed_unit: int | None = None) -> No
     (root / "pipeline").mkdir(exist_ok=True)
     (root / "pipeline/definition.json").write_text(canonical_json(definition))
     manifest = sealed(manifest, canonical_json(definition))
-    (root / "pipeline/manifest.json").write_text(canonical_json(manifest.model_dump(exclude_none=True)))
+    (root / "pipeline/manifest.json").write_text(canonical_json(manifest.to_json()))
 
 
 def free_port() -> int:
@@ -180,7 +180,7 @@ def main() -> None:
                     root = Path(tmp)
                     write_project(root, units)
                     size = (root / "pipeline/definition.json").stat().st_size
-                    steps = len(drawing.steps(json.loads((root / "pipeline/definition.json").read_text())))
+                    steps = len(definition.load_file(root / "pipeline/definition.json"))
                     for expected, change in (("created", None), ("no changes", None), ("updated", 0)):
                         if change is not None:
                             write_project(root, units, changed_unit=change)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlparse
 
-from smpipe_gen import __version__, artifacts
+from smpipe_gen import __version__, artifacts, definition
 from smpipe_gen.artifacts import CodeArtifact, Manifest
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.parameters import api_value, parse_assignments, typed_overrides
@@ -61,20 +61,10 @@ class Outcome:
 
 
 def load(project: Project) -> Loaded:
-    for path in (project.definition_json, project.manifest_json):
-        if not path.is_file():
-            raise SmpipeError("rendered artifact not found", where=project.relative(path),
-                              hint="run `smpipe-gen render` and commit the result")
-    text = project.definition_json.read_text(encoding="utf-8")
-    try:
-        definition = json.loads(text)
-        manifest = artifacts.read_manifest(project.manifest_json)
-    except ValueError as error:
-        raise SmpipeError(f"not a valid rendered artifact: {str(error).splitlines()[0]}",
-                          where=project.relative(project.output_dir),
-                          hint="re-render with `smpipe-gen render`") from None
-    artifacts.verify_seal(manifest, text, where=project.relative(project.manifest_json))
-    return Loaded(project, manifest, text, definition)
+    """The committed definition and manifest, refused when either was edited after render."""
+    model = definition.load(project)  # a rendered definition: manifest and text are always set
+    artifacts.verify_seal(model.manifest, model.text, where=project.relative(project.manifest_json))
+    return Loaded(project, model.manifest, model.text, model.json())
 
 
 def ensure_fresh(project: Project) -> None:

@@ -9,14 +9,18 @@ Consumers of the artifacts (check, plan, apply, run --local) import this module,
 
 from __future__ import annotations
 
+import collections.abc
+import dataclasses
 import hashlib
 import json
 import os
 import tempfile
+import types
+import typing
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
+from types import MappingProxyType
+from typing import Any, Literal, Mapping
 
 from smpipe_gen.errors import SmpipeError
 
@@ -29,11 +33,8 @@ MANIFEST_JSON = "manifest.json"
 MANIFEST_FORMAT = 2
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class SourceFile(_Strict):
+@dataclass(frozen=True)
+class SourceFile:
     """A repository file inside a code artifact."""
 
     path: str  # relative to the repository root, POSIX separators
@@ -41,7 +42,8 @@ class SourceFile(_Strict):
     sha256: str
 
 
-class CodeArtifact(_Strict):
+@dataclass(frozen=True)
+class CodeArtifact:
     """An S3 object the definition refers to that apply must upload before it upserts.
 
     kind "file": one repository file uploaded as is.
@@ -52,26 +54,34 @@ class CodeArtifact(_Strict):
     s3_uri: str
     kind: Literal["file", "sourcedir", "inline"]
     sha256: str  # digest of the content (see content_digest), stable across machines
-    files: list[SourceFile] = Field(default_factory=list)
+    files: tuple[SourceFile, ...] = ()
     content: str | None = None
 
+    def __post_init__(self) -> None:
+        _readonly(self)
 
-class PipelineSettings(_Strict):
+
+@dataclass(frozen=True)
+class PipelineSettings:
     """What apply needs besides the definition itself (all from the config)."""
 
     name: str
-    display_name: str | None = None
-    description: str | None = None
     role_arn: str
     region: str
     bucket: str
-    tags: dict[str, str] = Field(default_factory=dict)
+    display_name: str | None = None
+    description: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
     parallelism: int | None = None
     kms_key: str | None = None  # every code upload is encrypted with it (SSE-KMS)
     environment: str | None = None  # environments/<name>.env the render used, if any
 
+    def __post_init__(self) -> None:
+        _readonly(self)
 
-class StepSource(_Strict):
+
+@dataclass(frozen=True)
+class StepSource:
     """Where a definition step comes from in the config (manifest ``steps``, by SDK step name)."""
 
     step: str  # the config's step_name
@@ -80,35 +90,115 @@ class StepSource(_Strict):
     section: str | None = None  # the model section the step uses (preprocess, train, ...)
 
 
-class Manifest(_Strict):
-    format: Literal[1, 2] = MANIFEST_FORMAT
+@dataclass(frozen=True)
+class Manifest:
+    """manifest.json. Frozen dataclasses rather than pydantic models: every consumer (plan,
+    apply, graph, run --local) reads it, and start-up must not pay for pydantic."""
+
     generator: str  # "smpipe-gen <version>": ignored when comparing renders
-    config_files: list[str]  # the config files the render read, repository-relative
+    config_files: tuple[str, ...]  # the config files the render read, repository-relative
     pipeline: PipelineSettings
+    format: Literal[1, 2] = MANIFEST_FORMAT
     # sha256 of definition.json's text and of the canonical JSON of ``pipeline``, set by render
     # (see sealed) and verified by apply, so a hand-edited definition or role is refused.
     definition_sha256: str | None = None
     settings_sha256: str | None = None
-    artifacts: list[CodeArtifact] = Field(default_factory=list)
+    artifacts: tuple[CodeArtifact, ...] = ()
     # Local stand-ins for data the pipeline reads from S3: S3 URI (prefix) -> repo-relative path.
-    local_data: dict[str, str] = Field(default_factory=dict)
-    steps: dict[str, StepSource] = Field(default_factory=dict)
+    local_data: Mapping[str, str] = field(default_factory=dict)
+    steps: Mapping[str, StepSource] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _readonly(self)
 
     @classmethod
     def from_json(cls, data: Any, where: str) -> "Manifest":
-        """The manifest in parsed JSON; a damaged one is one error naming the key."""
-        from pydantic import ValidationError
-
+        """The manifest in parsed JSON, checked as strictly as it is written (unknown keys are
+        refused); a damaged one is one error naming the key."""
         try:
-            return cls.model_validate(data)
-        except ValidationError as error:
-            first = error.errors()[0]
-            key = ".".join(str(part) for part in first["loc"]) or "(top level)"
-            raise SmpipeError(f"damaged manifest: {key}: {first['msg']}", where=where,
+            return _parse(cls, data, ())
+        except _Damaged as damage:
+            key = ".".join(str(part) for part in damage.location) or "(top level)"
+            raise SmpipeError(f"damaged manifest: {key}: {damage.problem}", where=where,
                               hint="re-render with `smpipe-gen render`; never edit rendered files") from None
+
+    def to_json(self) -> dict[str, Any]:
+        """The manifest as JSON data, None values left out (the spelling render writes)."""
+        return _dump(self)
 
     def artifact(self, s3_uri: str) -> CodeArtifact | None:
         return next((a for a in self.artifacts if a.s3_uri == s3_uri), None)
+
+
+def _readonly(item: Any) -> None:
+    """Lists given to a constructor become tuples, dicts read-only mappings (the fields of a
+    frozen dataclass can still be mutable objects otherwise)."""
+    for name, value in vars(item).items():
+        if isinstance(value, list):
+            object.__setattr__(item, name, tuple(value))
+        elif isinstance(value, dict):
+            object.__setattr__(item, name, MappingProxyType(dict(value)))
+
+
+class _Damaged(Exception):
+    def __init__(self, location: tuple, problem: str):
+        super().__init__(problem)
+        self.location, self.problem = location, problem
+
+
+_SCALARS = {str: "a string", int: "an integer", bool: "true or false"}
+
+
+def _parse(kind: Any, value: Any, location: tuple) -> Any:
+    """``value`` (parsed JSON) checked against the type ``kind`` of a manifest field and built
+    into it; the first mismatch raises _Damaged with its location."""
+    origin, arguments = typing.get_origin(kind), typing.get_args(kind)
+    if dataclasses.is_dataclass(kind):
+        if not isinstance(value, dict):
+            raise _Damaged(location, "expected an object")
+        hints = typing.get_type_hints(kind)
+        fields = {item.name: item for item in dataclasses.fields(kind)}
+        unknown = sorted(set(value) - set(fields))
+        if unknown:
+            raise _Damaged(location + (unknown[0],), "unknown key")
+        values = {}
+        for name, item in fields.items():
+            if name in value:
+                values[name] = _parse(hints[name], value[name], location + (name,))
+            elif item.default is dataclasses.MISSING and item.default_factory is dataclasses.MISSING:
+                raise _Damaged(location + (name,), "missing")
+        return kind(**values)
+    if origin in (types.UnionType, typing.Union):
+        if value is None and type(None) in arguments:
+            return None
+        (inner,) = [argument for argument in arguments if argument is not type(None)]
+        return _parse(inner, value, location)
+    if origin is Literal:
+        if value not in arguments or isinstance(value, bool):
+            raise _Damaged(location, f"expected one of {', '.join(map(repr, arguments))}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise _Damaged(location, "expected a list")
+        return tuple(_parse(arguments[0], item, location + (index,)) for index, item in enumerate(value))
+    if origin in (collections.abc.Mapping, dict):
+        if not isinstance(value, dict):
+            raise _Damaged(location, "expected an object")
+        return {key: _parse(arguments[1], item, location + (key,)) for key, item in value.items()}
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise _Damaged(location, f"expected {_SCALARS.get(kind, kind.__name__)}")
+    return value
+
+
+def _dump(value: Any) -> Any:
+    if dataclasses.is_dataclass(value):
+        return {item.name: _dump(getattr(value, item.name)) for item in dataclasses.fields(value)
+                if getattr(value, item.name) is not None}
+    if isinstance(value, Mapping):
+        return {key: _dump(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_dump(item) for item in value]
+    return value
 
 
 def canonical_json(data: Any) -> str:
@@ -139,13 +229,13 @@ def text_digest(text: str) -> str:
 
 
 def settings_digest(settings: PipelineSettings) -> str:
-    return text_digest(canonical_json(settings.model_dump(exclude_none=True)))
+    return text_digest(canonical_json(_dump(settings)))
 
 
 def sealed(manifest: Manifest, definition_text: str) -> Manifest:
     """``manifest`` with the digests of the definition it goes with and of its own settings."""
-    return manifest.model_copy(update={"format": MANIFEST_FORMAT, "definition_sha256": text_digest(definition_text),
-                                       "settings_sha256": settings_digest(manifest.pipeline)})
+    return dataclasses.replace(manifest, format=MANIFEST_FORMAT, definition_sha256=text_digest(definition_text),
+                               settings_sha256=settings_digest(manifest.pipeline))
 
 
 def verify_seal(manifest: Manifest, definition_text: str, where: str) -> None:
@@ -160,14 +250,6 @@ def verify_seal(manifest: Manifest, definition_text: str, where: str) -> None:
     if settings_digest(manifest.pipeline) != manifest.settings_sha256:
         raise SmpipeError("the pipeline settings in manifest.json (name, role, region, bucket, tags, ...) "
                           "do not match the digest render recorded", where=where, hint=hint)
-
-
-def read_definition(path: Path) -> dict[str, Any]:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
-
-
-def read_manifest(path: Path) -> Manifest:
-    return Manifest.model_validate_json(Path(path).read_text(encoding="utf-8"))
 
 
 def write_atomic(path: Path, text: str) -> None:

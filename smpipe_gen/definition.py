@@ -16,6 +16,7 @@ way reading can fail.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass, field
@@ -24,13 +25,13 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from smpipe_gen.errors import SmpipeError
-from smpipe_gen.graph import StepGraph
+from smpipe_gen.graph import StepGraph, from_upstreams
 
 if TYPE_CHECKING:
     from smpipe_gen.artifacts import CodeArtifact, Manifest
     from smpipe_gen.project import Project
 
-RENDER_HINT = "run `smpipe-gen render` (and commit the result)"
+RENDER_HINT = "run `smpipe-gen render`"
 EDGE_KINDS = ("data", "depends", "if", "else")
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -60,7 +61,8 @@ def thaw(value: Any) -> Any:
 class Parameter:
     name: str
     type: str  # String, Integer, Float, Boolean
-    default: Any = None
+    default: Any = None  # None: no default (the value must be given at start)
+    enum_values: tuple[Any, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,11 @@ class Step:
         """The step as plain JSON (a copy), nested branch steps included."""
         return thaw(self.body)
 
+    def own_json(self) -> dict[str, Any]:
+        """The step as plain JSON without the steps nested in its branches (those are steps
+        of their own): what describes this step alone."""
+        return {**thaw(self.body), "Arguments": thaw(self.arguments)} if "Arguments" in self.body else thaw(self.body)
+
 
 @dataclass(frozen=True)
 class Edge:
@@ -167,6 +174,7 @@ class Definition:
     graph: StepGraph = field(repr=False, compare=False)
     data: Mapping[str, Any] = field(repr=False)  # the whole definition, read-only
     manifest: "Manifest | None" = field(default=None, repr=False, compare=False)
+    text: str | None = field(default=None, repr=False, compare=False)  # the file's text, when read from one
 
     def __iter__(self) -> Iterator[Step]:
         return iter(self.steps.values())
@@ -273,11 +281,7 @@ def from_json(data: Any, manifest: "Manifest | None" = None, where: str = "defin
         unknown = sorted(set(step.upstream) - steps.keys())
         if unknown:
             raise SmpipeError(f"refers to unknown step {unknown[0]!r}", where=f"step {step.name}", hint=RENDER_HINT)
-    graph = StepGraph()
-    for step in steps.values():
-        graph.add_step(step.name)
-        for upstream in step.upstream:
-            graph.add_edge(upstream, step.name)
+    graph = from_upstreams((step.name, step.upstream) for step in steps.values())
     cycle = graph.find_cycle()
     if cycle:
         raise SmpipeError(f"dependency cycle: {' -> '.join(cycle)}", where=where)
@@ -299,6 +303,8 @@ def _collect(items: Any, parent: str | None, branch: str | None,
         found[name] = (item, parent, branch)
         if item["Type"] == "Condition":
             arguments = item.get("Arguments", {})
+            if not isinstance(arguments, dict):
+                raise SmpipeError("Arguments is not an object", where=f"step {name}", hint=RENDER_HINT)
             _collect(arguments.get("IfSteps", []), name, "if", found, where)
             _collect(arguments.get("ElseSteps", []), name, "else", found, where)
 
@@ -306,7 +312,8 @@ def _collect(items: Any, parent: str | None, branch: str | None,
 def _parameters(items: Any, where: str) -> tuple[Parameter, ...]:
     if not isinstance(items, list) or not all(isinstance(p, dict) and isinstance(p.get("Name"), str) for p in items):
         raise SmpipeError("Parameters is not a list of named parameters", where=where, hint=RENDER_HINT)
-    return tuple(Parameter(p["Name"], p.get("Type", "String"), freeze(p.get("DefaultValue"))) for p in items)
+    return tuple(Parameter(p["Name"], p.get("Type", "String"), freeze(p.get("DefaultValue")),
+                           freeze(p["EnumValues"]) if isinstance(p.get("EnumValues"), list) else None) for p in items)
 
 
 def _display_names(types: dict[str, str]) -> dict[str, str]:
@@ -351,7 +358,7 @@ def _step(body: dict, display: str, parent: str | None, branch: str | None, orig
         cache=CacheConfig(bool(cache.get("Enabled")), cache.get("ExpireAfter")) if isinstance(cache, dict) else None,
         depends_on=tuple(depends_on), references=tuple(_references(own)),
         property_files=tuple(PropertyFile(p.get("PropertyFileName", "?"), p.get("OutputName", "?"), p.get("FilePath", "?"))
-                             for p in body.get("PropertyFiles", []) or [] if isinstance(p, dict)),
+                             for p in _list(body.get("PropertyFiles")) if isinstance(p, dict)),
         condition=parent, branch=branch,
         if_steps=tuple(s.get("Name") for s in arguments.get("IfSteps", []) if isinstance(s, dict)) if nested else (),
         else_steps=tuple(s.get("Name") for s in arguments.get("ElseSteps", []) if isinstance(s, dict)) if nested else (),
@@ -359,6 +366,12 @@ def _step(body: dict, display: str, parent: str | None, branch: str | None, orig
                    for uri in _code_uris(own, artifacts)),
         origin=origin,
     )
+
+
+def _list(value: Any) -> list:
+    """``value`` when it is a list, else nothing: optional lists a hand-made definition may spell
+    otherwise add nothing to the model instead of failing in the middle of reading it."""
+    return value if isinstance(value, list) else []
 
 
 def _references(value: Any, via: str = "Get") -> Iterator[Reference]:
@@ -381,22 +394,22 @@ def _split_reference(text: str) -> tuple[str, str]:
     return name, text[len(name):].removeprefix(".")
 
 
-def _strings(value: Any, key: str | None = None) -> Iterator[tuple[str | None, str]]:
-    """(the key holding it, string) for every string in ``value``; a JSON-encoded string
-    (the SDK's hyperparameters) is decoded too."""
+def strings(value: Any, key: str | None = None) -> Iterator[tuple[str | None, str]]:
+    """(the key holding it, string) for every string in ``value`` (plain or frozen JSON); a
+    JSON-encoded string (the SDK's hyperparameters) is decoded too."""
     if isinstance(value, str):
         yield key, value
         if len(value) > 1 and value[0] == value[-1] == '"':
             try:
-                yield from _strings(json.loads(value), key)
+                yield from strings(json.loads(value), key)
             except ValueError:
                 pass
-    elif isinstance(value, dict):
+    elif isinstance(value, Mapping):
         for item_key, item in value.items():
-            yield from _strings(item, item_key)
-    elif isinstance(value, list):
+            yield from strings(item, item_key)
+    elif isinstance(value, (list, tuple)):
         for item in value:
-            yield from _strings(item, key)
+            yield from strings(item, key)
 
 
 def _code_uris(arguments: dict, artifacts: "dict[str, CodeArtifact] | None") -> list[str]:
@@ -405,24 +418,25 @@ def _code_uris(arguments: dict, artifacts: "dict[str, CodeArtifact] | None") -> 
     training job or model, a processing job's code and entrypoint inputs)."""
     found: dict[str, None] = {}
     if artifacts is not None:
-        for _key, text in _strings(arguments):
+        for _key, text in strings(arguments):
             if text in artifacts:
                 found[text] = None
         return list(found)
-    for key, text in _strings(arguments):
+    for key, text in strings(arguments):
         if key in _CODE_KEYS and text.startswith("s3://"):
             found[text] = None
-    for item in arguments.get("ProcessingInputs", []) or []:
-        uri = item.get("S3Input", {}).get("S3Uri") if isinstance(item, dict) else None
+    for item in _list(arguments.get("ProcessingInputs")):
+        source = item.get("S3Input") if isinstance(item, dict) else None
+        uri = source.get("S3Uri") if isinstance(source, dict) else None
         if item.get("InputName") in _CODE_INPUTS and isinstance(uri, str) and uri.startswith("s3://"):
             found[uri] = None
     return list(found)
 
 
 # -- reading the files -------------------------------------------------------------------------
-def read_json(path: Path, shown: str, what: str, hint: str = RENDER_HINT) -> Any:
-    """Parsed JSON of ``path``; a missing, unreadable or invalid file is one error naming
-    ``shown`` (the path as the user knows it) and, for bad JSON, the line."""
+def read_json(path: Path, shown: str, what: str, hint: str = RENDER_HINT) -> tuple[Any, str]:
+    """Parsed JSON of ``path`` and its text; a missing, unreadable or invalid file is one error
+    naming ``shown`` (the path as the user knows it) and, for bad JSON, the line."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -431,7 +445,7 @@ def read_json(path: Path, shown: str, what: str, hint: str = RENDER_HINT) -> Any
         raise SmpipeError(f"cannot read the {what}: {getattr(error, 'strerror', None) or error}",
                           where=shown, hint=hint) from None
     try:
-        return json.loads(text)
+        return json.loads(text), text
     except ValueError as error:
         line = getattr(error, "lineno", None)
         raise SmpipeError(f"{what} is not valid JSON: {getattr(error, 'msg', error)}",
@@ -442,14 +456,17 @@ def load(project: "Project") -> Definition:
     """The project's rendered definition with its manifest (both required)."""
     from smpipe_gen.artifacts import Manifest
 
-    shown = project.relative(project.manifest_json)
-    manifest = Manifest.from_json(read_json(project.manifest_json, shown, "rendered manifest"), where=shown)
-    return load_file(project.definition_json, shown=project.relative(project.definition_json), manifest=manifest)
+    shown = project.relative(project.definition_json)
+    data, text = read_json(project.definition_json, shown, "rendered definition")
+    manifest_shown = project.relative(project.manifest_json)
+    manifest = Manifest.from_json(read_json(project.manifest_json, manifest_shown, "rendered manifest")[0],
+                                  where=manifest_shown)
+    return dataclasses.replace(from_json(data, manifest, where=shown), text=text)
 
 
-def load_file(path: Path, *, shown: str | None = None, manifest: "Manifest | None" = None,
-              hint: str = RENDER_HINT) -> Definition:
-    """Any definition file (a foreign one has no ``manifest``)."""
+def load_file(path: Path, *, shown: str | None = None, hint: str = RENDER_HINT) -> Definition:
+    """Any definition file, without a manifest (``run --local --definition``, ``plan
+    --base-definition``); ``shown`` is how messages name it (default: the path)."""
     shown = shown or str(path)
-    what = "rendered definition" if manifest is not None else "definition"
-    return from_json(read_json(path, shown, what, hint), manifest, where=shown)
+    data, text = read_json(path, shown, "definition", hint)
+    return dataclasses.replace(from_json(data, where=shown), text=text)

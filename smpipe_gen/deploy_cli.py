@@ -175,9 +175,8 @@ def graph_command(
     """Draw the DAG of the rendered definition (steps, data and DependsOn edges, condition branches)."""
     from smpipe_gen import definition, drawing
 
-    model = definition.load(Project.at(project_dir, out, environment))
     draw = drawing.mermaid if output_format is GraphFormat.mermaid else drawing.dot
-    typer.echo(draw(model.json()), nl=False)
+    typer.echo(draw(definition.load(Project.at(project_dir, out, environment))), nl=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -122,7 +122,7 @@ def _build(root: Path, out: str, name: str = "abalone", train_instance: str = "m
                             artifacts=code_artifacts(recorder.uploads, root))
     manifest = sealed(manifest, canonical_json(definition))
     write_atomic(root / out / "definition.json", canonical_json(definition))
-    write_atomic(root / out / "manifest.json", canonical_json(manifest.model_dump(exclude_none=True)))
+    write_atomic(root / out / "manifest.json", canonical_json(manifest.to_json()))
 
 
 def main(root: str, spec: str) -> None:

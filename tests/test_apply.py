@@ -17,7 +17,8 @@ import pytest
 
 pytest.register_assert_rewrite("deploy_support")  # before the import below, as for a plugin
 from deploy_support import BUCKET, Fault, aws_env, commit_all, git_repo, run_cli, sdk_probe, use_variant  # noqa: E402
-from smpipe_gen import artifacts  # noqa: E402
+from smpipe_gen import artifacts, definition  # noqa: E402
+from smpipe_gen.project import Project  # noqa: E402
 
 pytest_plugins = ["deploy_support"]  # its fixtures: moto server, proxy, SDK-rendered projects
 
@@ -54,7 +55,7 @@ def test_create_uploads_code_with_exact_bytes_and_tags(aws, project):
         "smpipe-gen:user-tag-keys": "",
     }
     s3 = aws.client("s3")
-    manifest = artifacts.read_manifest(root / "pipeline/manifest.json")
+    manifest = definition.load(Project.at(root)).manifest
     assert {a.kind for a in manifest.artifacts} == {"inline", "sourcedir"}
     for artifact in manifest.artifacts:
         key = artifact.s3_uri.removeprefix(f"s3://{BUCKET}/")
@@ -220,8 +221,8 @@ def test_delete_needs_yes_without_a_terminal(aws, project):
 def test_missing_artifacts_are_a_one_line_error(aws, tmp_path):
     done = run_cli("apply", "-C", str(tmp_path), env=aws.env)
     assert done.returncode == 1
-    assert done.stderr.strip() == ("error: pipeline/definition.json: rendered artifact not found "
-                                   "(hint: run `smpipe-gen render` and commit the result)")
+    assert done.stderr.strip() == ("error: pipeline/definition.json: rendered definition not found "
+                                   "(hint: run `smpipe-gen render`)")
 
 
 @pytest.fixture
@@ -231,7 +232,7 @@ def example(tmp_path, aws):
     shutil.copytree(EXAMPLE, root)
     repo = git_repo(root)
     commit_all(repo, "abalone example")
-    aws.client("s3").create_bucket(Bucket=artifacts.read_manifest(root / "pipeline/manifest.json").pipeline.bucket)
+    aws.client("s3").create_bucket(Bucket=definition.load(Project.at(root)).manifest.pipeline.bucket)
     return root, repo
 
 

@@ -58,6 +58,17 @@ def test_dependencies_references_and_branches():
     assert ("abalone-CheckMse", "abalone-MseTooHigh", "else") in {(e.source, e.target, e.kind) for e in model.edges()}
 
 
+def test_references_are_found_inside_expressions():
+    model = definition.from_json({"Steps": [
+        {"Name": "Pre", "Type": "Fail"}, {"Name": "Other", "Type": "Fail"},
+        {"Name": "S", "Type": "Fail", "Arguments": {"a": [
+            {"Get": "Steps.Pre.X"}, {"Std:Join": {"Values": [{"Get": "Steps.Other.Outputs['y'].Z"}]}},
+            {"Std:JsonGet": {"Path": "a", "S3Uri": {"Get": "Steps.Pre.Y"}}}]}}]})
+    assert model["S"].references == (definition.Reference("Pre", "X"), definition.Reference("Other", "Outputs['y'].Z"),
+                                     definition.Reference("Pre", "Y", "JsonGet"))
+    assert model["S"].referenced_steps == ("Other", "Pre") and model["S"].upstream == ("Other", "Pre")
+
+
 def test_code_objects_match_the_manifest_and_are_found_without_it():
     model = _abalone()
     manifest_uris = {artifact.s3_uri for artifact in model.manifest.artifacts}
@@ -92,6 +103,12 @@ def test_the_model_is_read_only_and_thaws_to_the_json():
     assert model.json() == raw and model["abalone-Train"].json() == raw["Steps"][1]
 
 
+def _edit_manifest(project, change):
+    data = json.loads(project.manifest_json.read_text())
+    change(data)
+    project.manifest_json.write_text(json.dumps(data))
+
+
 @pytest.fixture
 def copy(tmp_path):
     shutil.copytree(EXAMPLES / "abalone/pipeline", tmp_path / "pipeline")
@@ -100,15 +117,21 @@ def copy(tmp_path):
 
 @pytest.mark.parametrize("damage, expected", [
     (lambda p: p.definition_json.unlink(),
-     "pipeline/definition.json: rendered definition not found (hint: run `smpipe-gen render` (and commit the result))"),
+     "pipeline/definition.json: rendered definition not found (hint: run `smpipe-gen render`)"),
     (lambda p: p.manifest_json.unlink(),
-     "pipeline/manifest.json: rendered manifest not found (hint: run `smpipe-gen render` (and commit the result))"),
+     "pipeline/manifest.json: rendered manifest not found (hint: run `smpipe-gen render`)"),
     (lambda p: p.definition_json.write_text('{\n  "Steps": [\n}'),
      "pipeline/definition.json:3: rendered definition is not valid JSON: Expecting value"),
     (lambda p: p.definition_json.write_text('{"Steps": {}}'),
      "pipeline/definition.json: not a pipeline definition (no Steps list)"),
     (lambda p: p.manifest_json.write_text('{"generator": "x"}'),
-     "pipeline/manifest.json: damaged manifest: config_files: Field required"),
+     "pipeline/manifest.json: damaged manifest: config_files: missing (hint: re-render"),
+    (lambda p: _edit_manifest(p, lambda m: m["pipeline"].update(role_arn=7)),
+     "pipeline/manifest.json: damaged manifest: pipeline.role_arn: expected a string"),
+    (lambda p: _edit_manifest(p, lambda m: m["artifacts"][1].update(kind="zip")),
+     "pipeline/manifest.json: damaged manifest: artifacts.1.kind: expected one of 'file', 'sourcedir', 'inline'"),
+    (lambda p: _edit_manifest(p, lambda m: m.update(extra=1)),
+     "pipeline/manifest.json: damaged manifest: extra: unknown key"),
     (lambda p: p.definition_json.write_text('{"Steps": [{"Name": "A", "Type": "Fail", "DependsOn": ["B"]}]}'),
      "step A: refers to unknown step 'B'"),
     (lambda p: p.definition_json.write_text(json.dumps({"Steps": [
@@ -119,7 +142,35 @@ def copy(tmp_path):
      "pipeline/definition.json: step 'A' appears twice"),
 ])
 def test_each_way_loading_fails_is_one_located_line(copy, damage, expected):
+    definition.load(copy)  # intact before the damage
     damage(copy)
     with pytest.raises(SmpipeError) as error:
         definition.load(copy)
     assert error.value.one_line().startswith(expected)
+
+
+def test_the_manifest_reads_back_what_render_wrote():
+    from smpipe_gen.artifacts import Manifest
+
+    for example in ("abalone", "two-models", "llm-summarization"):
+        data = json.loads((EXAMPLES / example / "pipeline/manifest.json").read_text())
+        assert Manifest.from_json(data, where="m").to_json() == data
+
+
+@pytest.mark.parametrize("data", [
+    [], {"Steps": [1]}, {"Steps": [{"Name": "C", "Type": "Condition", "Arguments": []}]},
+    {"Steps": [{"Name": "C", "Type": "Condition", "Arguments": {"IfSteps": {}}}]},
+    {"Steps": [{"Name": "A", "Type": "Fail", "Arguments": "x"}]},
+    {"Steps": [{"Name": "A", "Type": "Fail", "DependsOn": "B"}]},
+    {"Steps": [], "Parameters": [{"Type": "String"}]},
+])
+def test_malformed_definitions_are_refused_in_one_line(data):
+    with pytest.raises(SmpipeError) as error:
+        definition.from_json(data, where="x.json")
+    assert "\n" not in error.value.one_line()
+
+
+def test_odd_optional_parts_add_nothing():
+    model = definition.from_json({"Steps": [{"Name": "A", "Type": "Processing", "PropertyFiles": 3, "CacheConfig": "on",
+                                             "Arguments": {"ProcessingInputs": [{"InputName": "code", "S3Input": "s3://x"}]}}]})
+    assert model["A"].property_files == () and model["A"].cache is None and model["A"].code == ()

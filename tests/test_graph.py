@@ -8,7 +8,7 @@ import pytest
 
 pytest.register_assert_rewrite("deploy_support")  # before the import below, as for a plugin
 from deploy_support import run_cli, sdk_probe  # noqa: E402
-from smpipe_gen import drawing  # noqa: E402
+from smpipe_gen import definition, drawing  # noqa: E402
 
 pytest_plugins = ["deploy_support"]  # its fixtures: moto server, proxy, SDK-rendered projects
 
@@ -42,17 +42,17 @@ def test_dot_output(project):
 
 
 def test_depends_on_edges_and_downstream(rendered):
-    definition = json.loads((rendered / "variants/base/definition.json").read_text())
-    definition["Steps"].append({"Name": "Notify", "Type": "Fail", "DependsOn": ["Train"], "Arguments": {}})
-    found = {(e.source, e.target, e.kind) for e in drawing.edges(definition)}
+    data = json.loads((rendered / "variants/base/definition.json").read_text())
+    data["Steps"].append({"Name": "Notify", "Type": "Fail", "DependsOn": ["Train"], "Arguments": {}})
+    model = definition.from_json(data)
+    found = {(e.source, e.target, e.kind) for e in model.edges()}
     assert ("Train", "Notify", "depends") in found
-    assert drawing.downstream(drawing.children(definition), "Train", drawing.steps(definition)) == ["Evaluate", "CheckMse", "Register-RegisterModel", "Fail",
-                                                       "Notify"]
-    assert "  Train -.-> Notify" in drawing.mermaid(definition)
+    assert model.downstream("Train") == ["Evaluate", "CheckMse", "Register-RegisterModel", "Fail", "Notify"]
+    assert "  Train -.-> Notify" in drawing.mermaid(model)
 
 
 def test_missing_definition_is_a_one_line_error(tmp_path):
     done = run_cli("graph", "-C", str(tmp_path))
     assert done.returncode == 1
     assert done.stderr.strip() == ("error: pipeline/definition.json: rendered definition not found "
-                                   "(hint: run `smpipe-gen render` first)")
+                                   "(hint: run `smpipe-gen render`)")

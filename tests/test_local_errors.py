@@ -50,7 +50,7 @@ def test_run_requires_local_and_rendered_artifacts(tmp_path):
     assert result.returncode == 1
     assert _error(result) == "error: run: only local runs are supported (hint: pass --local)"
     line = _error(run(tmp_path, expect=1))
-    assert line.startswith("error: ") and "pipeline/definition.json not found" in line and "smpipe-gen render" in line
+    assert line == "error: pipeline/definition.json: rendered definition not found (hint: run `smpipe-gen render`)"
 
 
 def test_runner_never_imports_the_sagemaker_sdk():
@@ -68,14 +68,15 @@ def test_runner_never_imports_the_sagemaker_sdk():
       {"Name": "B", "Type": "Fail", "Arguments": {"ErrorMessage": {"Get": "Steps.A.X"}}}],
      "definition.json: dependency cycle: A -> B -> A"),
     ([{"Name": "A", "Type": "Fail", "Arguments": {}, "DependsOn": ["Ghost"]}],
-     "step A: refers to unknown step 'Ghost' (hint: re-render the pipeline)"),
+     "step A: refers to unknown step 'Ghost' (hint: run `smpipe-gen render`)"),
 ])
 def test_definitions_that_cannot_run_are_refused_before_anything_runs(steps, expected):
+    from smpipe_gen.definition import from_json
     from smpipe_gen.errors import SmpipeError
     from smpipe_gen.local.scheduler import build_graph
 
     with pytest.raises(SmpipeError) as error:
-        build_graph({"Steps": steps})
+        build_graph(from_json({"Steps": steps}))
     assert error.value.one_line() == expected
 
 

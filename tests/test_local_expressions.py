@@ -6,7 +6,7 @@ import json
 import pytest
 
 from smpipe_gen.errors import SmpipeError
-from smpipe_gen.local.expressions import Resolver, references
+from smpipe_gen.local.expressions import Resolver
 from smpipe_gen.parameters import parameter_values
 
 DEFINITION = {"Parameters": [
@@ -53,7 +53,6 @@ def test_join_get_and_json_get(resolver):
     assert resolver.resolve({"Std:JsonGet": {"Path": "items[1]", "S3Uri": "s3://b/report.json"}}, "t") == 20
     with pytest.raises(SmpipeError, match="property 'Nope.X' does not exist"):
         resolver.resolve({"Get": "Steps.Pre.Nope.X"}, "t")
-    assert references({"a": [{"Get": "Steps.Pre.X"}, {"Std:Join": {"Values": [{"Get": "Steps.Other.Y"}]}}]}) == {"Pre", "Other"}
 
 
 @pytest.mark.parametrize("condition, expected", [

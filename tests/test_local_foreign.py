@@ -104,6 +104,6 @@ def test_definition_options_are_checked_in_one_line(program):
     assert "--code serves the code objects of a --definition" in result.stderr
     (program / "broken.json").write_bytes(b"\xff{")
     result = smpipe(program, "run", "--local", "--definition", "broken.json", expect=1)
-    assert "cannot read broken.json" in result.stderr and "Traceback" not in result.stderr
+    assert "--definition broken.json: cannot read the definition" in result.stderr and "Traceback" not in result.stderr
     result = smpipe(program, "run", "--local", "--definition", "missing.json", expect=1)
-    assert "missing.json not found" in result.stderr
+    assert "error: --definition missing.json: definition not found (hint: pass the JSON" in result.stderr

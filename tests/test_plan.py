@@ -129,7 +129,8 @@ def test_plan_against_deployed_pipeline(aws, project):
 
 def test_not_a_git_repository(tmp_path, rendered):
     (tmp_path / "pipeline").mkdir()
-    (tmp_path / "pipeline/definition.json").write_text((rendered / "variants/base/definition.json").read_text())
+    for name in ("definition.json", "manifest.json"):
+        (tmp_path / "pipeline" / name).write_text((rendered / "variants/base" / name).read_text())
     done = plan(tmp_path)
     assert done.returncode == 1
     assert "not inside a git repository" in done.stderr and "Traceback" not in done.stderr

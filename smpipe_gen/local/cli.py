@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 import typer
 
@@ -15,44 +15,35 @@ from smpipe_gen.errors import SmpipeError
 from smpipe_gen.parameters import parse_assignments
 from smpipe_gen.project import Project
 
+if TYPE_CHECKING:
+    from smpipe_gen.definition import Definition
 
-def rendered_inputs(project: Project) -> tuple[dict, artifacts.Manifest, Path]:
+
+def rendered_inputs(project: Project) -> tuple[Definition, artifacts.Manifest, Path]:
     """The project's rendered definition and manifest, and the root their code paths are under."""
-    for path in (project.definition_json, project.manifest_json):
-        if not path.is_file():
-            raise SmpipeError(f"{project.relative(path)} not found", where=str(project.root),
-                              hint="render the pipeline first (smpipe-gen render), or run any SDK definition "
-                                   "with --definition FILE --code DIR or an SDK program with --pipeline FILE.py")
-    try:
-        definition = artifacts.read_definition(project.definition_json)
-        manifest = artifacts.read_manifest(project.manifest_json)
-    except ValueError as error:
-        raise SmpipeError(f"cannot read the rendered artifacts: {str(error).splitlines()[0]}",
-                          where=project.relative(project.output_dir), hint="re-render the pipeline") from None
-    return definition, manifest, project.root
+    from smpipe_gen import definition
+
+    model = definition.load(project)
+    return model, model.manifest, project.root
 
 
 def foreign_inputs(definition_file: Path, code_dir: Path | None, name: str | None = None,
-                   region: str | None = None) -> tuple[dict, artifacts.Manifest, Path]:
+                   region: str | None = None) -> tuple[Definition, artifacts.Manifest, Path]:
     """Any SDK definition, its code objects served from ``code_dir`` (see local/foreign.py)."""
+    from smpipe_gen import definition
     from smpipe_gen.local.foreign import derived_manifest, pipeline_name
 
-    if not definition_file.is_file():
-        raise SmpipeError(f"{definition_file} not found", where="--definition", hint="give a definition JSON file")
-    try:
-        definition = artifacts.read_definition(definition_file)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise SmpipeError(f"cannot read {definition_file}: {str(error).splitlines()[0]}", where="--definition",
-                          hint="pass the JSON of Pipeline.definition()") from None
+    model = definition.load_file(definition_file, shown=f"--definition {definition_file}",
+                                 hint="pass the JSON of Pipeline.definition()")
     folder = code_dir or definition_file.parent
     if not folder.is_dir():
         raise SmpipeError(f"{folder} is not a directory", where="--code", hint="the folder holding the code objects")
     region = region or os.environ.get("SMP_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-    manifest = derived_manifest(definition, folder, name or pipeline_name(definition_file), region)
-    return definition, manifest, folder.resolve()
+    manifest = derived_manifest(model, folder, name or pipeline_name(definition_file), region)
+    return model, manifest, folder.resolve()
 
 
-def captured_inputs(spec: str, work: Path) -> tuple[dict, artifacts.Manifest, Path]:
+def captured_inputs(spec: str, work: Path) -> tuple[Definition, artifacts.Manifest, Path]:
     """Run an SDK pipeline program in a child process (local/capture.py) and take what it built."""
     import json
     import shutil
@@ -108,9 +99,7 @@ def run_local(project: Project, *, params: list[str], max_parallel: int, no_cach
     options = RunOptions(parameters=parse_assignments(params, "--param"), max_parallel=max_parallel,
                          use_cache=not no_cache, from_step=from_step, data=seeds, use_namespace=use_namespace,
                          pass_aws=pass_aws)
-    from smpipe_gen.drawing import display_names
-
-    progress = Progress(names=display_names(definition))
+    progress = Progress(names={step.name: step.display_name for step in definition})
     runner = Runner(definition, manifest, repo_root, root, options, on_change=progress.change)
     progress.start(list(runner.nodes.values()),
                    f"running {manifest.pipeline.name} locally: execution {runner.execution_id} "

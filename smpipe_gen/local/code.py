@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import re
@@ -68,7 +69,7 @@ class CodeArtifacts:
         with self._lock:
             if uri in self._digests:
                 return self._digests[uri]
-        current = [item.model_copy(update={"sha256": self._file_sha(item.path)}) for item in artifact.files]
+        current = [dataclasses.replace(item, sha256=self._file_sha(item.path)) for item in artifact.files]
         digest = artifacts.content_digest(current)
         with self._lock:
             self._digests[uri] = digest

@@ -153,18 +153,3 @@ def _comparable(left: Any, right: Any) -> tuple[Any, Any]:
 def _equal(left: Any, right: Any) -> bool:
     a, b = _comparable(left, right)
     return a == b
-
-
-def references(value: Any) -> set[str]:
-    """Names of the steps an expression tree refers to (``Get: Steps.<name>...``)."""
-    found: set[str] = set()
-    if isinstance(value, dict):
-        for key, body in value.items():
-            if key == "Get" and isinstance(body, str) and body.startswith("Steps."):
-                found.add(body.split(".")[1])
-            else:
-                found |= references(body)
-    elif isinstance(value, list):
-        for item in value:
-            found |= references(item)
-    return found

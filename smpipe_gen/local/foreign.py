@@ -11,31 +11,13 @@ bundle is found by its key as captured (``run --local --pipeline``) or by its fi
 
 from __future__ import annotations
 
-import json
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterator
 
 from smpipe_gen.artifacts import CodeArtifact, Manifest, PipelineSettings, SourceFile
+from smpipe_gen.definition import Definition, strings
 from smpipe_gen.local.code import object_digest
 
 PLACEHOLDER_ROLE = "arn:aws:iam::000000000000:role/smpipe-local"
-
-
-def _strings(value: Any) -> Iterator[str]:
-    """Every string in a definition, JSON-encoded hyperparameter values decoded."""
-    if isinstance(value, str):
-        yield value
-        if len(value) > 1 and value[0] == value[-1] == '"':
-            try:
-                yield from _strings(json.loads(value))
-            except ValueError:
-                pass
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
 
 
 def served_file(uri: str, folder: Path) -> Path | None:
@@ -48,11 +30,11 @@ def served_file(uri: str, folder: Path) -> Path | None:
     return None
 
 
-def derived_manifest(definition: dict[str, Any], folder: Path, name: str, region: str) -> Manifest:
+def derived_manifest(definition: Definition, folder: Path, name: str, region: str) -> Manifest:
     """A manifest for a foreign definition: its code objects found in ``folder``."""
     folder = Path(folder).resolve()
     found: dict[str, CodeArtifact] = {}
-    for uri in _strings(definition.get("Steps", [])):
+    for _key, uri in strings(definition.data.get("Steps", ())):
         if not uri.startswith("s3://") or uri in found:
             continue
         path = served_file(uri, folder)

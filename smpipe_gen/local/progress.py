@@ -1,7 +1,7 @@
 """What a person sees during and after a local run: a live view with one line per step on a
 terminal (one line per state change otherwise, for CI logs) and a summary at the end: a table
 on a terminal, plain lines elsewhere (never cut to the terminal width: CI logs keep every step
-name, note and metric). Steps are shown by the names people wrote (drawing.display_names)."""
+name, note and metric). Steps are shown by the names people wrote (definition.Step.display_name)."""
 
 from __future__ import annotations
 

@@ -20,13 +20,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from smpipe_gen import artifacts, drawing
+from smpipe_gen import artifacts
 from smpipe_gen.artifacts import Manifest
+from smpipe_gen.definition import Definition
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.local import sandbox
 from smpipe_gen.local.cache import CACHEABLE, Cache, cache_key, expire_seconds
 from smpipe_gen.local.code import CodeArtifacts
-from smpipe_gen.local.expressions import Resolver, references
+from smpipe_gen.local.expressions import Resolver
 from smpipe_gen.parameters import parameter_values
 from smpipe_gen.local.jobs import JobContext, StepFailed, StepResult, read_state
 from smpipe_gen.local.jobs import condition, fail, model, processing, register, training, transform, tuning
@@ -74,64 +75,18 @@ class RunOptions:
     pass_aws: bool = False  # jobs get the host's AWS_* variables and ~/.aws
 
 
-def build_graph(definition: dict[str, Any]) -> dict[str, Node]:
-    """Flatten condition branches and compute each step's dependencies."""
+def build_graph(definition: Definition) -> dict[str, Node]:
+    """One node per step, condition branches flattened, each with the steps it waits for (the
+    model has refused unknown references and cycles); a step type this runner cannot execute is
+    refused before anything runs."""
     nodes: dict[str, Node] = {}
-
-    def add(steps: list[dict[str, Any]], branch_of: tuple[str, bool] | None) -> None:
-        for step in steps:
-            name = step.get("Name")
-            if name in nodes:
-                raise SmpipeError(f"step {name!r} appears twice", where="definition.json", hint="re-render the pipeline")
-            if step.get("Type") not in RUNNERS:
-                raise SmpipeError(f"step type {step.get('Type')!r} cannot run locally", where=f"step {name}",
-                                  hint=f"local runs support {', '.join(sorted(RUNNERS))}")
-            args = step.get("Arguments", {})
-            own = {k: v for k, v in args.items() if k not in ("IfSteps", "ElseSteps")}
-            deps = references(own) | set(step.get("DependsOn", []))
-            if branch_of:
-                deps.add(branch_of[0])
-            nodes[name] = Node(step=step, deps=deps, branch_of=branch_of)
-            if step["Type"] == "Condition":
-                add(args.get("IfSteps", []), (name, True))
-                add(args.get("ElseSteps", []), (name, False))
-
-    add(definition.get("Steps", []), None)
-    for node in nodes.values():
-        unknown = node.deps - nodes.keys()
-        if unknown:
-            raise SmpipeError(f"refers to unknown step {sorted(unknown)[0]!r}", where=f"step {node.name}",
-                              hint="re-render the pipeline")
-    _check_acyclic(nodes)
+    for step in definition:
+        if step.type not in RUNNERS:
+            raise SmpipeError(f"step type {step.type!r} cannot run locally", where=f"step {step.name}",
+                              hint=f"local runs support {', '.join(sorted(RUNNERS))}")
+        branch_of = (step.condition, step.branch == "if") if step.condition else None
+        nodes[step.name] = Node(step=step.json(), deps=set(step.upstream), branch_of=branch_of)
     return nodes
-
-
-def _check_acyclic(nodes: dict[str, Node]) -> None:
-    seen: dict[str, int] = {}
-
-    def visit(name: str, trail: list[str]) -> None:
-        if seen.get(name) == 2:
-            return
-        if seen.get(name) == 1:
-            raise SmpipeError(f"dependency cycle: {' -> '.join(trail + [name])}", where="definition.json")
-        seen[name] = 1
-        for dep in sorted(nodes[name].deps):
-            visit(dep, trail + [name])
-        seen[name] = 2
-
-    for name in nodes:
-        visit(name, [])
-
-
-def _ancestors(nodes: dict[str, Node], name: str) -> set[str]:
-    found: set[str] = set()
-    stack = list(nodes[name].deps)
-    while stack:
-        dep = stack.pop()
-        if dep not in found:
-            found.add(dep)
-            stack.extend(nodes[dep].deps)
-    return found
 
 
 def _new_execution_id() -> str:
@@ -185,7 +140,7 @@ class _Deferred(Exception):
 class Runner:
     """One local execution of a rendered pipeline."""
 
-    def __init__(self, definition: dict[str, Any], manifest: Manifest, repo_root: Path, run_root: Path,
+    def __init__(self, definition: Definition, manifest: Manifest, repo_root: Path, run_root: Path,
                  options: RunOptions, on_change: Callable[[Node], None] = lambda node: None):
         self.definition = definition
         self.manifest = manifest
@@ -195,12 +150,12 @@ class Runner:
         self.on_change = on_change
         self.nodes = build_graph(definition)
         if options.from_step:
-            sdk_name = drawing.step_named(definition, options.from_step)
-            if sdk_name is None:
+            step = definition.named(options.from_step)
+            if step is None:
                 raise SmpipeError(f"no step named {options.from_step!r}", where="--from-step",
-                                  hint=f"steps: {', '.join(dict.fromkeys(drawing.display_names(definition).values()))}")
-            self.options = options = dataclasses.replace(options, from_step=sdk_name)
-        self.parameters = parameter_values(definition, options.parameters)
+                                  hint=f"steps: {', '.join(dict.fromkeys(s.display_name for s in definition))}")
+            self.options = options = dataclasses.replace(options, from_step=step.name)
+        self.parameters = parameter_values(definition.data, options.parameters)
         seeds = {uri: (self.repo_root / path) for uri, path in manifest.local_data.items()}
         seeds.update(options.data)
         self.store = Store(self.run_root / "s3", seeds)
@@ -304,7 +259,7 @@ class Runner:
         self.precheck()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._write_last_run()
-        from_ancestors = _ancestors(self.nodes, self.options.from_step) if self.options.from_step else set()
+        from_ancestors = set(self.definition.ancestors(self.options.from_step)) if self.options.from_step else set()
         futures: dict[Future, Node] = {}
         with ThreadPoolExecutor(max(1, self.options.max_parallel), thread_name_prefix="smpipe-step") as pool:
             try:
@@ -448,7 +403,7 @@ class Runner:
             return hit
         if not self.options.use_cache or self.options.from_step == node.name:
             return None
-        if self.options.from_step and node.name in self._descendants_of_from():
+        if self.options.from_step and node.name in self.definition.downstream(self.options.from_step):
             return None
         config = node.step.get("CacheConfig", {})
         if config.get("Enabled"):
@@ -458,10 +413,6 @@ class Runner:
         if self._resumable:
             return self.cache.lookup(node.name, key, executions=self._resumable)
         return None
-
-    def _descendants_of_from(self) -> set[str]:
-        start = self.options.from_step
-        return {n for n in self.nodes if start in _ancestors(self.nodes, n)}
 
     # ---- record
     def _write_record(self) -> dict[str, Any]:

@@ -28,9 +28,7 @@ RENAME_SIMILARITY = 0.8
 def comparable(step: Step) -> dict[str, Any]:
     """What a step's diff covers: its own body (a Condition's without its branches' steps)
     without its name, plus the gate it sits under."""
-    body = {key: thaw(value) for key, value in step.body.items() if key != "Name"}
-    if "Arguments" in body:
-        body["Arguments"] = thaw(step.arguments)
+    body = {key: value for key, value in step.own_json().items() if key != "Name"}
     if step.condition:
         body["Gate"] = f"{step.condition} ({step.branch})"
     return body
@@ -221,8 +219,8 @@ def compare(before: Definition, after: Definition, *, base: str, head: str, sett
     return Plan(base=base, head=head, environment=environment, steps=diffs, parameters=_parameters(before, after),
                 settings=all_settings, risks=_risks(diffs, before, after, all_settings),
                 cache=cache.predict(before, after, renamed, {d.name: c.note for d in diffs for c in d.changes if c.note}),
-                before_graph=drawing.mermaid(before.json(), marks_before) if len(before) else "",
-                after_graph=drawing.mermaid(after.json(), marks_after))
+                before_graph=drawing.mermaid(before, marks_before) if len(before) else "",
+                after_graph=drawing.mermaid(after, marks_after))
 
 
 def settings_changes(before: dict[str, Any], after: dict[str, Any]) -> list[Change]:

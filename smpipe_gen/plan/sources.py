@@ -142,7 +142,7 @@ def against_ref(project: Project, ref: str | None = None) -> Plan:
     data = _blob_json(commit, definition_path, where) or {}
     manifest = _base_manifest(_blob_json(commit, manifest_path, f"{manifest_path} at {label}"), manifest_path)
     before = definition.from_json(data, manifest, where=where)
-    settings = settings_changes(manifest.pipeline.model_dump(), current.manifest.pipeline.model_dump()) \
+    settings = settings_changes(manifest.to_json()["pipeline"], current.manifest.to_json()["pipeline"]) \
         if manifest and current.manifest else []
     return compare(before, current, base=f"{label} ({sha[:8]})", head=head_label(project), settings=settings,
                    environment=project.environment)

@@ -58,7 +58,7 @@ def render_project(root: Path, overrides: Mapping[str, str] | None = None,
     definition, manifest = build_definition(source, resolved, output_dir)
     definition_text = canonical_json(definition)
     manifest = artifacts.sealed(manifest, definition_text)
-    return Rendered(source, definition_text, canonical_json(manifest.model_dump(exclude_none=True)))
+    return Rendered(source, definition_text, canonical_json(manifest.to_json()))
 
 
 def pipeline_source(resolved: ResolvedPipeline) -> str:

@@ -28,7 +28,7 @@ def write(out: str, name: str, pipeline, recorder) -> None:
                         artifacts=code_artifacts(recorder.uploads, HERE), local_data={RAW: "data/raw.csv"})
     Path(out).mkdir(exist_ok=True)
     Path(out, "definition.json").write_text(canonical_json(definition))
-    Path(out, "manifest.json").write_text(canonical_json(manifest.model_dump(exclude_none=True)))
+    Path(out, "manifest.json").write_text(canonical_json(manifest.to_json()))
 
 
 with offline_sdk(HERE) as rec:
