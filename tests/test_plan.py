@@ -181,3 +181,20 @@ def test_default_base_follows_the_pr_target_branch_named_by_ci(project):
     assert done.returncode == 2, done.stderr
     assert done.stdout.startswith("Plan: merge base with release (")
     assert "~ Train (Training)" in done.stdout
+
+
+def test_head_label_names_the_commit_or_the_pr_whatever_else_lies_in_the_tree(project):
+    """Tests and CI leave files next to the render (a __pycache__, the plan report): the title
+    still names the commit, and in CodeBuild the PR, also on a build started by hand for a PR
+    (no webhook trigger, only CODEBUILD_SOURCE_VERSION)."""
+    root, repo = project
+    sha = repo.head.commit.hexsha
+    (root / "pipeline/__pycache__").mkdir()
+    (root / "pipeline/__pycache__/pipeline.cpython-311.pyc").write_bytes(b"")
+    (root / "plan-report.md").write_text("")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("CODEBUILD_", "GITHUB_"))}
+    assert plan(root, env=clean).stdout.startswith(f"Plan: merge base with main ({sha[:8]}) -> HEAD ({sha[:8]})\n")
+    ci = dict(clean, CODEBUILD_SOURCE_VERSION="pr/5", CODEBUILD_RESOLVED_SOURCE_VERSION=sha)
+    assert plan(root, env=ci).stdout.startswith(f"Plan: merge base with main ({sha[:8]}) -> PR #5 ({sha[:8]})\n")
+    use_variant(root, "instance")  # an uncommitted render is what the working tree holds
+    assert plan(root, env=clean).stdout.startswith(f"Plan: merge base with main ({sha[:8]}) -> working tree\n")

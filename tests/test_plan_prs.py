@@ -19,6 +19,8 @@ import pytest
 
 from helpers import copy_example, offline_env, smpipe
 
+pytestmark = pytest.mark.slow  # ten SDK renders in one process: about a minute on a busy machine
+
 CONF = "conf/conf.yaml"
 NEW_ROLE = "arn:aws:iam::123456789012:role/AdminEverywhere"
 KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"

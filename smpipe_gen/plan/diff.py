@@ -172,10 +172,11 @@ def _risks(diffs: list[StepDiff], before: Definition, after: Definition, setting
     return list(risks.found.values())
 
 
-def _step_diff(step: Step, model: Definition, status: Status, old_name: str | None = None,
+def _step_diff(step: Step, model: Definition, status: Status, old: Step | None = None,
                changes: list[Change] | None = None) -> StepDiff:
     return StepDiff(name=step.name, display_name=step.display_name, type=step.step_class, status=status,
-                    old_name=old_name, model=step.model, changes=changes or [],
+                    old_name=old.name if old else None, old_display_name=old.display_name if old else None,
+                    model=step.model, changes=changes or [],
                     attributes=attributes(step, model) if status in (Status.ADDED, Status.REMOVED) else [],
                     downstream=[model[name].display_name for name in model.downstream(step.name)])
 
@@ -209,7 +210,7 @@ def compare(before: Definition, after: Definition, *, base: str, head: str, sett
             if change.category is Category.CODE:
                 change.note = note
         if old.name != step.name:
-            diffs.append(_step_diff(step, after, Status.RENAMED, old.name, changes))
+            diffs.append(_step_diff(step, after, Status.RENAMED, old, changes))
         elif changes:
             diffs.append(_step_diff(step, after, Status.CHANGED, None, changes))
     diffs += [_step_diff(step, before, Status.REMOVED) for step in removed if step.name not in renamed]

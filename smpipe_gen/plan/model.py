@@ -107,6 +107,7 @@ class StepDiff:
     type: str  # as the config names it (Metrics) when the manifest says so, else the definition's
     status: Status
     old_name: str | None = None
+    old_display_name: str | None = None
     model: str | None = None  # the config model the step belongs to
     changes: list[Change] = field(default_factory=list)
     attributes: list[Attribute] = field(default_factory=list)  # added and removed steps

@@ -55,8 +55,7 @@ def title(plan: dict[str, Any], arrow: str) -> str:
 
 def step_title(step: dict[str, Any]) -> str:
     if step["status"] == "renamed":
-        old = step["old_name"]
-        return f"{old} renamed to {step['display_name']} ({step['type']})"
+        return f"{step['old_display_name']} renamed to {step['display_name']} ({step['type']})"
     return f"{step['display_name']} ({step['type']})"
 
 
