@@ -86,9 +86,28 @@ def duration(seconds: int) -> str:
                                       f"{rest % 60} s" if rest % 60 else "") if part) or "0 s"
 
 
-def _entry_point(args: dict, _step: Step, _model: Definition) -> str:
+_RUNPROC_PROGRAM = re.compile(r"^python3? .*?(\S+\.py)\b", re.MULTILINE)
+
+
+def _entry_point(args: dict, step: Step, _model: Definition) -> str:
+    """The script the job runs: the SDK's sagemaker_program / SAGEMAKER_PROGRAM, or the one the
+    generated bootstrap script (runproc.sh, recorded in the manifest) starts."""
     program = dig(args, "HyperParameters.sagemaker_program") or dig(args, "PrimaryContainer.Environment.SAGEMAKER_PROGRAM")
-    return str(decode_hyperparameter(program)) if program else ""
+    if program:
+        return str(decode_hyperparameter(program))
+    for code in step.code:
+        match = _RUNPROC_PROGRAM.search(code.artifact.content or "") if code.artifact else None
+        if match:
+            return match[1]
+    return ""
+
+
+def _config(_args: dict, step: Step, _model: Definition) -> str:
+    """Where the step comes from in the config (the manifest records it)."""
+    if step.origin is None:
+        return ""
+    section = f", section {step.origin.section}" if step.origin.section else ""
+    return f"model {step.origin.model}{section}, step {step.origin.step}"
 
 
 def _command(args: dict, _step: Step, model: Definition) -> str:
@@ -199,6 +218,7 @@ def _simple(path: str) -> Callable[[dict, Step, Definition], str]:
 
 
 ATTRIBUTES: list[tuple[str, Callable[[dict, Step, Definition], str]]] = [
+    ("config", _config),
     ("image", _image),
     ("instances", _instances),
     ("max runtime", _max_runtime),

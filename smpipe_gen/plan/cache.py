@@ -23,22 +23,18 @@ import re
 from typing import Any, Iterator
 
 from smpipe_gen.definition import Definition, Step, thaw
-from smpipe_gen.plan.model import CacheCost, CacheOutcome, CachePrediction, CacheReason, CauseDetail
-from smpipe_gen.plan.rules import CACHE_KEYS, OUTPUT_PATHS, RESOURCES, Category, categorize
-from smpipe_gen.plan.values import dig, flatten, rewrite, show, show_leaf
+from smpipe_gen.plan.changes import leaf_changes
+from smpipe_gen.plan.model import MISSING, CacheCost, Change, CacheOutcome, CachePrediction, CacheReason, CauseDetail
+from smpipe_gen.plan.rules import CACHE_KEYS, OUTPUT_PATHS, RESOURCES, Category
+from smpipe_gen.plan.values import dig, rewrite, show
 
 _STEP_REFERENCE = re.compile(r"^Steps\.(?P<step>[^.\[]+)[.\[]?(?P<path>.*)$")
 
 
 def cache_key(step: Step) -> dict[str, Any]:
-    """The leaves of the step's arguments that SageMaker's cache key is made of."""
+    """The step's arguments that SageMaker's cache key is made of, by argument path."""
     args = thaw(step.arguments)
-    key: dict[str, Any] = {}
-    for path in CACHE_KEYS.get(step.type, ()):
-        value = dig(args, path)
-        if value is not None:
-            key.update(flatten(value, path))
-    return key
+    return {path: dig(args, path) for path in CACHE_KEYS.get(step.type, ()) if dig(args, path) is not None}
 
 
 def _gets(value: Any) -> Iterator[str]:
@@ -98,18 +94,29 @@ def _cost(step: Step) -> CacheCost | None:
 
 
 def _argument_causes(old: Step, new: Step, renamed: dict[str, str], note: str) -> list[CauseDetail]:
-    before, after = rewrite(cache_key(old), renamed), cache_key(new)
-    changed = [p for p in sorted(set(before) | set(after)) if before.get(p) != after.get(p)]
-    code = [p for p in changed if categorize(p, show(before.get(p)), show(after.get(p))) is Category.CODE]
-    other = [p for p in changed if p not in code]
-    causes = []
-    if code:
-        causes.append(CauseDetail(CacheReason.CODE, note or ", ".join(code)))
-    if other:
-        causes.append(CauseDetail(CacheReason.ARGUMENTS, ", ".join(
-            f"{_argument(p)}: {show_leaf(p, before[p]) if p in before else '<none>'} -> {show_leaf(p, after[p]) if p in after else '<none>'}"
-            for p in other)))
-    return causes
+    changes = leaf_changes(rewrite(cache_key(old), renamed), cache_key(new))
+    code = [c.path for c in changes if c.category is Category.CODE]
+    other = [_spelled(c) for c in changes if c.category is not Category.CODE]
+    return ([CauseDetail(CacheReason.CODE, note or ", ".join(code))] if code else []) + \
+        ([CauseDetail(CacheReason.ARGUMENTS, "; ".join(other))] if other else [])
+
+
+def _spelled(change: Change) -> str:
+    """``hyperparameter num_round: 50 -> 60``; ``InputDataConfig[x] added`` for a whole item."""
+    if change.before == MISSING and change.after.startswith("{"):
+        return f"{change.path} added"
+    if change.after == MISSING and change.before.startswith("{"):
+        return f"{change.path} removed"
+    return f"{_argument(change.path)}: {change.before} -> {change.after}"
+
+
+def _property(path: str) -> str:
+    """``output train`` for a processing output's S3 URI; other property paths as they are."""
+    for pattern in OUTPUT_PATHS:
+        match = pattern.match(path)
+        if match:
+            return f"output {match['name']}" if "name" in match.groupdict() else "transform output"
+    return path
 
 
 def _argument(path: str) -> str:
@@ -119,38 +126,40 @@ def _argument(path: str) -> str:
 
 def _expression_causes(step: Step, before: Definition, after: Definition,
                        outcomes: dict[str, CachePrediction]) -> list[CauseDetail]:
-    """Causes that come from what the key's expressions resolve to on the next execution."""
-    defaults_before = {p.name: p for p in before.parameters}
-    causes: list[CauseDetail] = []
-    seen: set[str] = set()
-    for get in _gets(list(cache_key(step).values())):
-        if get in seen:
+    """Causes that come from what the key's expressions resolve to on the next execution:
+    execution variables, parameter defaults, upstream steps' properties."""
+    gets = list(dict.fromkeys(_gets(list(cache_key(step).values()))))
+    causes = [CauseDetail(CacheReason.EXECUTION_VARIABLE, f"{get} differs on every execution")
+              for get in gets if get.startswith("Execution.")]
+    old_parameters = {p.name: p for p in before.parameters}
+    for parameter in after.parameters:
+        old = old_parameters.get(parameter.name)
+        if f"Parameters.{parameter.name}" in gets and (old is None or old.default != parameter.default):
+            was = "new parameter" if old is None else f"default {show(thaw(old.default))}"
+            causes.append(CauseDetail(CacheReason.PARAMETER, f"{parameter.name}: {was} -> default "
+                                      f"{show(thaw(parameter.default))} (when the execution uses the defaults)"))
+    return causes + _upstream_causes(gets, after, outcomes)
+
+
+def _upstream_causes(gets: list[str], after: Definition, outcomes: dict[str, CachePrediction]) -> list[CauseDetail]:
+    """One cause per upstream step that runs and whose properties the key reads: a miss when
+    they take new values, a warning when they stay the same (a fixed output path)."""
+    changed: dict[str, list[str]] = {}  # upstream display name -> the properties it gives anew
+    fixed: dict[str, list[str]] = {}
+    when: dict[str, str] = {}
+    for get in gets:
+        match = _STEP_REFERENCE.match(get)
+        upstream = outcomes.get(match["step"]) if match else None
+        if upstream is None or upstream.outcome is CacheOutcome.HIT:
             continue
-        seen.add(get)
-        if get.startswith("Execution."):
-            causes.append(CauseDetail(CacheReason.EXECUTION_VARIABLE, f"{get} differs on every execution"))
-        elif get.startswith("Parameters."):
-            name = get[len("Parameters."):]
-            new = next((p for p in after.parameters if p.name == name), None)
-            old = defaults_before.get(name)
-            if new is not None and (old is None or old.default != new.default):
-                was = "new parameter" if old is None else f"default {show(thaw(old.default))}"
-                causes.append(CauseDetail(CacheReason.PARAMETER, f"{name}: {was} -> default {show(thaw(new.default))} "
-                                          "(when the execution uses the defaults)"))
-        else:
-            match = _STEP_REFERENCE.match(get)
-            upstream = outcomes.get(match["step"]) if match else None
-            if upstream is None or upstream.outcome is CacheOutcome.HIT:
-                continue
-            if _varies_per_run(after[match["step"]], match["path"]):
-                when = "on every execution" if upstream.outcome is CacheOutcome.RUNS else "again"
-                causes.append(CauseDetail(CacheReason.UPSTREAM, f"{upstream.display_name} runs {when}: "
-                                          f"new {match['path'] or 'properties'}"))
-            else:
-                causes.append(CauseDetail(CacheReason.FIXED_UPSTREAM_PATH, f"{upstream.display_name} runs again but "
-                                          f"writes to the same {match['path']}: this step reuses its cached result "
-                                          "even if that data changed"))
-    return causes
+        varies = _varies_per_run(after[match["step"]], match["path"])
+        (changed if varies else fixed).setdefault(upstream.display_name, []).append(_property(match["path"]))
+        when[upstream.display_name] = "on every execution" if upstream.outcome is CacheOutcome.RUNS else "again"
+    causes = [CauseDetail(CacheReason.UPSTREAM, f"{name} runs {when[name]}: new {', '.join(props)}")
+              for name, props in changed.items()]
+    return causes + [CauseDetail(CacheReason.FIXED_UPSTREAM_PATH, f"{name} runs {when[name]} but writes to the same "
+                                 f"{', '.join(props)}: this step reuses its cached result even if that data changed")
+                     for name, props in fixed.items() if name not in changed]
 
 
 def _predict(step: Step, before: Definition, after: Definition, renamed: dict[str, str],

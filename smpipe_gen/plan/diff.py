@@ -19,8 +19,9 @@ from smpipe_gen.plan import cache
 from smpipe_gen.plan.attributes import attributes
 from smpipe_gen.plan.model import (MISSING, Category, Change, ParameterDiff, Plan, Risk, RiskKind, Status,
                                    StepDiff)
-from smpipe_gen.plan.rules import RISK_RULES, categorize
-from smpipe_gen.plan.values import flatten, rewrite, show, show_leaf
+from smpipe_gen.plan.changes import leaf_changes
+from smpipe_gen.plan.rules import RISK_RULES
+from smpipe_gen.plan.values import flatten, rewrite, show
 
 RENAME_SIMILARITY = 0.8
 
@@ -32,17 +33,6 @@ def comparable(step: Step) -> dict[str, Any]:
     if step.condition:
         body["Gate"] = f"{step.condition} ({step.branch})"
     return body
-
-
-def leaf_changes(before: dict[str, Any], after: dict[str, Any]) -> list[Change]:
-    old, new = flatten(before), flatten(after)
-    changes = []
-    for path in sorted(set(old) | set(new)):
-        if old.get(path, MISSING) != new.get(path, MISSING):
-            b = MISSING if path not in old else show_leaf(path, old[path])
-            a = MISSING if path not in new else show_leaf(path, new[path])
-            changes.append(Change(categorize(path, b, a), path, b, a))
-    return changes
 
 
 def _similarity(before: dict[str, Any], after: dict[str, Any]) -> float:

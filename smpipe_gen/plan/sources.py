@@ -53,9 +53,7 @@ def _render_is_committed(repo: Any, project: Project) -> bool:
     """Whether the render files are exactly as HEAD has them (other untracked files, such as
     a __pycache__ left by tests or the plan report CI writes, do not count)."""
     paths = [str(p) for p in (project.definition_json, project.manifest_json, project.pipeline_py)]
-    if repo.git.status("--porcelain", "--untracked-files=all", "--", *paths).strip():
-        return False
-    return True
+    return not repo.git.status("--porcelain", "--untracked-files=all", "--", *paths).strip()
 
 
 def head_label(project: Project) -> str:
