@@ -77,3 +77,18 @@ def test_non_job_steps_are_never_cached_and_do_not_count_as_job_steps():
     create = next(p for p in plan["cache"] if p["display_name"] == "abalone-CreateModel")
     assert (create["outcome"], create["job"], reasons(create)) == ("runs", False, ["step type never cached"])
     assert plan["cache_summary"]["job_steps"] == 4 and plan["cache_summary"]["rerun"] == ["abalone-Transform"]
+
+
+def test_a_saved_json_plan_renders_as_the_plan_itself():
+    """The renderers read only the machine plan: its JSON, saved and read back, gives the same
+    text and markdown."""
+    from smpipe_gen.plan import format_plans, render
+
+    before, after = abalone(), abalone()
+    step(after, "abalone-Train")["Arguments"]["HyperParameters"]["num_round"] = '"60"'
+    plan = compare(definition.from_json(before), definition.from_json(after), base="a", head="b")
+    saved = json.loads(format_plans([plan], "json"))
+    assert saved["format_version"] == "1.0"
+    for output_format in ("text", "markdown"):
+        assert render(saved, output_format) == format_plans([plan], output_format)
+    assert "  MISS  abalone-Train       arguments changed (hyperparameter num_round: 50 -> 60)" in render(saved, "text")

@@ -86,47 +86,57 @@ def _shown_predictions(plan: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 # -- text ---------------------------------------------------------------------------------------
+def _text_risks(plan: dict[str, Any]) -> list[str]:
+    lines = ["", "Risks:"]
+    for risk in plan["risks"]:
+        lines.append(f"  ! [{risk['kind']}] {risk['message']}")
+        lines.append(f"      {'step' if len(risk['steps']) == 1 else 'steps'}: {', '.join(risk['steps'])}")
+    return lines
+
+
+def _text_step(step: dict[str, Any]) -> list[str]:
+    lines = [f"  {_SIGNS[step['status']]} {step_title(step)}"]
+    width = max([len(c["category"]) for c in step["changes"]] + [len(a["name"]) for a in step["attributes"]],
+                default=0)
+    lines += [f"      {a['name']:<{width}}  {brief(a['value'])}" for a in step["attributes"]]
+    for change in step["changes"]:
+        lines.append(f"      {change['category']:<{width}}  {change['path']}: {brief(change['before'])} -> "
+                     f"{brief(change['after'])}")
+        if change["note"]:
+            lines.append(f"      {'':<{width}}  files {change['note']}")
+    if step["downstream"]:
+        lines.append(f"      downstream: {', '.join(step['downstream'])}")
+    return lines
+
+
+def _text_parameter(parameter: dict[str, Any]) -> str:
+    sign, name = _SIGNS[parameter["status"]], parameter["name"]
+    if parameter["status"] == "changed":
+        return f"  {sign} {name}: {parameter['before']} -> {parameter['after']}"
+    return f"  {sign} {name} ({parameter['after'] if parameter['status'] == 'added' else parameter['before']})"
+
+
+def _text_cache(predictions: list[dict[str, Any]]) -> list[str]:
+    lines = ["", "Cache on SageMaker (predicted, assuming the base is what ran last):"]
+    width = max(len(p["display_name"]) for p in predictions)
+    for prediction in predictions:
+        lines.append(f"  {_OUTCOMES[prediction['outcome']]}  {prediction['display_name']:<{width}}  {causes(prediction)}")
+        if cost(prediction):
+            lines.append(f"        {'':<{width}}  {cost(prediction)}")
+    return lines
+
+
 def text(plan: dict[str, Any]) -> str:
     lines = [f"Plan: {title(plan, '->')}", summary(plan)]
     if not plan["has_changes"]:
         return "\n".join(lines) + "\n"
-    if cache_line(plan):
-        lines.append(cache_line(plan))
-    if plan["risks"]:
-        lines += ["", "Risks:"]
-        for risk in plan["risks"]:
-            lines.append(f"  ! [{risk['kind']}] {risk['message']}")
-            lines.append(f"      {'step' if len(risk['steps']) == 1 else 'steps'}: {', '.join(risk['steps'])}")
-    if plan["steps"]:
-        lines += ["", "Steps:"]
-        for step in plan["steps"]:
-            lines.append(f"  {_SIGNS[step['status']]} {step_title(step)}")
-            width = max([len(c["category"]) for c in step["changes"]] + [len(a["name"]) for a in step["attributes"]],
-                        default=0)
-            for attribute in step["attributes"]:
-                lines.append(f"      {attribute['name']:<{width}}  {brief(attribute['value'])}")
-            for change in step["changes"]:
-                lines.append(f"      {change['category']:<{width}}  {change['path']}: {brief(change['before'])} -> "
-                             f"{brief(change['after'])}")
-                if change["note"]:
-                    lines.append(f"      {'':<{width}}  files {change['note']}")
-            if step["downstream"]:
-                lines.append(f"      downstream: {', '.join(step['downstream'])}")
-    if plan["parameters"]:
-        lines += ["", "Parameters:"] + [f"  {_SIGNS[p['status']]} {p['name']}: {p['before']} -> {p['after']}"
-                                        if p["status"] == "changed" else
-                                        f"  {_SIGNS[p['status']]} {p['name']} ({p['after'] if p['status'] == 'added' else p['before']})"
-                                        for p in plan["parameters"]]
+    lines += [cache_line(plan)] if cache_line(plan) else []
+    lines += _text_risks(plan) if plan["risks"] else []
+    lines += ["", "Steps:"] + [line for step in plan["steps"] for line in _text_step(step)] if plan["steps"] else []
+    lines += ["", "Parameters:"] + [_text_parameter(p) for p in plan["parameters"]] if plan["parameters"] else []
     if plan["settings"]:
         lines += ["", "Pipeline settings:"] + [f"  ~ {c['path']}: {c['before']} -> {c['after']}" for c in plan["settings"]]
-    predictions = _shown_predictions(plan)
-    if predictions:
-        lines += ["", "Cache on SageMaker (predicted, assuming the base is what ran last):"]
-        width = max(len(p["display_name"]) for p in predictions)
-        for prediction in predictions:
-            lines.append(f"  {_OUTCOMES[prediction['outcome']]}  {prediction['display_name']:<{width}}  {causes(prediction)}")
-            if cost(prediction):
-                lines.append(f"        {'':<{width}}  {cost(prediction)}")
+    lines += _text_cache(_shown_predictions(plan)) if _shown_predictions(plan) else []
     return "\n".join(lines) + "\n"
 
 
@@ -135,25 +145,43 @@ def _md(value: str) -> str:
     return "`" + value.replace("`", "'").replace("|", "\\|") + "`"
 
 
+def _markdown_step(step: dict[str, Any]) -> list[str]:
+    lines = [f"- `{_SIGNS[step['status']]}` **{step_title(step)}** {step['status']}"]
+    lines += [f"  - {a['name']}: {_md(brief(a['value']))}" for a in step["attributes"]]
+    for change in step["changes"]:
+        lines.append(f"  - {change['category']}: {_md(change['path'])}: {_md(brief(change['before']))} → "
+                     f"{_md(brief(change['after']))}" + (f" (files {change['note']})" if change["note"] else ""))
+    if step["downstream"]:
+        lines.append(f"  - downstream: {', '.join(step['downstream'])}")
+    return lines
+
+
+def _markdown_cache(predictions: list[dict[str, Any]]) -> list[str]:
+    lines = ["", "#### Cache on SageMaker (predicted)", "", "| Step | Outcome | Why | Cost of a re-run |",
+             "|---|---|---|---|"]
+    return lines + [f"| {p['display_name']} | {p['outcome']} | {causes(p).replace('|', '/')} | {cost(p)} |"
+                    for p in predictions]
+
+
+def _markdown_graphs(plan: dict[str, Any]) -> list[str]:
+    lines = []
+    for heading, graph in (("Before", plan["before_graph"]), ("After", plan["after_graph"])):
+        if graph:
+            lines += ["", f"<details><summary>{heading}</summary>", "", "```mermaid", graph.rstrip(), "```", "",
+                      "</details>"]
+    return lines
+
+
 def markdown(plan: dict[str, Any]) -> str:
     lines = [f"### smpipe-gen plan: {title(plan, '→')}", "", f"**{summary(plan)}**"]
     if not plan["has_changes"]:
         return "\n".join(lines) + "\n"
-    if cache_line(plan):
-        lines += ["", cache_line(plan)]
+    lines += ["", cache_line(plan)] if cache_line(plan) else []
     if plan["risks"]:
         lines += ["", "#### ⚠️ Risks", ""]
         lines += [f"- **{r['kind']}** {r['message']} ({', '.join(_md(s) for s in r['steps'])})" for r in plan["risks"]]
-    if plan["steps"]:
-        lines += ["", "#### Steps", ""]
-        for step in plan["steps"]:
-            lines.append(f"- `{_SIGNS[step['status']]}` **{step_title(step)}** {step['status']}")
-            lines += [f"  - {a['name']}: {_md(brief(a['value']))}" for a in step["attributes"]]
-            for change in step["changes"]:
-                lines.append(f"  - {change['category']}: {_md(change['path'])}: {_md(brief(change['before']))} → "
-                             f"{_md(brief(change['after']))}" + (f" (files {change['note']})" if change["note"] else ""))
-            if step["downstream"]:
-                lines.append(f"  - downstream: {', '.join(step['downstream'])}")
+    lines += ["", "#### Steps", ""] + [line for step in plan["steps"] for line in _markdown_step(step)] \
+        if plan["steps"] else []
     if plan["parameters"]:
         lines += ["", "#### Parameters", "", "| | Parameter | Before | After |", "|---|---|---|---|"]
         lines += [f"| {_SIGNS[p['status']]} | {p['name']} | {_md(p['before'])} | {_md(p['after'])} |"
@@ -161,20 +189,16 @@ def markdown(plan: dict[str, Any]) -> str:
     if plan["settings"]:
         lines += ["", "#### Pipeline settings", ""]
         lines += [f"- {_md(c['path'])}: {_md(c['before'])} → {_md(c['after'])}" for c in plan["settings"]]
-    predictions = _shown_predictions(plan)
-    if predictions:
-        lines += ["", "#### Cache on SageMaker (predicted)", "", "| Step | Outcome | Why | Cost of a re-run |",
-                  "|---|---|---|---|"]
-        lines += [f"| {p['display_name']} | {p['outcome']} | {causes(p).replace('|', '/')} | {cost(p)} |"
-                  for p in predictions]
-    for heading, graph in (("Before", plan["before_graph"]), ("After", plan["after_graph"])):
-        if graph:
-            lines += ["", f"<details><summary>{heading}</summary>", "", "```mermaid", graph.rstrip(), "```", "",
-                      "</details>"]
-    return "\n".join(lines) + "\n"
+    lines += _markdown_cache(_shown_predictions(plan)) if _shown_predictions(plan) else []
+    return "\n".join(lines + _markdown_graphs(plan)) + "\n"
 
 
 RENDERERS: dict[Format, Callable[[dict[str, Any]], str]] = {Format.TEXT: text, Format.MARKDOWN: markdown}
+
+
+def render(machine_plan: dict[str, Any], output_format: Format | str) -> str:
+    """One machine plan (as JSON data, e.g. a saved ``--format json``) as text or markdown."""
+    return RENDERERS[Format(output_format)](machine_plan)
 
 
 def format_plans(plans: list[Plan], output_format: Format | str) -> str:
