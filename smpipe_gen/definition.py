@@ -235,6 +235,11 @@ class Definition:
                 return step
         return None
 
+    def steps_using(self, s3_uri: str) -> list[str]:
+        """The steps that run the code object ``s3_uri``, in definition order (a changed code
+        object changes the cache key of each of them)."""
+        return [step.name for step in self if any(code.s3_uri == s3_uri for code in step.code)]
+
     def models(self) -> dict[str | None, list[str]]:
         """Step names per config model (None: steps whose model is unknown), definition order."""
         found: dict[str | None, list[str]] = {}

@@ -78,6 +78,9 @@ def test_code_objects_match_the_manifest_and_are_found_without_it():
     (code,) = train.code
     assert code.artifact.kind == "sourcedir" and "scripts/train.py" in {f.path for f in code.artifact.files}
     assert {c.artifact.kind for c in model["abalone-Preprocess"].code} == {"sourcedir", "inline"}
+    # the model steps serve with the training bundle (SAGEMAKER_SUBMIT_DIRECTORY)
+    assert model.steps_using(code.s3_uri) == ["abalone-Train", "abalone-CreateModel-CreateModel",
+                                             "abalone-Register-RegisterModel"]
     foreign = definition.load_file(EXAMPLES / "abalone/pipeline/definition.json")
     assert foreign.manifest is None and foreign["abalone-Evaluate"].step_class == "Processing"
     assert foreign["abalone-Evaluate"].origin is None and foreign.models() == {None: list(foreign.steps)}
@@ -174,3 +177,14 @@ def test_odd_optional_parts_add_nothing():
     model = definition.from_json({"Steps": [{"Name": "A", "Type": "Processing", "PropertyFiles": 3, "CacheConfig": "on",
                                              "Arguments": {"ProcessingInputs": [{"InputName": "code", "S3Input": "s3://x"}]}}]})
     assert model["A"].property_files == () and model["A"].cache is None and model["A"].code == ()
+
+
+def test_consumers_import_neither_the_sdk_nor_pydantic():
+    import subprocess
+    import sys
+
+    code = ("import sys, smpipe_gen.definition, smpipe_gen.drawing, smpipe_gen.plan, smpipe_gen.apply, "
+            "smpipe_gen.local.cli, smpipe_gen.local.scheduler; "
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('sagemaker', 'pydantic')); "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -12,6 +12,7 @@ import pytest
 
 from helpers import EXAMPLES, copy_example, smpipe
 from local_support import last_record, run, statuses
+from smpipe_gen.definition import load_file
 from smpipe_gen.render.engine import render_project
 
 SEED_EXAMPLES = ["lightgbm-purchase", "llm-summarization", "pca-tf-housing"]
@@ -20,13 +21,8 @@ MISSING_LLM = [name for name in LLM_LIBRARIES if importlib.util.find_spec(name) 
 
 
 def definition_steps(repo: Path) -> dict[str, dict]:
-    """Every step of the committed definition by name, condition branches included."""
-    found = {}
-    for step in json.loads((repo / "pipeline" / "definition.json").read_text())["Steps"]:
-        found[step["Name"]] = step
-        for branch in ("IfSteps", "ElseSteps"):
-            found.update({s["Name"]: s for s in step.get("Arguments", {}).get(branch, [])})
-    return found
+    """Every step of the committed definition by name as JSON, condition branches included."""
+    return {step.name: step.json() for step in load_file(repo / "pipeline" / "definition.json")}
 
 
 def registered(repo: Path) -> dict[str, list[dict]]:

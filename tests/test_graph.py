@@ -56,3 +56,39 @@ def test_missing_definition_is_a_one_line_error(tmp_path):
     assert done.returncode == 1
     assert done.stderr.strip() == ("error: pipeline/definition.json: rendered definition not found "
                                    "(hint: run `smpipe-gen render`)")
+
+
+def test_steps_are_boxed_per_model_when_the_manifest_names_it():
+    from pathlib import Path
+
+    from smpipe_gen.project import Project
+
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    model = definition.load(Project.at(examples / "two-models"))
+    lines = drawing.mermaid(model).splitlines()
+    start, end = lines.index('  subgraph model_pca["pca"]'), lines.index("  end")
+    assert '    pca_Train["pca-Train<br/>Training"]' in lines[start:end]
+    assert '    housing_Evaluate["housing-Evaluate<br/>Metrics"]' in lines  # the config's step class
+    dot = drawing.dot(model)
+    assert '  subgraph cluster_1 {\n    label="housing";' in dot and dot.count("subgraph cluster_") == 2
+    foreign = definition.load_file(examples / "two-models/pipeline/definition.json")  # no manifest: no boxes
+    assert "subgraph" not in drawing.mermaid(foreign) and "cluster" not in drawing.dot(foreign)
+    assert '  housing_Evaluate["housing-Evaluate<br/>Processing"]' in drawing.mermaid(foreign).splitlines()
+
+
+def test_plan_graphs_are_boxed_per_model_from_the_manifests():
+    from pathlib import Path
+
+    from smpipe_gen import plan
+    from smpipe_gen.artifacts import Manifest
+
+    pipeline = Path(__file__).resolve().parent.parent / "examples/abalone/pipeline"
+    before, data = (json.loads((pipeline / name).read_text()) for name in ("definition.json", "manifest.json"))
+    after = json.loads(json.dumps(before).replace("ml.m5.xlarge", "ml.m5.2xlarge"))
+    manifest = Manifest.from_json(data, where="manifest.json")
+    result = plan.compare(definition.from_json(before, manifest), definition.from_json(after, manifest),
+                          base="main", head="pr")
+    for graph in (result.before_graph, result.after_graph):
+        assert '  subgraph model_abalone["abalone"]' in graph and "abalone-Evaluate<br/>Metrics" in graph
+    without = plan.compare(definition.from_json(before), definition.from_json(after, manifest), base="main", head="pr")
+    assert "subgraph" not in without.before_graph and "subgraph" in without.after_graph

@@ -9,17 +9,13 @@ import shutil
 import pytest
 
 from helpers import EXAMPLES, copy_example, make_repo, offline_env, smpipe, write
+from smpipe_gen.definition import from_json
 from smpipe_gen.render.engine import render_project
 
 
 def steps_by_name(definition: dict) -> dict[str, dict]:
-    found = {}
-    for step in definition["Steps"]:
-        found[step["Name"]] = step
-        if step["Type"] == "Condition":
-            for branch in ("IfSteps", "ElseSteps"):
-                found.update({s["Name"]: s for s in step["Arguments"][branch]})
-    return found
+    """Every step by name as JSON, condition branches included."""
+    return {step.name: step.json() for step in from_json(definition)}
 
 
 @pytest.fixture(scope="module")
