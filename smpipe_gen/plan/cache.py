@@ -24,7 +24,7 @@ from typing import Any, Iterator
 
 from smpipe_gen.definition import Definition, Step, thaw
 from smpipe_gen.plan.changes import leaf_changes
-from smpipe_gen.plan.model import MISSING, CacheCost, Change, CacheOutcome, CachePrediction, CacheReason, CauseDetail
+from smpipe_gen.plan.model import MISSING, CacheCost, CacheOutcome, CachePrediction, CacheReason, CauseDetail, Change
 from smpipe_gen.plan.rules import CACHE_KEYS, OUTPUT_PATHS, RESOURCES, Category
 from smpipe_gen.plan.values import dig, rewrite, show
 
@@ -186,14 +186,23 @@ def _predict(step: Step, before: Definition, after: Definition, renamed: dict[st
     causes += _expression_causes(step, before, after, outcomes)
     misses = [c for c in causes if c.reason is not CacheReason.FIXED_UPSTREAM_PATH]
     prediction.outcome = CacheOutcome.MISS if misses else CacheOutcome.HIT
-    if not misses:
-        expiry = step.cache.expire_after
-        was = old.cache.expire_after if old is not None and old.cache else None
-        changed = f" (ExpireAfter was {was or 'unset'})" if was != expiry else ""
-        causes.insert(0, CauseDetail(CacheReason.EXPIRY, f"a hit only if the last run is younger than {expiry}{changed}")
-                      if expiry else CauseDetail(CacheReason.UNCHANGED, "same cache key as the base"))
-    prediction.causes = causes
+    prediction.causes = causes if misses else [_hit_cause(step, old)] + causes
     return prediction
+
+
+def _hit_cause(step: Step, old: Step | None) -> CauseDetail:
+    """Why a step with the base's cache key may still run: its cache policy."""
+    expiry = step.cache.expire_after if step.cache else None
+    was = old.cache if old is not None else None
+    notes = []
+    if was is not None and was.enabled and was.expire_after != expiry:
+        notes.append(f"ExpireAfter was {was.expire_after or 'unset'}")
+    if was is None or not was.enabled:
+        notes.append("caching was off in the base: a hit needs a run made with caching on")
+    note = f" ({'; '.join(notes)})" if notes else ""
+    if expiry:
+        return CauseDetail(CacheReason.EXPIRY, f"a hit only if the last run is younger than {expiry}{note}")
+    return CauseDetail(CacheReason.UNCHANGED, f"same cache key as the base{note}")
 
 
 def predict(before: Definition, after: Definition, renamed: dict[str, str],
