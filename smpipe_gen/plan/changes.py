@@ -34,13 +34,11 @@ def _whole_items(changes: list[Change], old: dict[str, Any], new: dict[str, Any]
         items.setdefault(match[0] if match else change.path, []).append(change)
     result = []
     for item, members in items.items():
-        whole = len(members) > 1 and (all(c.before == MISSING for c in members) and not any(p.startswith(item) for p in old)
-                                      or all(c.after == MISSING for c in members) and not any(p.startswith(item) for p in new))
-        if not whole:
+        added, removed = (not any(path.startswith(item) for path in side) for side in (old, new))
+        if len(members) < 2 or not (added or removed):
             result += members
             continue
-        spelled = "{" + ", ".join(f"{c.path[len(item):].lstrip('.')}: {c.after if c.before == MISSING else c.before}"
+        spelled = "{" + ", ".join(f"{c.path[len(item):].lstrip('.')}: {c.after if added else c.before}"
                                   for c in members) + "}"
-        added = members[0].before == MISSING
         result.append(Change(members[0].category, item, MISSING if added else spelled, spelled if added else MISSING))
     return result
