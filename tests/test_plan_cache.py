@@ -92,3 +92,18 @@ def test_a_saved_json_plan_renders_as_the_plan_itself():
     for output_format in ("text", "markdown"):
         assert render(saved, output_format) == format_plans([plan], output_format)
     assert "  MISS  abalone-Train       arguments changed (hyperparameter num_round: 50 -> 60)" in render(saved, "text")
+
+
+def test_tuning_step_attributes_and_cost_come_from_its_training_job_definition():
+    """An SDK-built tuning definition: the instances, time limit and hyperparameters of its
+    training jobs, its search, and an instance-hour bound of jobs × instances × max runtime."""
+    tuned = definition.load_file(Path(__file__).resolve().parent / "local_fixtures/mini/tuned/definition.json")
+    plan = to_json(compare(definition.from_json({}), tuned, base="none", head="tuned"))
+    tune = next(s for s in plan["steps"] if s["name"] == "Tune")
+    attributes = {a["name"]: a["value"] for a in tune["attributes"]}
+    assert attributes["instances"] == "1 × ml.m5.xlarge, 30 GB volume"
+    assert attributes["max runtime"] == "24 h" and attributes["entry point"] == "train.py"
+    assert attributes["tuning"] == "Random, up to 3 jobs (2 at once), minimize train_mse, ranges alpha 0.01..50.0"
+    assert attributes["inputs"] == "train <- Preprocess output train"
+    cost = next(p for p in plan["cache"] if p["step"] == "Tune")["cost"]
+    assert (cost["max_instance_hours"], cost["instance_type"]) == (72.0, "ml.m5.xlarge")  # 3 jobs × 1 × 24 h

@@ -12,8 +12,8 @@ from typing import Any, Callable
 
 from smpipe_gen.definition import Definition, Step, thaw
 from smpipe_gen.plan.model import Attribute
-from smpipe_gen.plan.rules import RESOURCES
-from smpipe_gen.plan.values import decode_hyperparameter, dig, flatten, show
+from smpipe_gen.plan.rules import RESOURCES, job_arguments, job_kind
+from smpipe_gen.plan.values import decode_hyperparameter, dig, duration, flatten, show
 
 _OUTPUT = re.compile(r"^Steps\.(?P<step>[^.\[]+)\.ProcessingOutputConfig\.Outputs\['(?P<name>[^']+)'\]\.S3Output\.S3Uri$")
 _CODE_INPUTS = ("code", "entrypoint")
@@ -63,9 +63,9 @@ def _image(args: dict, _step: Step, _model: Definition) -> str:
 
 
 def _instances(args: dict, step: Step, _model: Definition) -> str:
-    path, _runtime = RESOURCES.get(step.type, (None, None))
-    resources = dig(args, path) if path else None
-    if not isinstance(resources, dict):
+    paths, _runtime = RESOURCES.get(job_kind(step.type), ((), None))
+    resources = next((dig(args, path) for path in paths if isinstance(dig(args, path), dict)), None)
+    if resources is None:
         return ""
     text = f"{resources.get('InstanceCount', 1)} × {show_plain(resources.get('InstanceType'))}"
     return text + (f", {resources['VolumeSizeInGB']} GB volume" if "VolumeSizeInGB" in resources else "")
@@ -78,12 +78,6 @@ def show_plain(value: Any) -> str:
 def _max_runtime(args: dict, _step: Step, _model: Definition) -> str:
     seconds = dig(args, "StoppingCondition.MaxRuntimeInSeconds")
     return duration(seconds) if isinstance(seconds, int) else ""
-
-
-def duration(seconds: int) -> str:
-    hours, rest = divmod(seconds, 3600)
-    return " ".join(part for part in (f"{hours} h" if hours else "", f"{rest // 60} min" if rest // 60 else "",
-                                      f"{rest % 60} s" if rest % 60 else "") if part) or "0 s"
 
 
 _RUNPROC_PROGRAM = re.compile(r"^python3? .*?(\S+\.py)\b", re.MULTILINE)
@@ -150,10 +144,25 @@ def _code(_args: dict, step: Step, _model: Definition) -> str:
     return ", ".join(files)
 
 
-def _hyperparameters(args: dict, _step: Step, _model: Definition) -> str:
+def _hyperparameters(args: dict, _step: Step, model: Definition) -> str:
     values = {key: decode_hyperparameter(value) for key, value in (args.get("HyperParameters") or {}).items()
               if key not in _SDK_HYPERPARAMETERS}
-    return ", ".join(f"{key}={value if isinstance(value, str) else show(value)}" for key, value in sorted(values.items()))
+    return ", ".join(f"{key}={describe(value, model)}" for key, value in sorted(values.items()))
+
+
+def _tuning(_args: dict, step: Step, _model: Definition) -> str:
+    """Strategy, job limits, objective and ranges of a tuning step."""
+    config = thaw(step.arguments).get("HyperParameterTuningJobConfig") if step.type == "Tuning" else None
+    if not isinstance(config, dict):
+        return ""
+    limits, objective = config.get("ResourceLimits") or {}, config.get("HyperParameterTuningJobObjective") or {}
+    ranges = [f"{r.get('Name')} {r.get('MinValue')}..{r.get('MaxValue')}" if "MinValue" in r
+              else f"{r.get('Name')} in {show(r.get('Values'))}"
+              for kind in ("ContinuousParameterRanges", "IntegerParameterRanges", "CategoricalParameterRanges")
+              for r in (config.get("ParameterRanges") or {}).get(kind, [])]
+    return (f"{config.get('Strategy')}, up to {limits.get('MaxNumberOfTrainingJobs')} jobs "
+            f"({limits.get('MaxParallelTrainingJobs')} at once), {objective.get('Type', '').lower()} "
+            f"{objective.get('MetricName')}" + (f", ranges {', '.join(ranges)}" if ranges else ""))
 
 
 def _environment(args: dict, _step: Step, model: Definition) -> str:
@@ -228,6 +237,7 @@ ATTRIBUTES: list[tuple[str, Callable[[dict, Step, Definition], str]]] = [
     ("inputs", _inputs),
     ("outputs", _outputs),
     ("hyperparameters", _hyperparameters),
+    ("tuning", _tuning),
     ("environment", _environment),
     ("conditions", _conditions),
     ("branches", _branches),
@@ -245,7 +255,7 @@ ATTRIBUTES: list[tuple[str, Callable[[dict, Step, Definition], str]]] = [
 
 def attributes(step: Step, model: Definition) -> list[Attribute]:
     """The step's attributes that apply to it, in ATTRIBUTES order."""
-    args = thaw(step.arguments)
+    args = job_arguments(step.type, thaw(step.arguments))
     found = [Attribute(label, value) for label, function in ATTRIBUTES for value in [function(args, step, model)] if value]
     if step.type != step.step_class:
         found.insert(0, Attribute("definition type", step.type))

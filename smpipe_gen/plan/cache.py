@@ -25,7 +25,7 @@ from typing import Any, Iterator
 from smpipe_gen.definition import Definition, Step, thaw
 from smpipe_gen.plan.changes import leaf_changes
 from smpipe_gen.plan.model import MISSING, CacheCost, CacheOutcome, CachePrediction, CacheReason, CauseDetail, Change
-from smpipe_gen.plan.rules import CACHE_KEYS, OUTPUT_PATHS, RESOURCES, Category
+from smpipe_gen.plan.rules import CACHE_KEYS, OUTPUT_PATHS, RESOURCES, Category, job_arguments, job_kind
 from smpipe_gen.plan.values import dig, rewrite, show
 
 _STEP_REFERENCE = re.compile(r"^Steps\.(?P<step>[^.\[]+)[.\[]?(?P<path>.*)$")
@@ -66,28 +66,29 @@ def _varies_per_run(upstream: Step, path: str) -> bool:
 
 
 def _cost(step: Step) -> CacheCost | None:
-    """An upper bound of the instance hours of a job step, from its config."""
+    """An upper bound of the instance hours of a job step, from its config: instance count x
+    max runtime (x the maximum number of training jobs for a tuning step)."""
+    if step.type not in CACHE_KEYS:
+        return None
     args = thaw(step.arguments)
-    if step.type == "Tuning":
-        jobs = dig(args, "HyperParameterTuningJobConfig.ResourceLimits.MaxNumberOfTrainingJobs")
-        args, kind = args.get("TrainingJobDefinition") or {}, "Training"
-    else:
-        jobs, kind = 1, step.type
+    jobs = dig(args, "HyperParameterTuningJobConfig.ResourceLimits.MaxNumberOfTrainingJobs") \
+        if step.type == "Tuning" else 1
+    kind, args = job_kind(step.type), job_arguments(step.type, args)
     if kind not in RESOURCES:
-        return CacheCost(unknown=f"no instance limits known for {step.type} steps") if step.type in CACHE_KEYS else None
-    path, runtime_path = RESOURCES[kind]
-    resources = dig(args, path) or {}
+        return CacheCost(unknown=f"no instance limits known for {step.type} steps")
+    paths, runtime_path = RESOURCES[kind]
+    resources = next((dig(args, path) for path in paths if isinstance(dig(args, path), dict)), {})
     count, instance_type = resources.get("InstanceCount", 1), resources.get("InstanceType")
-    cost = CacheCost(instance_type=instance_type if isinstance(instance_type, str) else show(instance_type),
-                     instance_count=count if isinstance(count, int) else None)
     runtime = dig(args, runtime_path) if runtime_path else None
-    cost.max_runtime_seconds = runtime if isinstance(runtime, int) else None
+    cost = CacheCost(instance_type=instance_type if isinstance(instance_type, str) else None,
+                     instance_count=count if isinstance(count, int) else None,
+                     max_runtime_seconds=runtime if isinstance(runtime, int) else None)
     if runtime_path is None:
         cost.unknown = f"{step.type} jobs have no max runtime"
     elif cost.max_runtime_seconds is None:
         cost.unknown = "no MaxRuntimeInSeconds in the definition"
-    elif cost.instance_count is None or not isinstance(jobs, int):
-        cost.unknown = "the instance count or the number of jobs is a parameter"
+    elif cost.instance_count is None or cost.instance_type is None or not isinstance(jobs, int):
+        cost.unknown = "the instance type or count, or the number of jobs, is a parameter or missing"
     else:
         cost.max_instance_hours = round(jobs * cost.instance_count * cost.max_runtime_seconds / 3600, 2)
     return cost

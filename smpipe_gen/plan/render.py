@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 from smpipe_gen import artifacts
 from smpipe_gen.plan.model import Plan, to_json
+from smpipe_gen.plan.values import duration
 
 _SIGNS = {"added": "+", "removed": "-", "changed": "~", "renamed": "→"}
 _OUTCOMES = {"hit": "hit ", "miss": "MISS", "runs": "RUNS"}
@@ -75,9 +76,8 @@ def cost(prediction: dict[str, Any]) -> str:
         return ""
     if item["max_instance_hours"] is None:
         return f"no bound: {item['unknown']}" if item["unknown"] else ""
-    minutes = round(item["max_runtime_seconds"] / 60)
     return (f"≤ {item['max_instance_hours']:g} instance-h "
-            f"({item['instance_count']} × {item['instance_type']} × {minutes} min max runtime)")
+            f"({item['instance_count']} × {item['instance_type']} × {duration(item['max_runtime_seconds'])} max runtime)")
 
 
 def _shown_predictions(plan: dict[str, Any]) -> list[dict[str, Any]]:

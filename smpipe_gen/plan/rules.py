@@ -92,12 +92,27 @@ CACHE_KEYS: dict[str, tuple[str, ...]] = {
     "EMR": ("ClusterId", "StepConfig"),
 }
 
-# Where each job type keeps its instances and its time limit: (resources path, max runtime path).
-RESOURCES: dict[str, tuple[str, str | None]] = {
-    "Processing": ("ProcessingResources.ClusterConfig", "StoppingCondition.MaxRuntimeInSeconds"),
-    "Training": ("ResourceConfig", "StoppingCondition.MaxRuntimeInSeconds"),
-    "Transform": ("TransformResources", None),
+# Where each job type keeps its instances (the first path present) and its time limit.
+RESOURCES: dict[str, tuple[tuple[str, ...], str | None]] = {
+    "Processing": (("ProcessingResources.ClusterConfig",), "StoppingCondition.MaxRuntimeInSeconds"),
+    "Training": (("ResourceConfig", "HyperParameterTuningResourceConfig"), "StoppingCondition.MaxRuntimeInSeconds"),
+    "Transform": (("TransformResources",), None),
 }
+
+
+def job_kind(step_type: str) -> str:
+    """The kind of job a step type runs: a Tuning step runs training jobs."""
+    return "Training" if step_type == "Tuning" else step_type
+
+
+def job_arguments(step_type: str, arguments: dict) -> dict:
+    """The arguments of the job a step runs: a Tuning step's training jobs are described by
+    its TrainingJobDefinition, their hyperparameters by StaticHyperParameters."""
+    if step_type != "Tuning":
+        return arguments
+    training = dict(arguments.get("TrainingJobDefinition") or {})
+    training["HyperParameters"] = training.pop("StaticHyperParameters", {})
+    return training
 
 # Step properties that stay the same when the step runs again: none of SageMaker's. A
 # re-run gets a new job name, so its model artifacts, model name and package ARN are new; an

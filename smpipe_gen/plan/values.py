@@ -86,3 +86,10 @@ def dig(value: Any, path: str) -> Any:
             return None
         value = value.get(key)
     return value
+
+
+def duration(seconds: int) -> str:
+    """``1 h 30 min`` for 5400."""
+    hours, rest = divmod(seconds, 3600)
+    return " ".join(part for part in (f"{hours} h" if hours else "", f"{rest // 60} min" if rest // 60 else "",
+                                      f"{rest % 60} s" if rest % 60 else "") if part) or "0 s"
