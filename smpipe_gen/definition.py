@@ -457,14 +457,15 @@ def read_json(path: Path, shown: str, what: str, hint: str = RENDER_HINT) -> tup
                           where=f"{shown}:{line}" if line else shown, hint=hint) from None
 
 
-def load(project: "Project") -> Definition:
-    """The project's rendered definition with its manifest (both required)."""
+def load(project: "Project", hint: str = RENDER_HINT) -> Definition:
+    """The project's rendered definition with its manifest (both required); ``hint`` is what
+    a missing or damaged file's message suggests (a command may name its alternatives)."""
     from smpipe_gen.artifacts import Manifest
 
     shown = project.relative(project.definition_json)
-    data, text = read_json(project.definition_json, shown, "rendered definition")
+    data, text = read_json(project.definition_json, shown, "rendered definition", hint)
     manifest_shown = project.relative(project.manifest_json)
-    manifest = Manifest.from_json(read_json(project.manifest_json, manifest_shown, "rendered manifest")[0],
+    manifest = Manifest.from_json(read_json(project.manifest_json, manifest_shown, "rendered manifest", hint)[0],
                                   where=manifest_shown)
     return dataclasses.replace(from_json(data, manifest, where=shown), text=text)
 

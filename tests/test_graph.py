@@ -92,3 +92,14 @@ def test_plan_graphs_are_boxed_per_model_from_the_manifests():
         assert '  subgraph model_abalone["abalone"]' in graph and "abalone-Evaluate<br/>Metrics" in graph
     without = plan.compare(definition.from_json(before), definition.from_json(after, manifest), base="main", head="pr")
     assert "subgraph" not in without.before_graph and "subgraph" in without.after_graph
+
+
+def test_step_graph_orders_walks_and_names_cycles_in_declaration_order():
+    from smpipe_gen.graph import from_upstreams
+
+    graph = from_upstreams([("d", ["b", "c"]), ("c", ["a"]), ("b", ["a"]), ("a", []), ("e", [])])
+    assert graph.order() == ["a", "c", "b", "d", "e"]  # among ready steps, the one declared first
+    assert graph.ancestors("d") == ["c", "b", "a"] and graph.descendants("a") == ["d", "c", "b"]
+    assert graph.downstream("a") == ["c", "b"] and graph.upstream("d") == {"b", "c"}
+    graph.add_edge("d", "a")
+    assert graph.find_cycle() == ["d", "a", "c", "d"]  # upstream -> downstream, from the first declared step

@@ -50,7 +50,8 @@ def test_run_requires_local_and_rendered_artifacts(tmp_path):
     assert result.returncode == 1
     assert _error(result) == "error: run: only local runs are supported (hint: pass --local)"
     line = _error(run(tmp_path, expect=1))
-    assert line == "error: pipeline/definition.json: rendered definition not found (hint: run `smpipe-gen render`)"
+    assert line == ("error: pipeline/definition.json: rendered definition not found (hint: run `smpipe-gen render`, "
+                    "or run any SDK definition with --definition FILE --code DIR or an SDK program with --pipeline FILE.py)")
 
 
 def test_runner_never_imports_the_sagemaker_sdk():

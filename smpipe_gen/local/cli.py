@@ -23,7 +23,8 @@ def rendered_inputs(project: Project) -> tuple[Definition, artifacts.Manifest, P
     """The project's rendered definition and manifest, and the root their code paths are under."""
     from smpipe_gen import definition
 
-    model = definition.load(project)
+    model = definition.load(project, hint="run `smpipe-gen render`, or run any SDK definition with --definition "
+                                          "FILE --code DIR or an SDK program with --pipeline FILE.py")
     return model, model.manifest, project.root
 
 
