@@ -260,7 +260,7 @@ def test_example_review_flow_stale_refused_then_render_plan_apply(aws, example):
     (step,) = json.loads(planned.stdout)["steps"]
     assert step["status"] == "changed" and step["type"] == "Training"
     assert [(c["category"], c["path"], c["before"], c["after"]) for c in step["changes"]] == [
-        ("hyperparameters", "Arguments.HyperParameters.num_round", '"\\"50\\""', '"\\"60\\""')]
+        ("hyperparameters", "Arguments.HyperParameters.num_round", "50", "60")]  # decoded, as the config says
 
     done = sdk_probe("apply", "-C", str(root), env=aws.env)
     assert done.returncode == 0, done.stderr

@@ -80,15 +80,18 @@ def test_plan_graphs_are_boxed_per_model_from_the_manifests():
     from pathlib import Path
 
     from smpipe_gen import plan
+    from smpipe_gen.artifacts import Manifest
 
     pipeline = Path(__file__).resolve().parent.parent / "examples/abalone/pipeline"
-    before, manifest = (json.loads((pipeline / name).read_text()) for name in ("definition.json", "manifest.json"))
+    before, data = (json.loads((pipeline / name).read_text()) for name in ("definition.json", "manifest.json"))
     after = json.loads(json.dumps(before).replace("ml.m5.xlarge", "ml.m5.2xlarge"))
-    result = plan.compare(before, after, base="main", head="pr", manifests=(manifest, manifest))
+    manifest = Manifest.from_json(data, where="manifest.json")
+    result = plan.compare(definition.from_json(before, manifest), definition.from_json(after, manifest),
+                          base="main", head="pr")
     for graph in (result.before_graph, result.after_graph):
         assert '  subgraph model_abalone["abalone"]' in graph and "abalone-Evaluate<br/>Metrics" in graph
-    damaged = plan.compare(before, after, base="main", head="pr", manifests=({"format": 9}, manifest))
-    assert "subgraph" not in damaged.before_graph and "subgraph" in damaged.after_graph
+    without = plan.compare(definition.from_json(before), definition.from_json(after, manifest), base="main", head="pr")
+    assert "subgraph" not in without.before_graph and "subgraph" in without.after_graph
 
 
 def test_step_graph_orders_walks_and_names_cycles_in_declaration_order():

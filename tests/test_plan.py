@@ -60,7 +60,7 @@ def test_instance_type_changed_with_downstream_steps(project):
     assert (step["name"], step["status"]) == ("Train", "changed")
     assert step["changes"] == [{"category": "instance type", "path": "Arguments.ResourceConfig.InstanceType",
                                 "before": '"ml.m5.xlarge"', "after": '"ml.m5.2xlarge"', "note": ""}]
-    assert step["downstream"] == ["Evaluate", "CheckMse", "Register-RegisterModel", "Fail"]
+    assert step["downstream"] == ["Evaluate", "CheckMse", "Register", "Fail"]  # display names: no -RegisterModel
     assert result["risks"] == []
     text = plan(root).stdout
     assert 'instance type  Arguments.ResourceConfig.InstanceType: "ml.m5.xlarge" -> "ml.m5.2xlarge"' in text
@@ -81,12 +81,13 @@ def test_removed_condition_is_flagged_as_risk(project):
     statuses = {step["name"]: step["status"] for step in result["steps"]}
     assert statuses == {"CheckMse": "removed", "Fail": "removed", "Register-RegisterModel": "changed"}
     gates = [risk for risk in result["risks"] if risk["kind"] == "gate"]
-    assert {risk["where"] for risk in gates} == {"CheckMse", "Fail"}
-    assert "it guarded Register-RegisterModel, Fail" in next(r["message"] for r in gates if r["where"] == "CheckMse")
+    assert sorted(step for risk in gates for step in risk["steps"]) == ["CheckMse", "Fail"]
+    assert "it guarded Register, Fail" in next(r["message"] for r in gates if r["steps"] == ["CheckMse"])
     markdown = plan(root, "--format", "markdown")
     assert markdown.returncode == 2
     assert "#### ⚠️ Risks" in markdown.stdout
-    assert "**gate** `CheckMse`: Condition step removed" in markdown.stdout
+    assert "**gate** Condition step removed: a quality gate is gone (it guarded Register, Fail) (`CheckMse`)" \
+        in markdown.stdout
     before, after = markdown.stdout.split("<summary>Before</summary>")[1].split("<summary>After</summary>")
     assert "CheckMse{" in before and "class CheckMse,Fail removed" in before
     assert "CheckMse" not in after and "```mermaid" in after
@@ -99,7 +100,7 @@ def test_model_approval_becoming_approved_is_a_risk(project):
                                      "before": 'String, default "PendingManualApproval"',
                                      "after": 'String, default "Approved"'}]
     (risk,) = result["risks"]
-    assert risk["kind"] == "approval" and risk["where"] == "Register-RegisterModel"
+    assert risk["kind"] == "approval" and risk["steps"] == ["Register"]
 
 
 def test_explicit_base_and_unknown_ref(project):
@@ -137,7 +138,7 @@ def test_not_a_git_repository(tmp_path, rendered):
 
 def test_security_settings_are_risks(rendered):
     """Role, KMS, VPC and isolation edits on a real SDK definition, through compare()."""
-    from smpipe_gen import plan as planning
+    from smpipe_gen import definition, plan as planning
 
     before = json.loads((rendered / "variants/base/definition.json").read_text())
     before["Steps"][1]["Arguments"]["OutputDataConfig"]["KmsKeyId"] = "alias/models"
@@ -147,8 +148,8 @@ def test_security_settings_are_risks(rendered):
     train["RoleArn"] = "arn:aws:iam::123456789012:role/admin"
     train["EnableNetworkIsolation"] = False
     after["Steps"][0]["Arguments"]["NetworkConfig"]["VpcConfig"]["Subnets"] = ["subnet-public"]
-    result = planning.compare(before, after, base="a", head="b")
-    risks = {(risk.kind, risk.message) for risk in result.risks}
+    result = planning.compare(definition.from_json(before), definition.from_json(after), base="a", head="b")
+    risks = {(risk.kind.value, risk.message) for risk in result.risks}
     assert risks == {
         ("kms", 'KMS key removed: "alias/models" -> <none>'),
         ("role", 'execution role changes: "arn:aws:iam::123456789012:role/smpipe-test" -> '
@@ -180,3 +181,20 @@ def test_default_base_follows_the_pr_target_branch_named_by_ci(project):
     assert done.returncode == 2, done.stderr
     assert done.stdout.startswith("Plan: merge base with release (")
     assert "~ Train (Training)" in done.stdout
+
+
+def test_head_label_names_the_commit_or_the_pr_whatever_else_lies_in_the_tree(project):
+    """Tests and CI leave files next to the render (a __pycache__, the plan report): the title
+    still names the commit, and in CodeBuild the PR, also on a build started by hand for a PR
+    (no webhook trigger, only CODEBUILD_SOURCE_VERSION)."""
+    root, repo = project
+    sha = repo.head.commit.hexsha
+    (root / "pipeline/__pycache__").mkdir()
+    (root / "pipeline/__pycache__/pipeline.cpython-311.pyc").write_bytes(b"")
+    (root / "plan-report.md").write_text("")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("CODEBUILD_", "GITHUB_"))}
+    assert plan(root, env=clean).stdout.startswith(f"Plan: merge base with main ({sha[:8]}) -> HEAD ({sha[:8]})\n")
+    ci = dict(clean, CODEBUILD_SOURCE_VERSION="pr/5", CODEBUILD_RESOLVED_SOURCE_VERSION=sha)
+    assert plan(root, env=ci).stdout.startswith(f"Plan: merge base with main ({sha[:8]}) -> PR #5 ({sha[:8]})\n")
+    use_variant(root, "instance")  # an uncommitted render is what the working tree holds
+    assert plan(root, env=clean).stdout.startswith(f"Plan: merge base with main ({sha[:8]}) -> working tree\n")

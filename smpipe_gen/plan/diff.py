@@ -1,0 +1,222 @@
+"""The semantic diff of two definition models, turned into the machine plan.
+
+Steps are matched by name, then leftover removed/added pairs of the same type are matched by
+body (a rename). Each changed leaf of a step gets a category (rules.CATEGORY_RULES); some
+categories are risks whatever the step (rules.RISK_RULES), reported once with every step they
+touch; a removed gate, a step moved under another gate and a model approved without review are
+risks too. Added and removed steps carry their attributes; every step the head runs gets a
+predicted cache outcome (cache.py).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from smpipe_gen import drawing
+from smpipe_gen.definition import Definition, Step, thaw
+from smpipe_gen.plan import cache
+from smpipe_gen.plan.attributes import attributes
+from smpipe_gen.plan.model import (MISSING, Category, Change, ParameterDiff, Plan, Risk, RiskKind, Status,
+                                   StepDiff)
+from smpipe_gen.plan.changes import leaf_changes
+from smpipe_gen.plan.rules import RISK_RULES
+from smpipe_gen.plan.values import flatten, rewrite, show
+
+RENAME_SIMILARITY = 0.8
+
+
+def comparable(step: Step) -> dict[str, Any]:
+    """What a step's diff covers: its own body (a Condition's without its branches' steps)
+    without its name, plus the gate it sits under."""
+    body = {key: value for key, value in step.own_json().items() if key != "Name"}
+    if step.condition:
+        body["Gate"] = f"{step.condition} ({step.branch})"
+    return body
+
+
+def _similarity(before: dict[str, Any], after: dict[str, Any]) -> float:
+    old = {(p, json.dumps(v, sort_keys=True)) for p, v in flatten(before).items()}
+    new = {(p, json.dumps(v, sort_keys=True)) for p, v in flatten(after).items()}
+    return len(old & new) / max(len(old | new), 1)
+
+
+def renames(removed: list[Step], added: list[Step]) -> dict[str, str]:
+    """Old name -> new name for removed/added pairs of one type whose bodies (with renamed
+    steps' names abstracted away) are equal or nearly so; best pairs first. Repeats while new
+    renames turn up, since renaming a step changes the references of the steps reading it."""
+    result: dict[str, str] = {}
+    while True:
+        scored = []
+        for old in removed:
+            if old.name in result:
+                continue
+            for new in added:
+                if old.type != new.type or new.name in result.values():
+                    continue
+                score = _similarity(rewrite(comparable(old), {**result, old.name: new.name}), comparable(new))
+                if score >= RENAME_SIMILARITY:
+                    scored.append((score, old.name, new.name))
+        found: dict[str, str] = {}
+        for _score, old_name, new_name in sorted(scored, key=lambda s: (-s[0], s[1], s[2])):
+            if old_name not in found and new_name not in found.values():
+                found[old_name] = new_name
+        if not found:
+            return result
+        result.update(found)
+
+
+def _parameters(before: Definition, after: Definition) -> list[ParameterDiff]:
+    def spell(parameter: Any) -> str:
+        default = f", default {show(thaw(parameter.default))}" if parameter.default is not None else ""
+        return f"{parameter.type}{default}"
+
+    old = {p.name: p for p in before.parameters}
+    new = {p.name: p for p in after.parameters}
+    diffs = []
+    for name in sorted(set(old) | set(new)):
+        if name not in old:
+            diffs.append(ParameterDiff(name, Status.ADDED, MISSING, spell(new[name])))
+        elif name not in new:
+            diffs.append(ParameterDiff(name, Status.REMOVED, spell(old[name]), MISSING))
+        elif old[name] != new[name]:
+            diffs.append(ParameterDiff(name, Status.CHANGED, spell(old[name]), spell(new[name])))
+    return diffs
+
+
+def _code_files(step: Step) -> dict[str, str]:
+    """Repository path -> sha256 of the code a step runs (from the manifest)."""
+    files: dict[str, str] = {}
+    for code in step.code:
+        if code.artifact is None:
+            continue
+        if code.artifact.files:
+            files.update({f.path: f.sha256 for f in code.artifact.files})
+        else:
+            files[f"(generated {code.s3_uri.rsplit('/', 1)[-1]})"] = code.artifact.sha256
+    return files
+
+
+def code_note(old: Step, new: Step) -> str:
+    """Which repository files make the two steps' code differ ("" without manifests)."""
+    before, after = _code_files(old), _code_files(new)
+    if not before or not after:
+        return ""
+    parts = [f"{label}: {', '.join(paths)}" for label, paths in (
+        ("changed", sorted(p for p in before.keys() & after.keys() if before[p] != after[p])),
+        ("added", sorted(after.keys() - before.keys())), ("removed", sorted(before.keys() - after.keys()))) if paths]
+    return "; ".join(parts)
+
+
+def _approval(step: Step, model: Definition) -> str | None:
+    """The approval status a RegisterModel step gives by default (parameters resolved)."""
+    value = thaw(step.arguments.get("ModelApprovalStatus"))
+    if isinstance(value, dict) and isinstance(value.get("Get"), str) and value["Get"].startswith("Parameters."):
+        name = value["Get"][len("Parameters."):]
+        value = next((p.default for p in model.parameters if p.name == name), None)
+    return value if isinstance(value, str) else None
+
+
+class _Risks:
+    """Risks collected once per (kind, message), with every step that has them."""
+
+    def __init__(self) -> None:
+        self.found: dict[tuple[RiskKind, str], Risk] = {}
+
+    def add(self, kind: RiskKind, message: str, step: str) -> None:
+        risk = self.found.setdefault((kind, message), Risk(kind, message))
+        if step not in risk.steps:
+            risk.steps.append(step)
+
+
+def _risks(diffs: list[StepDiff], before: Definition, after: Definition, settings: list[Change]) -> list[Risk]:
+    risks = _Risks()
+    for diff in diffs:
+        if diff.status is Status.REMOVED and before[diff.name].type in ("Condition", "Fail"):
+            guarded = [s.display_name for s in before if s.condition == diff.name]
+            risks.add(RiskKind.GATE, f"{before[diff.name].type} step removed: a quality gate is gone"
+                      + (f" (it guarded {', '.join(guarded)})" if guarded else ""), diff.display_name)
+        for change in diff.changes:
+            if change.category in RISK_RULES:
+                kind, message = RISK_RULES[change.category]
+                risks.add(kind, message(change), diff.display_name)
+            elif change.category is Category.GATE and change.before.split(" (")[0] in after:
+                risks.add(RiskKind.GATE, f"runs under a different gate: {change.before} -> {change.after}",
+                          diff.display_name)
+            elif change.category is Category.CONDITION and after[diff.name].type == "Condition":
+                risks.add(RiskKind.GATE, f"gate condition changes: {change.before} -> {change.after}",
+                          diff.display_name)
+    renamed = {d.name: d.old_name for d in diffs if d.old_name}
+    for step in after:
+        if step.type != "RegisterModel" or _approval(step, after) != "Approved":
+            continue
+        old = before.steps.get(renamed.get(step.name, step.name))
+        was = _approval(old, before) if old else "not registered"
+        if was != "Approved":
+            risks.add(RiskKind.APPROVAL, f"models are registered as Approved without manual review (was {was})",
+                      step.display_name)
+    for change in settings:  # the pipeline's own role: the same risk as its steps' when it is the same change
+        if change.category in RISK_RULES:
+            kind, message = RISK_RULES[change.category]
+            risks.add(kind, message(change), "pipeline")
+    return list(risks.found.values())
+
+
+def _step_diff(step: Step, model: Definition, status: Status, old: Step | None = None,
+               changes: list[Change] | None = None) -> StepDiff:
+    return StepDiff(name=step.name, display_name=step.display_name, type=step.step_class, status=status,
+                    old_name=old.name if old else None, old_display_name=old.display_name if old else None,
+                    model=step.model, changes=changes or [],
+                    attributes=attributes(step, model) if status in (Status.ADDED, Status.REMOVED) else [],
+                    downstream=[model[name].display_name for name in model.downstream(step.name)])
+
+
+def _definition_settings(before: Definition, after: Definition) -> list[Change]:
+    """Pipeline-level keys of the definition (experiment config, ...) that differ."""
+    old, new = before.json(), after.json()
+    if not old:
+        return []
+    return [Change(Category.DEFINITION, key, show(old.get(key, MISSING)), show(new.get(key, MISSING)))
+            for key in sorted((set(old) | set(new)) - {"Steps", "Parameters"}) if old.get(key) != new.get(key)]
+
+
+def compare(before: Definition, after: Definition, *, base: str, head: str, settings: list[Change] | None = None,
+            environment: str | None = None) -> Plan:
+    """The machine plan from ``before`` to ``after`` (an empty definition stands for "no
+    pipeline"); ``settings`` are changed pipeline settings (manifest or DescribePipeline)."""
+    removed = [step for step in before if step.name not in after]
+    added = [step for step in after if step.name not in before]
+    renamed = renames(removed, added)
+    new_names = {new: old for old, new in renamed.items()}
+    diffs: list[StepDiff] = []
+    for step in after:
+        old = before.steps.get(new_names.get(step.name, step.name))
+        if old is None:
+            diffs.append(_step_diff(step, after, Status.ADDED))
+            continue
+        changes = leaf_changes(rewrite(comparable(old), renamed), comparable(step))
+        note = code_note(old, step) if any(c.category is Category.CODE for c in changes) else ""
+        for change in changes:
+            if change.category is Category.CODE:
+                change.note = note
+        if old.name != step.name:
+            diffs.append(_step_diff(step, after, Status.RENAMED, old, changes))
+        elif changes:
+            diffs.append(_step_diff(step, after, Status.CHANGED, None, changes))
+    diffs += [_step_diff(step, before, Status.REMOVED) for step in removed if step.name not in renamed]
+    all_settings = list(settings or []) + _definition_settings(before, after)
+    marks_after = {d.name: d.status.value for d in diffs if d.status is not Status.REMOVED}
+    marks_before = {(d.old_name or d.name): d.status.value for d in diffs if d.status is not Status.ADDED}
+    return Plan(base=base, head=head, environment=environment, steps=diffs, parameters=_parameters(before, after),
+                settings=all_settings, risks=_risks(diffs, before, after, all_settings),
+                cache=cache.predict(before, after, renamed, {d.name: c.note for d in diffs for c in d.changes if c.note}),
+                before_graph=drawing.mermaid(before, marks_before) if len(before) else "",
+                after_graph=drawing.mermaid(after, marks_after))
+
+
+def settings_changes(before: dict[str, Any], after: dict[str, Any]) -> list[Change]:
+    """Pipeline settings (from the manifest, or DescribePipeline) that differ; a role change
+    is categorized so it is reported as a risk."""
+    return [Change(Category.ROLE if key == "role_arn" else Category.PIPELINE, key,
+                   show(before.get(key, MISSING)), show(after.get(key, MISSING)))
+            for key in sorted(set(before) | set(after)) if before.get(key) != after.get(key)]

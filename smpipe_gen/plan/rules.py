@@ -1,0 +1,121 @@
+"""The plan's rules as tables: which category a changed leaf belongs to, which categories are
+risks on their own, and what SageMaker puts in each step type's cache key.
+
+First matching row wins; every row is (test, result) so a new rule is one line.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+from smpipe_gen.plan.model import MISSING, Category, Change, RiskKind
+
+CODE_URI = re.compile(r"s3://.*/[0-9a-f]{32,}/")
+_IO_WORDS = ("ProcessingInputs", "ProcessingOutputConfig", "InputDataConfig", "OutputDataConfig",
+             "TransformInput", "TransformOutput", "PropertyFiles")
+_NETWORK_WORDS = ("VpcConfig", "NetworkConfig", "EnableNetworkIsolation", "EnableInterContainerTrafficEncryption")
+
+
+def _last(path: str) -> str:
+    return re.split(r"[.\[]", path)[-1]
+
+
+def _has(*words: str) -> Callable[[str, list[str]], bool]:
+    return lambda path, _texts: any(word in path for word in words)
+
+
+# (test(path, [before text, after text]), category); the first match wins.
+CATEGORY_RULES: list[tuple[Callable[[str, list[str]], bool], Category]] = [
+    (_has("Kms"), Category.KMS),
+    (lambda path, _t: _last(path).endswith("RoleArn"), Category.ROLE),
+    (_has(*_NETWORK_WORDS), Category.NETWORK),
+    (lambda path, texts: any(CODE_URI.search(t) for t in texts)
+     or "sagemaker_submit_directory" in path or "sagemaker_program" in path, Category.CODE),
+    (lambda path, _t: "InstanceType" in _last(path), Category.INSTANCE_TYPE),
+    (lambda path, _t: "InstanceCount" in _last(path) or "VolumeSizeInGB" in _last(path), Category.RESOURCES),
+    (lambda path, _t: _last(path) in ("ImageUri", "TrainingImage", "Image"), Category.IMAGE),
+    (_has("HyperParameters"), Category.HYPERPARAMETERS),
+    (_has("Environment"), Category.ENVIRONMENT),
+    (lambda path, _t: path.startswith("CacheConfig"), Category.CACHE),
+    (lambda path, _t: path.startswith("RetryPolicies"), Category.RETRY),
+    (lambda path, _t: path.startswith("DependsOn"), Category.DEPENDENCIES),
+    (lambda path, _t: path.startswith("Gate"), Category.GATE),
+    (_has(*_IO_WORDS), Category.INPUTS_OUTPUTS),
+    (_has("Conditions"), Category.CONDITION),
+    (_has("ModelApprovalStatus"), Category.APPROVAL),
+    (_has("ContainerEntrypoint", "ContainerArguments", "AppSpecification"), Category.COMMAND),
+]
+
+
+def categorize(path: str, before: str, after: str) -> Category:
+    texts = [before, after]
+    return next((category for test, category in CATEGORY_RULES if test(path, texts)), Category.OTHER)
+
+
+def _verb(change: Change) -> str:
+    return "removed" if change.after == MISSING else "added" if change.before == MISSING else "changed"
+
+
+def _network_label(path: str) -> str:
+    return ("network isolation" if "Isolation" in path else "inter-container encryption" if "Encryption" in path
+            else "subnets" if "Subnets" in path else "security groups" if "SecurityGroup" in path
+            else "VPC configuration")
+
+
+# Categories that are risks whatever the step: category -> (risk kind, message of the change).
+# Messages carry no step name, so one change made to many steps is one risk listing them.
+RISK_RULES: dict[Category, tuple[RiskKind, Callable[[Change], str]]] = {
+    Category.ROLE: (RiskKind.ROLE, lambda c: f"execution role changes: {c.before} -> {c.after}"),
+    Category.KMS: (RiskKind.KMS, lambda c: f"KMS key {_verb(c)}: {c.before} -> {c.after}"),
+    Category.NETWORK: (RiskKind.NETWORK, lambda c: f"{_network_label(c.path)} changes: {c.before} -> {c.after}"),
+}
+
+# SageMaker's cache key per definition step type: the argument paths whose change makes a step
+# run again ("Default cache key attributes by pipeline step type", SageMaker developer guide).
+# Everything else (instance type and count, output paths, role, KMS, stopping condition, tags)
+# can change and the step still hits. Step types missing here are never cached.
+CACHE_KEYS: dict[str, tuple[str, ...]] = {
+    "Processing": ("AppSpecification", "Environment", "ProcessingInputs"),
+    "Training": ("AlgorithmSpecification", "CheckpointConfig", "DebugHookConfig", "DebugRuleConfigurations",
+                 "Environment", "HyperParameters", "InputDataConfig"),
+    "Tuning": ("HyperParameterTuningJobConfig", "TrainingJobDefinition.AlgorithmSpecification",
+               "TrainingJobDefinition.HyperParameterRanges", "TrainingJobDefinition.InputDataConfig",
+               "TrainingJobDefinition.StaticHyperParameters", "TrainingJobDefinition.TuningObjective",
+               "TrainingJobDefinitions"),
+    "AutoML": ("AutoMLJobConfig", "AutoMLJobObjective", "InputDataConfig", "ProblemType"),
+    "Transform": ("DataProcessing", "Environment", "ModelName", "TransformInput"),
+    "ClarifyCheck": ("ClarifyCheckConfig", "CheckJobConfig", "SkipCheck", "RegisterNewBaseline",
+                     "ModelPackageGroupName", "SuppliedBaselineConstraints"),
+    "QualityCheck": ("QualityCheckConfig", "CheckJobConfig", "SkipCheck", "RegisterNewBaseline",
+                     "ModelPackageGroupName", "SuppliedBaselineConstraints", "SuppliedBaselineStatistics"),
+    "EMR": ("ClusterId", "StepConfig"),
+}
+
+# Where each job type keeps its instances (the first path present) and its time limit.
+RESOURCES: dict[str, tuple[tuple[str, ...], str | None]] = {
+    "Processing": (("ProcessingResources.ClusterConfig",), "StoppingCondition.MaxRuntimeInSeconds"),
+    "Training": (("ResourceConfig", "HyperParameterTuningResourceConfig"), "StoppingCondition.MaxRuntimeInSeconds"),
+    "Transform": (("TransformResources",), None),
+}
+
+
+def job_kind(step_type: str) -> str:
+    """The kind of job a step type runs: a Tuning step runs training jobs."""
+    return "Training" if step_type == "Tuning" else step_type
+
+
+def job_arguments(step_type: str, arguments: dict) -> dict:
+    """The arguments of the job a step runs: a Tuning step's training jobs are described by
+    its TrainingJobDefinition, their hyperparameters by StaticHyperParameters."""
+    if step_type != "Tuning":
+        return arguments
+    training = dict(arguments.get("TrainingJobDefinition") or {})
+    training["HyperParameters"] = training.pop("StaticHyperParameters", {})
+    return training
+
+# Step properties that stay the same when the step runs again: none of SageMaker's. A
+# re-run gets a new job name, so its model artifacts, model name and package ARN are new; an
+# output path is new only when it contains an execution variable (cache.py checks those).
+OUTPUT_PATHS = (re.compile(r"^ProcessingOutputConfig\.Outputs\['(?P<name>[^']+)'\]\.S3Output\.S3Uri$"),
+                re.compile(r"^TransformOutput\.S3OutputPath$"))
