@@ -78,9 +78,9 @@ def test_code_objects_match_the_manifest_and_are_found_without_it():
     (code,) = train.code
     assert code.artifact.kind == "sourcedir" and "scripts/train.py" in {f.path for f in code.artifact.files}
     assert {c.artifact.kind for c in model["abalone-Preprocess"].code} == {"sourcedir", "inline"}
-    # the model steps serve with the training bundle (SAGEMAKER_SUBMIT_DIRECTORY)
-    assert model.steps_using(code.s3_uri) == ["abalone-Train", "abalone-CreateModel-CreateModel",
-                                             "abalone-Register-RegisterModel"]
+    assert model.steps_using(code.s3_uri) == ["abalone-Train"]  # each step ships its own code
+    (served,) = model["abalone-CreateModel-CreateModel"].code  # SAGEMAKER_SUBMIT_DIRECTORY
+    assert model.steps_using(served.s3_uri) == ["abalone-CreateModel-CreateModel", "abalone-Register-RegisterModel"]
     foreign = definition.load_file(EXAMPLES / "abalone/pipeline/definition.json")
     assert foreign.manifest is None and foreign["abalone-Evaluate"].step_class == "Processing"
     assert foreign["abalone-Evaluate"].origin is None and foreign.models() == {None: list(foreign.steps)}

@@ -73,10 +73,11 @@ def test_manifest_lists_every_code_object_the_definition_uses(abalone):
     uris = {a["s3_uri"] for a in manifest["artifacts"]}
     text = abalone.definition_json
     assert uris and all(uri in text for uri in uris)
-    sourcedirs = [a for a in manifest["artifacts"] if a["kind"] == "sourcedir"]
-    assert {f["path"] for f in sourcedirs[0]["files"]} == {
-        "scripts/preprocess.py", "scripts/train.py", "scripts/evaluate.py", "scripts/inference.py",
-        "scripts/requirements.txt"}  # what SAGEMAKER_REQUIREMENTS names for the inference container
+    bundles = sorted(sorted(f["path"] for f in a["files"]) for a in manifest["artifacts"] if a["kind"] == "sourcedir")
+    # each step's entry point with what it reaches (render/bundles.py), requirements.txt with every
+    # one: the containers install it (and SAGEMAKER_REQUIREMENTS names it for the inference container)
+    assert bundles == [[f"scripts/{script}.py", "scripts/requirements.txt"] for script in ("evaluate", "inference")] \
+        + [["scripts/preprocess.py", "scripts/requirements.txt"], ["scripts/requirements.txt", "scripts/train.py"]]
     assert manifest["local_data"] == {
         "s3://smpipe-examples-123456789012/abalone/raw/abalone.csv": "data/abalone.csv"}
     assert manifest["pipeline"]["role_arn"].endswith(":role/SageMakerPipelineExecution")

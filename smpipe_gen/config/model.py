@@ -269,6 +269,9 @@ class ModelConfig(_Section):
     model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
 
     source_directory: str
+    # What each step ships of source_directory: "step", what its entry point reaches (see
+    # render/bundles.py), or "source_directory", all of it for every step (as before scoping).
+    code_scope: Literal["step", "source_directory"] = "step"
     preprocess: ProcessingSection | None = None
     train: TrainSection | None = None
     tune: TuneSection | None = None

@@ -194,7 +194,7 @@ class _Checker:
             used = {r.section_name for r in self.steps.values() if r.model == model}
             for extra in config.extra_sections():
                 if extra not in used:
-                    known = ["preprocess", "train", "tune", "transform", "evaluate", "registry", "source_directory"]
+                    known = list(type(config).model_fields)
                     close = difflib.get_close_matches(extra, known, n=1)
                     self.fail(f"unknown key {extra!r}", self.sources.model_where(model, extra),
                               f"did you mean {close[0]!r}?" if close else

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 from smpipe_gen.config.model import (
     DEFAULT_INSTANCE_TYPE,
@@ -113,13 +113,16 @@ class ModuleCode:
     helpers: set[str] = field(default_factory=set)
 
 
-def generate(resolved: ResolvedPipeline) -> ModuleCode:
-    return _Generator(resolved).module()
+def generate(resolved: ResolvedPipeline, bundles: Mapping[str, list[str] | None]) -> ModuleCode:
+    """``bundles``: per step with code, the entries of its source directory it ships (see
+    bundles.py), or None for the whole directory (``code_scope: source_directory``)."""
+    return _Generator(resolved, bundles).module()
 
 
 class _Generator:
-    def __init__(self, resolved: ResolvedPipeline):
+    def __init__(self, resolved: ResolvedPipeline, bundles: Mapping[str, list[str] | None]):
         self.resolved = resolved
+        self.bundles = bundles
         self.spec = resolved.spec
         self.settings = resolved.spec.settings
         self.used: set[str] = {"Pipeline", "PipelineSession"}
@@ -251,6 +254,22 @@ class _Generator:
                     enable_network_isolation=self.lit(isolation) if isolation else None,
                     encrypt_inter_container_traffic=self.lit(True) if encrypt else None)
 
+    def code_bundle(self, step: ResolvedStep) -> tuple[list[tuple[str, Code]], Code]:
+        """Where a step's code comes from: the entries of the source directory it ships,
+        uploaded by ``upload_code`` at a key derived from their content; or, with
+        ``code_scope: source_directory``, the whole directory, as the SDK packs it."""
+        directory = self.resolved.model(step).source_directory
+        entries = self.bundles.get(step.name)
+        if entries is None:
+            return [], self.lit(directory)
+        var = f"{self.step_vars[step.name]}_code"
+        return [(var, self.upload_code(directory, entries))], Raw(var)
+
+    def upload_code(self, directory: str, entries: list[str] | None) -> Code:
+        self.helpers.add("upload_code")
+        self.use("hash_files_or_dirs", "tar_and_upload_dir")
+        return Call("upload_code", "session", self.lit(directory), *([self.lit(entries)] if entries else []))
+
     def processing_command(self, section) -> list[str]:
         """The original runs a processing entry point as a module from the source directory
         (``python -m training.training``); short-named pipelines run the file."""
@@ -372,8 +391,8 @@ class _Generator:
 
     def processing(self, step: ResolvedStep) -> list[tuple[str, Code]]:
         section: ProcessingSection = step.section
-        model = self.resolved.model(step)
         var = self.step_vars[step.name]
+        statements, source_dir = self.code_bundle(step)
         self.use("FrameworkProcessor", "SKLearn", "ProcessingInput", "ProcessingOutput", "ProcessingStep")
         processor = Call(
             "FrameworkProcessor", estimator_cls="SKLearn", framework_version="None",
@@ -405,11 +424,11 @@ class _Generator:
             outputs = [Call("ProcessingOutput", output_name=self.lit(name),
                             source=self.lit(f"{PROCESSING_OUTPUT}/{name}"))
                        for name in self.processing_outputs(step)]
-        run = Call(f"{var}_processor.run", code=self.lit(section.entry_point), source_dir=self.lit(model.source_directory),
+        run = Call(f"{var}_processor.run", code=self.lit(section.entry_point), source_dir=source_dir,
                    inputs=ListOf(inputs), outputs=ListOf(outputs),
                    arguments=self.lit(section.arguments) if section.arguments else None,
                    kms_key=self.kms)  # the SDK encrypts the code it uploads with it
-        statements: list[tuple[str, Code]] = [(f"{var}_processor", processor)]
+        statements.append((f"{var}_processor", processor))
         kwargs = dict(name=self.lit(step.name), step_args=run, **self.common_step_kwargs(step))
         if step.cls is StepClass.Metrics:
             self.use("PropertyFile")
@@ -422,16 +441,15 @@ class _Generator:
 
     # ---------------------------------------------------------------- training and tuning
 
-    def estimator(self, step: ResolvedStep) -> Code:
+    def estimator(self, step: ResolvedStep, source_dir: Code) -> Code:
         section: TrainSection = step.section
-        model = self.resolved.model(step)
         self.use("Estimator")
         metric_definitions = section.metric_definitions
         if step.cls is StepClass.Tuning and self.resolved.model(step).tune.metric_definitions:
             metric_definitions = self.resolved.model(step).tune.metric_definitions
         return Call(
             "Estimator", image_uri=self.lit(section.image), entry_point=self.lit(section.entry_point),
-            source_dir=self.lit(model.source_directory), **self.job_kwargs(section),
+            source_dir=source_dir, **self.job_kwargs(section),
             volume_size=self.lit(section.volume_size_in_gb), max_run=self.lit(section.max_runtime_seconds),
             output_path=self.lit(self.training_output_path(section)),
             base_job_name=self.lit(section.base_job_name) if section.base_job_name else None,
@@ -472,7 +490,8 @@ class _Generator:
         var = self.step_vars[step.name]
         self.use("TrainingStep")
         fit = Call(f"{var}_estimator.fit", inputs=self.training_inputs(step))
-        return [(f"{var}_estimator", self.estimator(step)),
+        statements, source_dir = self.code_bundle(step)
+        return [*statements, (f"{var}_estimator", self.estimator(step, source_dir)),
                 (var, Call("TrainingStep", name=self.lit(step.name), step_args=fit,
                            **self.common_step_kwargs(step)))]
 
@@ -491,8 +510,8 @@ class _Generator:
                 self.use(cls)
                 ranges[name] = Call(cls, self.lit(spec.min_value), self.lit(spec.max_value),
                                     scaling_type=self.lit(spec.scaling_type))
-        estimator = self.estimator(step)
-        statements: list[tuple[str, Code]] = [(f"{var}_estimator", estimator)]
+        statements, source_dir = self.code_bundle(step)
+        statements.append((f"{var}_estimator", self.estimator(step, source_dir)))
         tuner = Call("HyperparameterTuner", estimator=f"{var}_estimator",
                      objective_metric_name=self.lit(tune.objective_metric_name),
                      hyperparameter_ranges=DictOf(ranges),
@@ -516,8 +535,8 @@ class _Generator:
         """A Model of the trained artifact served by the inference toolkit (the original's
         ModelRepack: False): SAGEMAKER_PROGRAM is the module the toolkit imports (the transform
         entry point, dotted; ``inference`` without one), SAGEMAKER_SUBMIT_DIRECTORY ships the
-        source directory, SAGEMAKER_REQUIREMENTS its requirements file. Short-named pipelines
-        get the environment only with a transform entry point, as before."""
+        code that module reaches (see code_bundle), SAGEMAKER_REQUIREMENTS its requirements
+        file. Short-named pipelines get the environment only with a transform entry point."""
         model_conf = self.resolved.model(step)
         var = self.step_vars[step.name]
         env: dict[str, Code] = {}
@@ -525,11 +544,8 @@ class _Generator:
         transform = model_conf.transform
         entry_point = transform.entry_point if transform else None
         if entry_point or self.original_names:
-            self.helpers.add("upload_inference_code")
-            self.use("hash_files_or_dirs", "tar_and_upload_dir")
-            statements.append((f"{var}_code", Call("upload_inference_code", "session",
-                                                   self.lit(model_conf.source_directory),
-                                                   self.lit(entry_point or "inference.py"))))
+            statements.append((f"{var}_code", self.upload_code(model_conf.source_directory,
+                                                               self.bundles.get(step.name))))
             env = {"SAGEMAKER_PROGRAM": self.lit(dotted_module(entry_point)),
                    "SAGEMAKER_SUBMIT_DIRECTORY": Raw(f"{var}_code"),
                    "SAGEMAKER_REQUIREMENTS": self.lit(INFERENCE_REQUIREMENTS)}

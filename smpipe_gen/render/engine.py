@@ -20,12 +20,13 @@ from typing import Iterator, Mapping
 import jinja2
 
 from smpipe_gen import __version__, artifacts
-from smpipe_gen.artifacts import Manifest, PipelineSettings, StepSource, canonical_json
+from smpipe_gen.artifacts import Manifest, PipelineSettings, StepSource, canonical_json, definition_json
 from smpipe_gen.config.loader import load_config
 from smpipe_gen.config.resolve import ResolvedPipeline, resolve
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.fingerprint import installed_sdk_version
 from smpipe_gen.paths import bundle_files
+from smpipe_gen.render.bundles import code_bundles
 from smpipe_gen.render.codegen import generate
 from smpipe_gen.render.literals import comment_text, py
 
@@ -56,15 +57,25 @@ def render_project(root: Path, overrides: Mapping[str, str] | None = None,
     """``output_dir`` (besides the default pipeline/) is kept out of the code bundles, so a
     ``source_directory: .`` does not pack the previous render and make ``check`` stale."""
     resolved = validate_project(root, overrides, environment)
-    source = pipeline_source(resolved)
-    definition, manifest = build_definition(source, resolved, output_dir)
-    definition_text = canonical_json(definition)
+    files = code_files(resolved, output_dir)
+    source = pipeline_source(resolved, code_bundles(resolved, files))
+    definition, manifest = build_definition(source, resolved, files)
+    definition_text = definition_json(definition)
     manifest = artifacts.sealed(manifest, definition_text)
     return Rendered(source, definition_text, canonical_json(manifest.to_json()),
                     tuple(sorted({model.source_directory for model in resolved.spec.models.values()})))
 
 
-def pipeline_source(resolved: ResolvedPipeline) -> str:
+def code_files(resolved: ResolvedPipeline, output_dir: Path | None = None) -> dict[str, list[str]]:
+    """Per source directory, the files its code bundles may hold (paths.bundle_files),
+    repository-relative; the output directories are never among them."""
+    root = resolved.root
+    excluded = {root / artifacts.DEFAULT_OUTPUT_DIR, *([output_dir] if output_dir else [])}
+    return {directory: bundle_files(root, directory, excluded)
+            for directory in sorted({m.source_directory for m in resolved.spec.models.values()})}
+
+
+def pipeline_source(resolved: ResolvedPipeline, bundles: Mapping[str, list[str] | None]) -> str:
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("smpipe_gen.render", "templates"),
         undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False,
@@ -73,17 +84,17 @@ def pipeline_source(resolved: ResolvedPipeline) -> str:
     environment.filters["comment"] = comment_text
     template = environment.get_template("pipeline.py.j2")
     return template.render(version=__version__, config_files=resolved.spec.config_files,
-                           pipeline_name=resolved.spec.pipeline.pipelineName, code=generate(resolved))
+                           pipeline_name=resolved.spec.pipeline.pipelineName, code=generate(resolved, bundles))
 
 
 def build_definition(source: str, resolved: ResolvedPipeline,
-                     output_dir: Path | None = None) -> tuple[dict, Manifest]:
+                     files: Mapping[str, list[str]]) -> tuple[dict, Manifest]:
     """Execute the generated module offline and collect the definition and the uploads."""
     from smpipe_gen.render.manifest import code_artifacts
     from smpipe_gen.render.offline import offline_sdk, pipeline_session
 
     spec = resolved.spec
-    with _staged_sources(resolved, output_dir) as staging, offline_sdk(staging) as recorder:
+    with _staged_sources(resolved, files) as staging, offline_sdk(staging) as recorder:
         namespace: dict = {"__name__": "smpipe_generated_pipeline"}
         exec(compile(source, "pipeline/pipeline.py", "exec"), namespace)  # noqa: S102 (our own output)
         session = pipeline_session(spec.settings.region, spec.settings.bucket, recorder)
@@ -130,17 +141,16 @@ def step_sources(definition: dict, resolved: ResolvedPipeline) -> dict[str, Step
 
 
 @contextmanager
-def _staged_sources(resolved: ResolvedPipeline, output_dir: Path | None) -> Iterator[Path]:
-    """A copy of exactly the files the code bundles may hold (see paths.bundle_files): the SDK
-    tars what it finds here, and the manifest lists what it tarred, so the two agree."""
+def _staged_sources(resolved: ResolvedPipeline, files: Mapping[str, list[str]]) -> Iterator[Path]:
+    """A copy of exactly the files the code bundles may hold (see code_files): the SDK tars
+    what it finds here, and the manifest lists what it tarred, so the two agree."""
     root = resolved.root
-    excluded = {root / artifacts.DEFAULT_OUTPUT_DIR, *([output_dir] if output_dir else [])}
     previous = os.getcwd()
     with tempfile.TemporaryDirectory(prefix="smpipe-render-") as tmp:
         staging = Path(tmp)
-        for directory in sorted({m.source_directory for m in resolved.spec.models.values()}):
+        for directory, names in files.items():
             (staging / directory).mkdir(parents=True, exist_ok=True)
-            for name in bundle_files(root, directory, excluded):
+            for name in names:
                 (staging / name).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(root / name, staging / name)
         _require_entry_points(resolved, staging)

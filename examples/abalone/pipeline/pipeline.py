@@ -35,11 +35,14 @@ ROLE = 'arn:aws:iam::123456789012:role/SageMakerPipelineExecution'
 KMS_KEY = None
 
 
-def upload_inference_code(session: PipelineSession, source_dir: str, entry_point: str) -> str:
-    """Ship `source_dir` for the inference container (SAGEMAKER_SUBMIT_DIRECTORY), at a key
-    derived from its content so the same code always has the same S3 URI."""
-    key_prefix = f"{PIPELINE_NAME}/code/{hash_files_or_dirs([source_dir])}"
-    uploaded = tar_and_upload_dir(session.boto_session, BUCKET, key_prefix, entry_point, directory=source_dir,
+def upload_code(session: PipelineSession, source_dir: str, entries: list[str] | None = None) -> str:
+    """Ship `entries` of `source_dir` (its top-level files and directories; all of it when None)
+    as one sourcedir.tar.gz, at a key derived from their content: a step's code URI changes
+    only when the code it ships changes, so SageMaker's cache keeps the other steps."""
+    paths = [f"{source_dir}/{entry}" for entry in entries] if entries else [source_dir]
+    key_prefix = f"{PIPELINE_NAME}/code/{hash_files_or_dirs(paths)}"
+    uploaded = tar_and_upload_dir(session.boto_session, BUCKET, key_prefix, paths[0],
+                                  directory=None if entries else source_dir, dependencies=paths[1:],
                                   kms_key=KMS_KEY, s3_resource=session.s3_resource)
     return uploaded.s3_prefix
 
@@ -52,6 +55,11 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
     )
 
     # abalone-Preprocess: Processing (model abalone, section preprocess)
+    abalone_preprocess_code = upload_code(
+        session,
+        'scripts',
+        ['preprocess.py', 'requirements.txt'],
+    )
     abalone_preprocess_processor = FrameworkProcessor(
         estimator_cls=SKLearn,
         framework_version=None,
@@ -72,7 +80,7 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         name='abalone-Preprocess',
         step_args=abalone_preprocess_processor.run(
             code='preprocess.py',
-            source_dir='scripts',
+            source_dir=abalone_preprocess_code,
             inputs=[
                 ProcessingInput(
                     input_name='raw',
@@ -102,10 +110,15 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
     )
 
     # abalone-Train: Training (model abalone, section train)
+    abalone_train_code = upload_code(
+        session,
+        'scripts',
+        ['requirements.txt', 'train.py'],
+    )
     abalone_train_estimator = Estimator(
         image_uri='683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1',
         entry_point='train.py',
-        source_dir='scripts',
+        source_dir=abalone_train_code,
         role=ROLE,
         instance_type='ml.m5.xlarge',
         instance_count=1,
@@ -149,6 +162,11 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
     )
 
     # abalone-Evaluate: Metrics (model abalone, section evaluate)
+    abalone_evaluate_code = upload_code(
+        session,
+        'scripts',
+        ['evaluate.py', 'requirements.txt'],
+    )
     abalone_evaluate_processor = FrameworkProcessor(
         estimator_cls=SKLearn,
         framework_version=None,
@@ -174,7 +192,7 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         name='abalone-Evaluate',
         step_args=abalone_evaluate_processor.run(
             code='evaluate.py',
-            source_dir='scripts',
+            source_dir=abalone_evaluate_code,
             inputs=[
                 ProcessingInput(
                     input_name='abalone-Preprocess-input',
@@ -202,10 +220,10 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
     )
 
     # abalone-CreateModel: CreateModel (model abalone)
-    abalone_create_model_code = upload_inference_code(
+    abalone_create_model_code = upload_code(
         session,
         'scripts',
-        'inference.py',
+        ['inference.py', 'requirements.txt'],
     )
     abalone_create_model_model = Model(
         image_uri='683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1',
@@ -265,10 +283,10 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
     )
 
     # abalone-Register: RegisterModel (model abalone)
-    abalone_register_code = upload_inference_code(
+    abalone_register_code = upload_code(
         session,
         'scripts',
-        'inference.py',
+        ['inference.py', 'requirements.txt'],
     )
     abalone_register_model = Model(
         image_uri='683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1',

@@ -35,11 +35,14 @@ ROLE = 'arn:aws:iam::123456789012:role/SageMakerPipelineExecution'
 KMS_KEY = None
 
 
-def upload_inference_code(session: PipelineSession, source_dir: str, entry_point: str) -> str:
-    """Ship `source_dir` for the inference container (SAGEMAKER_SUBMIT_DIRECTORY), at a key
-    derived from its content so the same code always has the same S3 URI."""
-    key_prefix = f"{PIPELINE_NAME}/code/{hash_files_or_dirs([source_dir])}"
-    uploaded = tar_and_upload_dir(session.boto_session, BUCKET, key_prefix, entry_point, directory=source_dir,
+def upload_code(session: PipelineSession, source_dir: str, entries: list[str] | None = None) -> str:
+    """Ship `entries` of `source_dir` (its top-level files and directories; all of it when None)
+    as one sourcedir.tar.gz, at a key derived from their content: a step's code URI changes
+    only when the code it ships changes, so SageMaker's cache keeps the other steps."""
+    paths = [f"{source_dir}/{entry}" for entry in entries] if entries else [source_dir]
+    key_prefix = f"{PIPELINE_NAME}/code/{hash_files_or_dirs(paths)}"
+    uploaded = tar_and_upload_dir(session.boto_session, BUCKET, key_prefix, paths[0],
+                                  directory=None if entries else source_dir, dependencies=paths[1:],
                                   kms_key=KMS_KEY, s3_resource=session.s3_resource)
     return uploaded.s3_prefix
 
@@ -52,6 +55,11 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
     )
 
     # purchase-Preprocess: Processing (model purchase, section preprocess)
+    purchase_preprocess_code = upload_code(
+        session,
+        'scripts',
+        ['preprocess.py', 'requirements.txt'],
+    )
     purchase_preprocess_processor = FrameworkProcessor(
         estimator_cls=SKLearn,
         framework_version=None,
@@ -72,7 +80,7 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         name='purchase-Preprocess',
         step_args=purchase_preprocess_processor.run(
             code='preprocess.py',
-            source_dir='scripts',
+            source_dir=purchase_preprocess_code,
             inputs=[
                 ProcessingInput(
                     input_name='raw',
@@ -98,10 +106,15 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
     )
 
     # purchase-Train: Training (model purchase, section train)
+    purchase_train_code = upload_code(
+        session,
+        'scripts',
+        ['requirements.txt', 'train.py'],
+    )
     purchase_train_estimator = Estimator(
         image_uri='123456789012.dkr.ecr.us-east-1.amazonaws.com/smpipe-lightgbm:4.6-cpu-py3',
         entry_point='train.py',
-        source_dir='scripts',
+        source_dir=purchase_train_code,
         role=ROLE,
         instance_type='ml.m5.large',
         instance_count=1,
@@ -140,10 +153,10 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
     )
 
     # purchase-CreateModel: CreateModel (model purchase)
-    purchase_create_model_code = upload_inference_code(
+    purchase_create_model_code = upload_code(
         session,
         'scripts',
-        'inference.py',
+        ['inference.py', 'requirements.txt'],
     )
     purchase_create_model_model = Model(
         image_uri='123456789012.dkr.ecr.us-east-1.amazonaws.com/smpipe-lightgbm:4.6-cpu-py3',
@@ -204,6 +217,11 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
     )
 
     # purchase-Evaluate: Metrics (model purchase, section evaluate)
+    purchase_evaluate_code = upload_code(
+        session,
+        'scripts',
+        ['evaluate.py', 'requirements.txt'],
+    )
     purchase_evaluate_processor = FrameworkProcessor(
         estimator_cls=SKLearn,
         framework_version=None,
@@ -229,7 +247,7 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         name='purchase-Evaluate',
         step_args=purchase_evaluate_processor.run(
             code='evaluate.py',
-            source_dir='scripts',
+            source_dir=purchase_evaluate_code,
             inputs=[
                 ProcessingInput(
                     input_name='purchase-Preprocess-input',
@@ -257,10 +275,10 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
     )
 
     # purchase-Register: RegisterModel (model purchase)
-    purchase_register_code = upload_inference_code(
+    purchase_register_code = upload_code(
         session,
         'scripts',
-        'inference.py',
+        ['inference.py', 'requirements.txt'],
     )
     purchase_register_model = Model(
         image_uri='123456789012.dkr.ecr.us-east-1.amazonaws.com/smpipe-lightgbm:4.6-cpu-py3',

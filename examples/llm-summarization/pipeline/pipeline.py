@@ -28,11 +28,14 @@ ROLE = 'arn:aws:iam::123456789012:role/SageMakerPipelineExecution'
 KMS_KEY = None
 
 
-def upload_inference_code(session: PipelineSession, source_dir: str, entry_point: str) -> str:
-    """Ship `source_dir` for the inference container (SAGEMAKER_SUBMIT_DIRECTORY), at a key
-    derived from its content so the same code always has the same S3 URI."""
-    key_prefix = f"{PIPELINE_NAME}/code/{hash_files_or_dirs([source_dir])}"
-    uploaded = tar_and_upload_dir(session.boto_session, BUCKET, key_prefix, entry_point, directory=source_dir,
+def upload_code(session: PipelineSession, source_dir: str, entries: list[str] | None = None) -> str:
+    """Ship `entries` of `source_dir` (its top-level files and directories; all of it when None)
+    as one sourcedir.tar.gz, at a key derived from their content: a step's code URI changes
+    only when the code it ships changes, so SageMaker's cache keeps the other steps."""
+    paths = [f"{source_dir}/{entry}" for entry in entries] if entries else [source_dir]
+    key_prefix = f"{PIPELINE_NAME}/code/{hash_files_or_dirs(paths)}"
+    uploaded = tar_and_upload_dir(session.boto_session, BUCKET, key_prefix, paths[0],
+                                  directory=None if entries else source_dir, dependencies=paths[1:],
                                   kms_key=KMS_KEY, s3_resource=session.s3_resource)
     return uploaded.s3_prefix
 
@@ -50,6 +53,11 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
     )
 
     # summarizer-Preprocess: Processing (model summarizer, section preprocess)
+    summarizer_preprocess_code = upload_code(
+        session,
+        'scripts',
+        ['preprocess.py'],
+    )
     summarizer_preprocess_processor = FrameworkProcessor(
         estimator_cls=SKLearn,
         framework_version=None,
@@ -70,7 +78,7 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         name='summarizer-Preprocess',
         step_args=summarizer_preprocess_processor.run(
             code='preprocess.py',
-            source_dir='scripts',
+            source_dir=summarizer_preprocess_code,
             inputs=[
                 ProcessingInput(
                     input_name='raw',
@@ -106,10 +114,15 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
     )
 
     # summarizer-Train: Training (model summarizer, section train)
+    summarizer_train_code = upload_code(
+        session,
+        'scripts',
+        ['train.py'],
+    )
     summarizer_train_estimator = Estimator(
         image_uri='763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-training:2.1.0-transformers4.36.0-gpu-py310-cu121',
         entry_point='train.py',
-        source_dir='scripts',
+        source_dir=summarizer_train_code,
         role=ROLE,
         instance_type='ml.g5.2xlarge',
         instance_count=1,
@@ -156,10 +169,9 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
     )
 
     # summarizer-Register: RegisterModel (model summarizer)
-    summarizer_register_code = upload_inference_code(
+    summarizer_register_code = upload_code(
         session,
         'scripts',
-        'inference.py',
     )
     summarizer_register_model = Model(
         image_uri='763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-inference:2.1.0-transformers4.37.0-gpu-py310-cu118-ubuntu20.04',

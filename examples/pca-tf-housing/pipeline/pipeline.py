@@ -30,11 +30,14 @@ ROLE = 'arn:aws:iam::123456789012:role/SageMakerPipelineExecution'
 KMS_KEY = None
 
 
-def upload_inference_code(session: PipelineSession, source_dir: str, entry_point: str) -> str:
-    """Ship `source_dir` for the inference container (SAGEMAKER_SUBMIT_DIRECTORY), at a key
-    derived from its content so the same code always has the same S3 URI."""
-    key_prefix = f"{PIPELINE_NAME}/code/{hash_files_or_dirs([source_dir])}"
-    uploaded = tar_and_upload_dir(session.boto_session, BUCKET, key_prefix, entry_point, directory=source_dir,
+def upload_code(session: PipelineSession, source_dir: str, entries: list[str] | None = None) -> str:
+    """Ship `entries` of `source_dir` (its top-level files and directories; all of it when None)
+    as one sourcedir.tar.gz, at a key derived from their content: a step's code URI changes
+    only when the code it ships changes, so SageMaker's cache keeps the other steps."""
+    paths = [f"{source_dir}/{entry}" for entry in entries] if entries else [source_dir]
+    key_prefix = f"{PIPELINE_NAME}/code/{hash_files_or_dirs(paths)}"
+    uploaded = tar_and_upload_dir(session.boto_session, BUCKET, key_prefix, paths[0],
+                                  directory=None if entries else source_dir, dependencies=paths[1:],
                                   kms_key=KMS_KEY, s3_resource=session.s3_resource)
     return uploaded.s3_prefix
 
@@ -43,6 +46,11 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
     """Build the pipeline. Paths are relative to the repository root: call it from there."""
 
     # pca-Preprocess: Processing (model pca, section preprocess)
+    pca_preprocess_code = upload_code(
+        session,
+        'pca/scripts',
+        ['preprocess.py'],
+    )
     pca_preprocess_processor = FrameworkProcessor(
         estimator_cls=SKLearn,
         framework_version=None,
@@ -62,7 +70,7 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         name='pca-Preprocess',
         step_args=pca_preprocess_processor.run(
             code='preprocess.py',
-            source_dir='pca/scripts',
+            source_dir=pca_preprocess_code,
             inputs=[
                 ProcessingInput(
                     input_name='raw',
@@ -84,10 +92,15 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
     )
 
     # pca-Train: Training (model pca, section train)
+    pca_train_code = upload_code(
+        session,
+        'pca/scripts',
+        ['train.py'],
+    )
     pca_train_estimator = Estimator(
         image_uri='683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3',
         entry_point='train.py',
-        source_dir='pca/scripts',
+        source_dir=pca_train_code,
         role=ROLE,
         instance_type='ml.m5.large',
         instance_count=1,
@@ -118,10 +131,9 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
     )
 
     # pca-Register: RegisterModel (model pca)
-    pca_register_code = upload_inference_code(
+    pca_register_code = upload_code(
         session,
         'pca/scripts',
-        'inference.py',
     )
     pca_register_model = Model(
         image_uri='683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3',
@@ -151,6 +163,11 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
     )
 
     # mlp-Preprocess: Processing (model mlp, section preprocess)
+    mlp_preprocess_code = upload_code(
+        session,
+        'mlp/scripts',
+        ['preprocess.py'],
+    )
     mlp_preprocess_processor = FrameworkProcessor(
         estimator_cls=SKLearn,
         framework_version=None,
@@ -170,7 +187,7 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         name='mlp-Preprocess',
         step_args=mlp_preprocess_processor.run(
             code='preprocess.py',
-            source_dir='mlp/scripts',
+            source_dir=mlp_preprocess_code,
             inputs=[
                 ProcessingInput(
                     input_name='raw',
@@ -201,10 +218,15 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
     )
 
     # mlp-Train: Training (model mlp, section train)
+    mlp_train_code = upload_code(
+        session,
+        'mlp/scripts',
+        ['train.py'],
+    )
     mlp_train_estimator = Estimator(
         image_uri='763104351884.dkr.ecr.us-east-1.amazonaws.com/tensorflow-training:2.16-cpu-py310',
         entry_point='train.py',
-        source_dir='mlp/scripts',
+        source_dir=mlp_train_code,
         role=ROLE,
         instance_type='ml.m5.xlarge',
         instance_count=1,
@@ -241,6 +263,11 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
     )
 
     # mlp-Evaluate: Metrics (model mlp, section evaluate)
+    mlp_evaluate_code = upload_code(
+        session,
+        'mlp/scripts',
+        ['evaluate.py'],
+    )
     mlp_evaluate_processor = FrameworkProcessor(
         estimator_cls=SKLearn,
         framework_version=None,
@@ -265,7 +292,7 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
         name='mlp-Evaluate',
         step_args=mlp_evaluate_processor.run(
             code='evaluate.py',
-            source_dir='mlp/scripts',
+            source_dir=mlp_evaluate_code,
             inputs=[
                 ProcessingInput(
                     input_name='mlp-Preprocess-input',
@@ -293,10 +320,9 @@ def get_pipeline(session: PipelineSession) -> Pipeline:
     )
 
     # mlp-Register: RegisterModel (model mlp)
-    mlp_register_code = upload_inference_code(
+    mlp_register_code = upload_code(
         session,
         'mlp/scripts',
-        'inference.py',
     )
     mlp_register_model = Model(
         image_uri='763104351884.dkr.ecr.us-east-1.amazonaws.com/tensorflow-inference:2.16-cpu',

@@ -1,0 +1,97 @@
+"""What a step's code bundle holds (render/bundles.py), on source trees in the layouts users have:
+flat script folders (the examples, the template), the original framework's package per step,
+shared helper packages, relative and dynamic imports. No SDK: the analysis only parses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from helpers import write
+from smpipe_gen.render.bundles import step_entries, top_entries
+
+
+def tree(root: Path, files: dict[str, str]) -> list[str]:
+    for name, text in files.items():
+        write(root / name, text)
+    return sorted(files)
+
+
+def test_flat_scripts_ship_their_own_file_and_what_they_import(tmp_path):
+    files = tree(tmp_path, {
+        "preprocess.py": "import pandas as pd\nfrom features import build\n",
+        "features.py": "import numpy\nfrom . import nothing_here\n",
+        "train.py": "import xgboost\n",
+        "evaluate.py": "from inference import model_fn\n",
+        "inference.py": "import os\n",
+        "requirements.txt": "xgboost\n",
+        "columns.json": "[]\n",
+    })
+    assert step_entries(tmp_path, files, "preprocess.py") == ["columns.json", "features.py", "preprocess.py",
+                                                             "requirements.txt"]
+    assert step_entries(tmp_path, files, "train.py") == ["columns.json", "requirements.txt", "train.py"]
+    assert step_entries(tmp_path, files, "evaluate.py") == ["columns.json", "evaluate.py", "inference.py",
+                                                           "requirements.txt"]
+
+
+def test_the_original_layout_ships_the_step_package_and_the_packages_it_imports(tmp_path):
+    """One package per step (``training/training.py``, run as ``python -m training.training``
+    or as a script), a shared ``common`` package, the model's conf beside them."""
+    files = tree(tmp_path, {
+        "training/__init__.py": "",
+        "training/training.py": "from training.helpers import fit\nimport common.metrics as m\n",
+        "training/helpers.py": "from .losses import mse\n",
+        "training/losses.py": "",
+        "training/requirements.txt": "lightgbm\n",
+        "common/__init__.py": "",
+        "common/metrics.py": "from common import io\n",
+        "common/io.py": "",
+        "preprocessing/__init__.py": "",
+        "preprocessing/preprocessing.py": "import common.io\n",
+        "conf/conf.yaml": "conf: {}\n",
+        "requirements.txt": "pandas\n",
+    })
+    inputs = ["conf/conf.yaml"]
+    assert step_entries(tmp_path, files, "training/training.py", inputs) == ["common", "requirements.txt", "training"]
+    assert step_entries(tmp_path, files, "preprocessing/preprocessing.py", inputs) == [
+        "common", "preprocessing", "requirements.txt"]
+
+
+def test_a_script_run_from_its_own_directory_finds_its_siblings(tmp_path):
+    """The training toolkit runs ``src/train.py`` as a script: ``import utils`` finds
+    ``src/utils.py``; and a helper package imported only through a submodule counts too."""
+    files = tree(tmp_path, {"src/train.py": "import utils\nfrom lib.deep import thing\n", "src/utils.py": "",
+                            "lib/deep.py": "", "tools/unused.py": ""})
+    assert step_entries(tmp_path, files, "src/train.py") == ["lib", "src"]
+
+
+def test_imports_are_followed_transitively_and_dynamic_ones_with_a_literal_name(tmp_path):
+    files = tree(tmp_path, {
+        "run.py": "import a\n",
+        "a.py": "def f():\n    import b\n",
+        "b.py": "import importlib\nplugin = importlib.import_module('plugins.fast')\n",
+        "plugins/fast.py": "",
+        "plugins/slow.py": "",
+        "c.py": "",
+        "loader.py": "mod = __import__('c')\n",
+    })
+    assert step_entries(tmp_path, files, "run.py") == ["a.py", "b.py", "plugins", "run.py"]
+    assert step_entries(tmp_path, files, "loader.py") == ["c.py", "loader.py"]
+
+
+def test_resource_directories_ship_and_unused_code_directories_do_not(tmp_path):
+    files = tree(tmp_path, {"train.py": "", "assets/vocab.txt": "a\n", "tests/test_train.py": "import train\n",
+                            "notebooks/explore.py": ""})
+    assert step_entries(tmp_path, files, "train.py") == ["assets", "train.py"]
+
+
+def test_the_render_inputs_never_ship(tmp_path):
+    """A model whose source_directory is the repository root: its config and env files stay out."""
+    files = tree(tmp_path, {"train.py": "", "conf/conf.yaml": "", "env.env": "", "environments/dev.env": "",
+                            "README.md": "# model\n"})
+    inputs = ["conf/conf.yaml", "env.env", "environments/dev.env"]
+    assert step_entries(tmp_path, files, "train.py", inputs) == ["README.md", "train.py"]
+
+
+def test_a_file_the_analysis_cannot_parse_ships_the_whole_directory(tmp_path):
+    files = tree(tmp_path, {"train.py": "import helpers\n", "helpers.py": "def broken(:\n", "other.py": ""})
+    assert step_entries(tmp_path, files, "train.py") == top_entries(files) == ["helpers.py", "other.py", "train.py"]
