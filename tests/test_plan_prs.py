@@ -154,9 +154,10 @@ def test_hyperparameter_reruns_training_and_what_reads_its_model(prs):
                              "max_instance_hours": 0.83, "unknown": ""}
 
 
-def test_one_line_of_train_py_misses_exactly_the_steps_whose_code_uri_changed(prs):
-    """The prediction follows the code URIs: a step misses for its code iff a code object it
-    runs changed (today one source bundle per model, so every step of the model)."""
+def test_one_line_of_train_py_reruns_only_what_ships_it_or_reads_its_model(prs):
+    """Each step ships only what its entry point reaches (render/bundles.py): editing train.py
+    changes the code URI of the training step alone. Preprocess keeps its cache and the plan
+    says why; Evaluate misses for the new model it reads, not for code."""
     from smpipe_gen import definition
 
     root = prs["train_line"]
@@ -165,15 +166,16 @@ def test_one_line_of_train_py_misses_exactly_the_steps_whose_code_uri_changed(pr
     head = definition.load_file(root / "pipeline/definition.json")
     code_changed = {s.display_name for s in head if s.name in base
                     and [c.s3_uri for c in s.code] != [c.s3_uri for c in base[s.name].code]}
-    assert "abalone-Train" in code_changed
+    assert code_changed == {"abalone-Train"}
     result = machine_plan(root)
-    cache = {p["display_name"]: p for p in result["cache"] if p["job"]}
-    missed_for_code = {name for name, p in cache.items() if "code changed" in [c["reason"] for c in p["causes"]]}
-    assert missed_for_code == code_changed & set(cache)
-    for name in missed_for_code:
-        (code,) = [c for c in cache[name]["causes"] if c["reason"] == "code changed"]
-        assert code["detail"] == "changed: scripts/train.py"
-        assert cache[name]["outcome"] == "miss"
+    cache = outcomes(result)
+    assert cache["abalone-Preprocess"] == ("hit", [EXPIRY, "unchanged"])
+    assert cache["abalone-Train"] == ("miss", ["code changed"])
+    assert cache["abalone-Evaluate"] == ("miss", ["upstream output changed"])
+    details = {p["display_name"]: [c["detail"] for c in p["causes"]] for p in result["cache"]}
+    assert details["abalone-Preprocess"][1] == "scripts/train.py changed, but this step does not ship it"
+    assert details["abalone-Train"] == ["changed: scripts/train.py"]
+    assert result["cache_summary"]["hits"] == ["abalone-Preprocess"]
 
 
 def test_added_step_shows_every_attribute_and_misses(prs):

@@ -19,6 +19,7 @@ SageMaker's rules, as its developer guide states them:
 
 from __future__ import annotations
 
+import posixpath
 import re
 from typing import Any, Iterator
 
@@ -47,6 +48,37 @@ def _gets(value: Any) -> Iterator[str]:
     elif isinstance(value, list):
         for item in value:
             yield from _gets(item)
+
+
+def code_files(step: Step) -> dict[str, str]:
+    """Repository path -> sha256 of the code a step runs (from the manifest)."""
+    files: dict[str, str] = {}
+    for code in step.code:
+        if code.artifact is None:
+            continue
+        if code.artifact.files:
+            files.update({f.path: f.sha256 for f in code.artifact.files})
+        else:
+            files[f"(generated {code.s3_uri.rsplit('/', 1)[-1]})"] = code.artifact.sha256
+    return files
+
+
+def changed_code(before: Definition, after: Definition) -> set[str]:
+    """Repository files some step runs whose content differs between the two renders."""
+    old = {path: sha for step in before for path, sha in code_files(step).items()}
+    return {path for step in after for path, sha in code_files(step).items() if old.get(path, sha) != sha}
+
+
+def _untouched_code(step: Step, changed: set[str]) -> str:
+    """The changed files next to this step's code that its bundle does not hold (each step
+    ships only what its entry point reaches), so they leave its cache key alone."""
+    own = [path for path in code_files(step) if not path.startswith("(generated")]
+    if not own or not changed:
+        return ""
+    directory = posixpath.commonpath([posixpath.dirname(path) for path in own])
+    near = sorted(path for path in changed - set(own) if not directory or path.startswith(directory + "/"))
+    return f"{', '.join(near)} changed, but this step does not ship {'it' if len(near) == 1 else 'them'}" \
+        if near else ""
 
 
 def _varies_per_run(upstream: Step, path: str) -> bool:
@@ -164,7 +196,7 @@ def _upstream_causes(gets: list[str], after: Definition, outcomes: dict[str, Cac
 
 
 def _predict(step: Step, before: Definition, after: Definition, renamed: dict[str, str],
-             outcomes: dict[str, CachePrediction], notes: dict[str, str]) -> CachePrediction:
+             outcomes: dict[str, CachePrediction], notes: dict[str, str], changed: set[str]) -> CachePrediction:
     job = step.type in CACHE_KEYS
     prediction = CachePrediction(step=step.name, display_name=step.display_name, type=step.step_class,
                                  outcome=CacheOutcome.RUNS, job=job, cost=_cost(step),
@@ -187,7 +219,9 @@ def _predict(step: Step, before: Definition, after: Definition, renamed: dict[st
     causes += _expression_causes(step, before, after, outcomes)
     misses = [c for c in causes if c.reason is not CacheReason.FIXED_UPSTREAM_PATH]
     prediction.outcome = CacheOutcome.MISS if misses else CacheOutcome.HIT
-    prediction.causes = causes if misses else [_hit_cause(step, old)] + causes
+    kept = _untouched_code(step, changed)
+    prediction.causes = causes if misses else \
+        [_hit_cause(step, old)] + ([CauseDetail(CacheReason.UNCHANGED, kept)] if kept else []) + causes
     return prediction
 
 
@@ -207,11 +241,11 @@ def _hit_cause(step: Step, old: Step | None) -> CauseDetail:
 
 
 def predict(before: Definition, after: Definition, renamed: dict[str, str],
-            code_notes: dict[str, str] | None = None) -> list[CachePrediction]:
+            code_notes: dict[str, str] | None = None, changed: set[str] | None = None) -> list[CachePrediction]:
     """One prediction per step of ``after``, in definition order; ``code_notes`` name the files
-    behind each step's code change."""
+    behind each step's code change, ``changed`` every code file that changed (changed_code)."""
     outcomes: dict[str, CachePrediction] = {}
     for name in after.order():
-        outcomes[name] = _predict(after[name], before, after, renamed, outcomes, code_notes or {})
+        outcomes[name] = _predict(after[name], before, after, renamed, outcomes, code_notes or {}, changed or set())
     return [outcomes[step.name] for step in after]
 

@@ -84,22 +84,9 @@ def _parameters(before: Definition, after: Definition) -> list[ParameterDiff]:
     return diffs
 
 
-def _code_files(step: Step) -> dict[str, str]:
-    """Repository path -> sha256 of the code a step runs (from the manifest)."""
-    files: dict[str, str] = {}
-    for code in step.code:
-        if code.artifact is None:
-            continue
-        if code.artifact.files:
-            files.update({f.path: f.sha256 for f in code.artifact.files})
-        else:
-            files[f"(generated {code.s3_uri.rsplit('/', 1)[-1]})"] = code.artifact.sha256
-    return files
-
-
 def code_note(old: Step, new: Step) -> str:
     """Which repository files make the two steps' code differ ("" without manifests)."""
-    before, after = _code_files(old), _code_files(new)
+    before, after = cache.code_files(old), cache.code_files(new)
     if not before or not after:
         return ""
     parts = [f"{label}: {', '.join(paths)}" for label, paths in (
@@ -209,7 +196,8 @@ def compare(before: Definition, after: Definition, *, base: str, head: str, sett
     marks_before = {(d.old_name or d.name): d.status.value for d in diffs if d.status is not Status.ADDED}
     return Plan(base=base, head=head, environment=environment, steps=diffs, parameters=_parameters(before, after),
                 settings=all_settings, risks=_risks(diffs, before, after, all_settings),
-                cache=cache.predict(before, after, renamed, {d.name: c.note for d in diffs for c in d.changes if c.note}),
+                cache=cache.predict(before, after, renamed, {d.name: c.note for d in diffs for c in d.changes if c.note},
+                                    cache.changed_code(before, after)),
                 before_graph=drawing.mermaid(before, marks_before) if len(before) else "",
                 after_graph=drawing.mermaid(after, marks_after))
 
