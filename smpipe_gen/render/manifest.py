@@ -16,8 +16,11 @@ from smpipe_gen.render.offline import Upload
 
 
 def code_artifacts(uploads: dict[str, Upload], root: Path) -> list[CodeArtifact]:
-    """One manifest entry per recorded upload, sorted by S3 URI."""
-    return [_artifact(uploads[uri], Path(root)) for uri in sorted(uploads)]
+    """One manifest entry per recorded upload, in the order of the files they hold (then S3
+    URI): an edited script changes its bundle's URI and digests in place, instead of moving
+    the whole entry to where its new hash sorts."""
+    found = [_artifact(upload, Path(root)) for upload in uploads.values()]
+    return sorted(found, key=lambda a: ([f.path for f in a.files], a.kind, a.s3_uri))
 
 
 def _artifact(upload: Upload, root: Path) -> CodeArtifact:
