@@ -95,3 +95,5 @@ def test_the_render_inputs_never_ship(tmp_path):
 def test_a_file_the_analysis_cannot_parse_ships_the_whole_directory(tmp_path):
     files = tree(tmp_path, {"train.py": "import helpers\n", "helpers.py": "def broken(:\n", "other.py": ""})
     assert step_entries(tmp_path, files, "train.py") == top_entries(files) == ["helpers.py", "other.py", "train.py"]
+    (tmp_path / "helpers.py").write_text("x = " + "-" * 2_000_000 + "1\n")  # deeper than the parser goes
+    assert step_entries(tmp_path, files, "train.py") == top_entries(files)

@@ -115,8 +115,8 @@ def _reached_files(directory: Path, files: set[str], entry_point: str) -> set[st
         reached.add(path)
         try:
             tree = ast.parse((directory / path).read_bytes(), filename=path)
-        except (SyntaxError, ValueError, OSError):  # ValueError: NUL bytes
-            return None
+        except (SyntaxError, ValueError, OSError, RecursionError, MemoryError):  # ValueError: NUL bytes;
+            return None  # the last two: a file nested deeper than the parser goes (hostile or generated)
         for module, names in _imports(tree, path, roots):
             todo.extend(_module_files(module, names, files))
     return reached
