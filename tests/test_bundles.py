@@ -80,16 +80,16 @@ def test_imports_are_followed_transitively_and_dynamic_ones_with_a_literal_name(
 
 def test_resource_directories_ship_and_unused_code_directories_do_not(tmp_path):
     files = tree(tmp_path, {"train.py": "", "assets/vocab.txt": "a\n", "tests/test_train.py": "import train\n",
-                            "notebooks/explore.py": ""})
-    assert step_entries(tmp_path, files, "train.py") == ["assets", "train.py"]
+                            "notebooks/explore.py": "", "README.md": "", "docs/usage.rst": "", "dag.png": ""})
+    assert step_entries(tmp_path, files, "train.py") == ["assets", "dag.png", "train.py"]
 
 
 def test_the_render_inputs_never_ship(tmp_path):
     """A model whose source_directory is the repository root: its config and env files stay out."""
     files = tree(tmp_path, {"train.py": "", "conf/conf.yaml": "", "env.env": "", "environments/dev.env": "",
-                            "README.md": "# model\n"})
+                            "columns.yaml": ""})
     inputs = ["conf/conf.yaml", "env.env", "environments/dev.env"]
-    assert step_entries(tmp_path, files, "train.py", inputs) == ["README.md", "train.py"]
+    assert step_entries(tmp_path, files, "train.py", inputs) == ["columns.yaml", "train.py"]
 
 
 def test_a_file_the_analysis_cannot_parse_ships_the_whole_directory(tmp_path):

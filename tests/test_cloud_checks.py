@@ -25,7 +25,7 @@ conf:
         entry_point: train.py
         instance_type: {train_instance}
       transform:
-        image_uri: {ECR}
+        image_uri: {transform_image}
         entry_point: {inference}
         instance_type: {transform_instance}
         env:
@@ -49,7 +49,7 @@ conf:
 """
 GOOD = dict(pre_image=ECR, train_image=ECR, pre_instance="ml.m5.xlarge", train_instance="ml.m5.xlarge",
             transform_instance="ml.m5.xlarge", endpoint_instance="ml.t2.medium", inference="inference.py",
-            program="inference", ECR=ECR)
+            program="inference", ECR=ECR, transform_image=ECR)
 
 
 def validate(tmp_path: Path, **changes: str) -> tuple[int, list[str], str]:
@@ -89,6 +89,16 @@ def test_an_image_outside_ecr_is_a_warning(tmp_path):
     assert code == 0, stderr
     assert "warning: conf/conf.yaml:6: conf.models.m.preprocess.image_uri: image 'python:3.11' is not in Amazon ECR" \
         in stderr
+
+
+def test_a_placeholder_nothing_pulls_is_a_warning(tmp_path):
+    """The transform job serves the model, whose image is the registry's: the original's lgbm
+    example leaves a placeholder in transform.image_uri, and its repository must load."""
+    code, errors, stderr = validate(tmp_path, transform_image="refer-transform/docker-to-built-inference-image")
+    assert code == 0, stderr
+    assert ("warning: conf/conf.yaml:14: conf.models.m.transform.image_uri: image "
+            "'refer-transform/docker-to-built-inference-image' is a placeholder, not an image URI; it is not used: "
+            "the model's image is registry.InferenceSpecification.image_uri") in stderr
 
 
 @pytest.mark.parametrize("field, value, line, message", [

@@ -4,7 +4,8 @@
   (``<12-digit account>.dkr.ecr.<region>.amazonaws.com/<repository>[:tag|@sha256:digest]``)
   in the pipeline's own region: the rendered definition gives no private-registry access, and
   SageMaker pulls ECR images from the job's region only. Placeholders (``xxxxxxxxxxxx``,
-  ``refer-transform/docker-to-built-inference-image``) and typographic quotes fail here.
+  ``refer-transform/docker-to-built-inference-image``) and typographic quotes fail here, but for
+  a transform ``image_uri`` that nothing pulls (the model's image is the registry's): a warning.
 - Instance types: each must be one the SageMaker API accepts for that job type (processing,
   training, transform, endpoint): the enums of botocore's SageMaker service model, read offline
   from the installed botocore (the same one apply talks to the API with).
@@ -140,6 +141,11 @@ def _sections(spec: PipelineSpec) -> Iterator[tuple[str, str, str, Any]]:
             yield model, name, "processing", section
 
 
+def _registry_image(config: Any) -> str | None:
+    inference = config.registry.InferenceSpecification if config.registry else None
+    return inference.image_uri if inference else None
+
+
 def _get(section: Any, key: str) -> Any:
     return section.get(key) if isinstance(section, dict) else getattr(section, key, None)
 
@@ -154,16 +160,28 @@ def check(spec: PipelineSpec, sources: Any, root: Path) -> list[SmpipeError]:
         if problem:
             errors.append(SmpipeError(problem[0], where=where, hint=problem[1]))
 
+    def warn(problem: tuple[str, str] | None, where: str) -> None:
+        if problem:
+            print(f"warning: {SmpipeError(problem[0], where=where, hint=problem[1])}", file=sys.stderr)
+
     def image(uri: str, where: str) -> None:
         fail(image_problem(uri, region), where)
-        doubt = foreign_registry(uri)
-        if doubt:
-            print(f"warning: {SmpipeError(doubt[0], where=where, hint=doubt[1])}", file=sys.stderr)
+        warn(foreign_registry(uri), where)
 
     for model, name, job, section in _sections(spec):
         for key in ("image_uri", "base_image_uri"):
-            if isinstance(_get(section, key), str):
-                image(_get(section, key), sources.model_where(model, name, key))
+            uri = _get(section, key)
+            if not isinstance(uri, str):
+                continue
+            if name == "transform" and key == "image_uri" and _registry_image(spec.models[model]):
+                # the transform job serves the model, whose image is the registry's (as in the
+                # original, whose lgbm example leaves a placeholder here): nothing pulls this one
+                problem = image_problem(uri, region) or foreign_registry(uri)
+                warn(problem and (f"{problem[0]}; it is not used: the model's image is "
+                                  "registry.InferenceSpecification.image_uri", "remove it or fix it"),
+                     sources.model_where(model, name, key))
+                continue
+            image(uri, sources.model_where(model, name, key))
         fail(instance_problem(_get(section, "instance_type"), job), sources.model_where(model, name, "instance_type"))
         entry = _get(section, "entry_point")
         source_dir = Path(root) / spec.models[model].source_directory

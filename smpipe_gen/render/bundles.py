@@ -14,7 +14,8 @@ step of the model, so Preprocess and Evaluate lost their cache too. A step now s
   data and config files a script may open by path, which no analysis can see);
 
 but never the render's own inputs (config and environment files): a job gets its settings
-through the definition, and a description edit must not re-run every step. Top-level entries
+through the definition, and a description edit must not re-run every step; nor documentation
+(``*.md``, ``*.rst``) unless the entry point reaches it as part of a package it imports. Top-level entries
 are the unit because that is how the SDK ships dependencies (a directory keeps its layout
 under its name). A reached file that does not parse ships the whole directory, as
 ``code_scope: source_directory`` does for every step.
@@ -32,6 +33,7 @@ from smpipe_gen.config.model import StepClass
 from smpipe_gen.config.resolve import ResolvedPipeline, ResolvedStep
 
 ModulePath = tuple[str, ...]
+DOCUMENTATION = (".md", ".rst")  # read by people, not by jobs
 INFERENCE_MODULE = "inference.py"  # what the inference toolkit imports without SAGEMAKER_PROGRAM
 _JOB_CLASSES = (StepClass.Processing, StepClass.Metrics, StepClass.Training, StepClass.Tuning)
 _MODEL_CLASSES = (StepClass.CreateModel, StepClass.RegisterModel)
@@ -95,7 +97,7 @@ def step_entries(directory: Path, files: Iterable[str], entry_point: str | None,
     if reached is None:
         return top_entries(shipped)
     python_entries = {name.split("/", 1)[0] for name in shipped if name.endswith(".py")}
-    resources = set(top_entries(shipped)) - python_entries
+    resources = set(top_entries(name for name in shipped if not name.endswith(DOCUMENTATION))) - python_entries
     return sorted(resources | {name.split("/", 1)[0] for name in reached})
 
 
