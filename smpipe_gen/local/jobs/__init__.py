@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from smpipe_gen.errors import SmpipeError
+from smpipe_gen.local.bootstrap import Prepared
 from smpipe_gen.local.code import CodeArtifacts
 from smpipe_gen.local.expressions import Resolver
 from smpipe_gen.local.sandbox import Sandbox, host_env, python_env
@@ -84,14 +85,14 @@ class JobContext:
         return {"PIP_TARGET": str(site), "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PYTHONPATH": path}
 
     def materialize_input(self, box: Sandbox, uri: str, target: Path, what: str,
-                          unpacked: dict[str, str] | None = None) -> None:
+                          prepared: Prepared | None = None) -> None:
         """Copy an input from the store (or the code manifest) into the job, or fail naming it.
-        ``unpacked``: code inputs already mounted unpacked (see mount_unpacked)."""
+        ``prepared``: what the runner did for a bootstrap among the inputs (see local/bootstrap.py)."""
         artifact = self.code.get(uri)
         if artifact is not None:
             box_rewrite = None if box.isolated else str(box.opt_ml)
             self._warn_drift(artifact)
-            self.code.materialize(artifact, target, box_rewrite, unpacked)
+            self.code.materialize(artifact, target, box_rewrite, prepared)
             return
         target.mkdir(parents=True, exist_ok=True)
         if self.store.materialize(uri, target) == 0:

@@ -4,6 +4,7 @@ outputs published to their S3 URIs when it exits 0."""
 from __future__ import annotations
 
 from smpipe_gen.errors import SmpipeError
+from smpipe_gen.local.bootstrap import Prepared
 from smpipe_gen.local.jobs import JobContext, StepResult, write_json
 from smpipe_gen.local.sandbox import OPT_ML
 
@@ -27,14 +28,14 @@ def run(ctx: JobContext) -> StepResult:
         s3 = item["S3Input"]
         inputs.append((name, s3["S3Uri"], _local_path(ctx, s3["LocalPath"], f"input {name!r}")))
     # code bundles first: a bootstrap among the other inputs then skips unpacking them again
-    unpacked: dict[str, str] = {}
+    prepared = Prepared()
     for name, uri, local in inputs:
         bundle = ctx.mount_unpacked(box, uri, local.rstrip("/"))
         if bundle:
-            unpacked[local.rstrip("/")] = bundle
+            prepared.unpacked[local.rstrip("/")] = bundle
     for name, uri, local in inputs:
-        if local.rstrip("/") not in unpacked:
-            ctx.materialize_input(box, uri, box.host(local), f"input {name!r}", unpacked)
+        if local.rstrip("/") not in prepared.unpacked:
+            ctx.materialize_input(box, uri, box.host(local), f"input {name!r}", prepared)
     outputs = args.get("ProcessingOutputConfig", {}).get("Outputs", [])
     for item in outputs:
         box.host(_local_path(ctx, item["S3Output"]["LocalPath"], f"output {item['OutputName']!r}")).mkdir(
