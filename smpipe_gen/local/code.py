@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-import re
 import shutil
 import tarfile
 import threading
@@ -14,6 +13,7 @@ from pathlib import Path
 from smpipe_gen import artifacts
 from smpipe_gen.artifacts import CodeArtifact, Manifest, SourceFile, sha256_file
 from smpipe_gen.errors import SmpipeError
+from smpipe_gen.local import bootstrap
 from smpipe_gen.local.sandbox import rewrite
 from smpipe_gen.local.store import warn_damaged
 
@@ -76,14 +76,14 @@ class CodeArtifacts:
         return digest
 
     def materialize(self, artifact: CodeArtifact, target_dir: Path, opt_ml: str | None = None,
-                    unpacked: dict[str, str] | None = None) -> Path:
+                    prepared: bootstrap.Prepared | None = None) -> Path:
         """Write the object as S3 would deliver it, named like the URI's last component.
         ``opt_ml`` rewrites /opt/ml in inline scripts when there is no mount namespace;
-        ``unpacked`` (see skip_unpacking) drops a bootstrap's unpacking of an already unpacked bundle."""
+        ``prepared`` leaves out of a bootstrap what the runner did for it (see bootstrap.rewrite)."""
         target = Path(target_dir) / artifact.s3_uri.rsplit("/", 1)[-1]
         target.parent.mkdir(parents=True, exist_ok=True)
         if artifact.kind == "inline":
-            content = skip_unpacking(artifact.content or "", unpacked or {})
+            content = bootstrap.rewrite(artifact.content or "", prepared or bootstrap.Prepared())
             if opt_ml:
                 content = rewrite(content, opt_ml)
             target.write_text(content, encoding="utf-8")
@@ -184,14 +184,3 @@ class CodeArtifacts:
 def _is_tarball(path: Path) -> bool:
     return path.name.endswith((".tar.gz", ".tgz", ".tar")) and tarfile.is_tarfile(path)
 
-
-def skip_unpacking(script: str, unpacked: dict[str, str]) -> str:
-    """A bootstrap script without its ``tar -xzf BUNDLE`` right after ``cd DIR`` when DIR is a
-    code input already unpacked (``unpacked``: container directory -> bundle name); the files it
-    would have unpacked are already there, and the directory is read-only."""
-    def drop(match: re.Match) -> str:
-        directory, bundle = match.group(1).rstrip("/"), match.group(2)
-        if unpacked.get(directory) != bundle:
-            return match.group(0)
-        return f"cd {match.group(1)}\n# {bundle} is already unpacked here (read-only, by smpipe-gen run --local)\n"
-    return re.sub(r"(?m)^cd (\S+)\ntar -xzf (\S+)\n", drop, script) if unpacked else script

@@ -190,8 +190,9 @@ def host_env(pass_aws: bool) -> dict[str, str]:
     return env
 
 
-def python_env(base: dict[str, str], shim_dir: Path) -> dict[str, str]:
-    """Environment whose ``python``/``python3`` is the interpreter running smpipe-gen."""
+def python_env(base: dict[str, str], shim_dir: Path, commands: Path | None = None) -> dict[str, str]:
+    """Environment whose ``python``/``python3`` is the interpreter running smpipe-gen, then the
+    ``commands`` directory (of packages installed for the job)."""
     bin_dir = str(Path(sys.executable).parent)
     shim_dir.mkdir(parents=True, exist_ok=True)
     for name in ("python", "python3"):
@@ -200,7 +201,7 @@ def python_env(base: dict[str, str], shim_dir: Path) -> dict[str, str]:
             shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
             shim.chmod(0o755)
     env = dict(base)
-    env["PATH"] = os.pathsep.join([bin_dir, str(shim_dir), base.get("PATH", os.defpath)])
+    env["PATH"] = os.pathsep.join([bin_dir, str(shim_dir), *([str(commands)] if commands else []), base.get("PATH", os.defpath)])
     env["PYTHONUNBUFFERED"] = "1"
     env.pop("PYTHONHOME", None)
     return env

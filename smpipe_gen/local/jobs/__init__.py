@@ -7,13 +7,17 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from smpipe_gen.errors import SmpipeError
+from smpipe_gen.local.bootstrap import Prepared
 from smpipe_gen.local.code import CodeArtifacts
 from smpipe_gen.local.expressions import Resolver
 from smpipe_gen.local.sandbox import Sandbox, host_env, python_env
 from smpipe_gen.local.store import Store, warn_damaged
+
+if TYPE_CHECKING:
+    from smpipe_gen.local.requirements import Overlay  # which imports this module
 
 
 @dataclass
@@ -68,30 +72,28 @@ class JobContext:
             self._told_no_namespace = True
         return box
 
-    def env(self, extra: dict[str, str]) -> dict[str, str]:
+    def env(self, extra: dict[str, str], overlay: Overlay | None = None) -> dict[str, str]:
         """The job's environment: the allowed host variables (sandbox.HOST_VARIABLES; AWS_* only
-        with --pass-aws-credentials), then the job's own variables."""
-        env = python_env({**host_env(self.pass_aws), **{k: str(v) for k, v in extra.items()}}, self.run_root / "bin")
-        return {**env, **self._private_pip(env.get("PYTHONPATH"))}
-
-    def _private_pip(self, pythonpath: str | None) -> dict[str, str]:
-        """A job's ``pip install`` (the FrameworkProcessor's runproc.sh installs requirements.txt,
-        so does the training toolkit) goes to a directory of its own, first on its PYTHONPATH,
-        never into the interpreter running smpipe-gen."""
-        site = self.step_dir / "site-packages"
-        site.mkdir(parents=True, exist_ok=True)
-        path = os.pathsep.join([str(site), *([pythonpath] if pythonpath else [])])
-        return {"PIP_TARGET": str(site), "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PYTHONPATH": path}
+        with --pass-aws-credentials), then the job's own variables; the packages and commands of
+        ``overlay`` (its requirements, see local/requirements.py) come before the host's."""
+        env = python_env({**host_env(self.pass_aws), **{k: str(v) for k, v in extra.items()}}, self.run_root / "bin",
+                         overlay.bin if overlay else None)
+        # any other ``pip install`` the job runs goes to a directory of its own, never into the
+        # interpreter running smpipe-gen
+        target = self.step_dir / "site-packages"
+        target.mkdir(parents=True, exist_ok=True)
+        path = [*([str(overlay.site)] if overlay else []), str(target), *([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])]
+        return {**env, "PIP_TARGET": str(target), "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PYTHONPATH": os.pathsep.join(path)}
 
     def materialize_input(self, box: Sandbox, uri: str, target: Path, what: str,
-                          unpacked: dict[str, str] | None = None) -> None:
+                          prepared: Prepared | None = None) -> None:
         """Copy an input from the store (or the code manifest) into the job, or fail naming it.
-        ``unpacked``: code inputs already mounted unpacked (see mount_unpacked)."""
+        ``prepared``: what the runner did for a bootstrap among the inputs (see local/bootstrap.py)."""
         artifact = self.code.get(uri)
         if artifact is not None:
             box_rewrite = None if box.isolated else str(box.opt_ml)
             self._warn_drift(artifact)
-            self.code.materialize(artifact, target, box_rewrite, unpacked)
+            self.code.materialize(artifact, target, box_rewrite, prepared)
             return
         target.mkdir(parents=True, exist_ok=True)
         if self.store.materialize(uri, target) == 0:

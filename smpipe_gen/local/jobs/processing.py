@@ -4,7 +4,10 @@ outputs published to their S3 URIs when it exits 0."""
 from __future__ import annotations
 
 from smpipe_gen.errors import SmpipeError
+from smpipe_gen.local import bootstrap, requirements
+from smpipe_gen.local.bootstrap import Prepared
 from smpipe_gen.local.jobs import JobContext, StepResult, write_json
+from smpipe_gen.local.requirements import Overlay
 from smpipe_gen.local.sandbox import OPT_ML
 
 
@@ -13,6 +16,23 @@ def _local_path(ctx: JobContext, path: str, what: str) -> str:
         raise SmpipeError(f"{what} LocalPath {path!r} is outside /opt/ml", where=f"step {ctx.name}",
                           hint="SageMaker processing paths live under /opt/ml/processing")
     return path
+
+
+def _requirements(ctx: JobContext, inputs: list[tuple[str, str, str]], prepared: Prepared) -> Overlay | None:
+    """Satisfy the requirements.txt a bootstrap among the inputs installs from its code bundle
+    (see local/requirements.py), and note it in ``prepared`` so the bootstrap leaves it out."""
+    for _name, uri, _local in inputs:
+        script = ctx.code.get(uri)
+        directory = bootstrap.requirements_dir(script.content or "") if script and script.kind == "inline" else None
+        if directory is None:
+            continue
+        code = next((ctx.code.get(u) for _n, u, local in inputs if local.rstrip("/") == directory), None)
+        if code is None or code.kind != "sourcedir" or not any(f.arcname == bootstrap.REQUIREMENTS for f in code.files):
+            return None
+        overlay = requirements.prepare(ctx, ctx.code.unpacked(code) / bootstrap.REQUIREMENTS, bootstrap.REQUIREMENTS)
+        prepared.installed.add(directory)
+        return overlay
+    return None
 
 
 def run(ctx: JobContext) -> StepResult:
@@ -26,15 +46,17 @@ def run(ctx: JobContext) -> StepResult:
                               hint="only S3Input processing inputs run locally")
         s3 = item["S3Input"]
         inputs.append((name, s3["S3Uri"], _local_path(ctx, s3["LocalPath"], f"input {name!r}")))
-    # code bundles first: a bootstrap among the other inputs then skips unpacking them again
-    unpacked: dict[str, str] = {}
+    # code bundles first: a bootstrap among the other inputs then skips unpacking them again,
+    # and installing the requirements.txt the runner has already satisfied
+    prepared = Prepared()
     for name, uri, local in inputs:
         bundle = ctx.mount_unpacked(box, uri, local.rstrip("/"))
         if bundle:
-            unpacked[local.rstrip("/")] = bundle
+            prepared.unpacked[local.rstrip("/")] = bundle
+    overlay = _requirements(ctx, inputs, prepared)
     for name, uri, local in inputs:
-        if local.rstrip("/") not in unpacked:
-            ctx.materialize_input(box, uri, box.host(local), f"input {name!r}", unpacked)
+        if local.rstrip("/") not in prepared.unpacked:
+            ctx.materialize_input(box, uri, box.host(local), f"input {name!r}", prepared)
     outputs = args.get("ProcessingOutputConfig", {}).get("Outputs", [])
     for item in outputs:
         box.host(_local_path(ctx, item["S3Output"]["LocalPath"], f"output {item['OutputName']!r}")).mkdir(
@@ -47,7 +69,7 @@ def run(ctx: JobContext) -> StepResult:
     if not argv:
         raise SmpipeError("no ContainerEntrypoint", where=f"step {ctx.name}",
                           hint="the image's default entrypoint cannot run locally; give the processor a command")
-    env = ctx.env({k: str(v) for k, v in args.get("Environment", {}).items()})
+    env = ctx.env({k: str(v) for k, v in args.get("Environment", {}).items()}, overlay)
     ctx.run_process(box, argv, env, OPT_ML + "/processing")
 
     published: dict[str, str] = {}

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from smpipe_gen.errors import SmpipeError
+from smpipe_gen.local import requirements
 from smpipe_gen.local.jobs import JobContext, StepResult, write_json
 from smpipe_gen.local.sandbox import Sandbox
 
@@ -84,9 +85,10 @@ def train(ctx: JobContext, spec: dict[str, Any], job_name: str, box: Sandbox) ->
         **{f"SM_CHANNEL_{c.upper()}": f"{ml}/input/data/{c}" for c in channels},
         **{f"SM_HP_{k.upper()}": _arg(v) for k, v in user_hps.items()},
     }
+    argv, installs = entry_command(ctx, code_dir, program, [x for k, v in user_hps.items() for x in (f"--{k}", _arg(v))])
+    overlay = requirements.prepare(ctx, code_dir / "requirements.txt", "requirements.txt") if installs else None
     env = ctx.env({**{k: str(v) for k, v in spec.get("Environment", {}).items()},
-                   **{k: box.visible(v) for k, v in sm_env.items()}})
-    argv = entry_command(ctx, box.opt_ml / "code", program, [x for k, v in user_hps.items() for x in (f"--{k}", _arg(v))])
+                   **{k: box.visible(v) for k, v in sm_env.items()}}, overlay)
     log_start = ctx.log.tell()
     ctx.run_process(box, argv, env, box.visible(f"{ml}/code"))
 
@@ -112,27 +114,25 @@ def train(ctx: JobContext, spec: dict[str, Any], job_name: str, box: Sandbox) ->
     }
 
 
-def entry_command(ctx: JobContext, code_dir: Path, program: str, args: list[str]) -> list[str]:
-    """How the training toolkit starts ``sagemaker_program`` (``_entry_point_type.get``): a
-    ``.sh`` is a command, a code dir with setup.py is a package installed then run with
-    ``python -m``, a ``.py`` is run as a script (after ``pip install -r requirements.txt``), ``-m
-    name`` is a module, anything else a command. Installs do not happen locally: the step log
-    says so, and the job uses the runner's interpreter and packages."""
+def entry_command(ctx: JobContext, code_dir: Path, program: str, args: list[str]) -> tuple[list[str], bool]:
+    """How the training toolkit starts ``sagemaker_program`` (``_entry_point_type.get``), and
+    whether it installs the code dir's requirements.txt first: a ``.sh`` is a command (nothing
+    installed), a code dir with setup.py is a package installed with its requirements then run
+    with ``python -m``, a ``.py`` is run as a script after its requirements are installed, ``-m
+    name`` is a module, anything else a command."""
+    requirements_file = (code_dir / "requirements.txt").is_file()
     if program.endswith(".sh") or not (program.endswith(".py") or program.startswith("-m ")
                                        or (code_dir / "setup.py").is_file()):
         if (code_dir / program).is_file():
             (code_dir / program).chmod(0o755)  # the toolkit makes a command executable
-        return ["/bin/sh", "-c", " ".join(shlex.quote(a) for a in [f"./{program}", *args])]
+        return ["/bin/sh", "-c", " ".join(shlex.quote(a) for a in [f"./{program}", *args])], False
     if (code_dir / "setup.py").is_file():
         ctx.say("note: the code directory has setup.py: the container pip-installs it as a package and runs "
                 "python -m; it is not installed locally (the module is imported from the code directory)")
-        return ["python", "-m", program[:-3] if program.endswith(".py") else program, *args]
+        return ["python", "-m", program[:-3] if program.endswith(".py") else program, *args], requirements_file
     if program.startswith("-m "):
-        return ["python", "-m", program[3:].strip(), *args]
-    if (code_dir / "requirements.txt").is_file():
-        ctx.say("note: requirements.txt is not installed locally (the container pip-installs it); the job uses "
-                "the packages of the interpreter running smpipe-gen")
-    return ["python", program, *args]
+        return ["python", "-m", program[3:].strip(), *args], False
+    return ["python", program, *args], requirements_file
 
 
 def _read_from(path: str, offset: int) -> str:

@@ -8,25 +8,26 @@ import tarfile
 from pathlib import Path
 
 from smpipe_gen.errors import SmpipeError
+from smpipe_gen.local import requirements
 from smpipe_gen.local.jobs import JobContext, StepResult, write_json
 from smpipe_gen.local.jobs.model import load_model
+from smpipe_gen.local.requirements import Overlay
 
 WORKER = Path(__file__).with_name("inference_worker.py")
 
 
-def report_requirements(ctx: JobContext, code_dir: Path, env: dict[str, str]) -> None:
+def inference_requirements(ctx: JobContext, code_dir: Path, env: dict[str, str]) -> Overlay | None:
     """The model server pip-installs the code directory's requirements (``SAGEMAKER_REQUIREMENTS``
-    names the file, default requirements.txt) before loading the module. A local run uses the
-    runner's environment instead, so it says which file it did not install, and fails when a
-    named file is missing (the container would fail too)."""
+    names the file, default requirements.txt) before it loads the module; so does a local run
+    (see local/requirements.py). A named file that is missing fails, as in the container."""
     named = env.get("SAGEMAKER_REQUIREMENTS")
     path = code_dir / (named or "requirements.txt")
     if path.is_file():
-        ctx.say(f"note: {path.relative_to(code_dir.parent).as_posix()} is not installed locally (the container "
-                "pip-installs it); the job uses the packages of the interpreter running smpipe-gen")
-    elif named:
+        return requirements.prepare(ctx, path, path.relative_to(code_dir.parent).as_posix())
+    if named:
         raise SmpipeError(f"SAGEMAKER_REQUIREMENTS names {named!r}, which is not in the model's code directory",
                           where=f"step {ctx.name}", hint="ship the file with the inference code or unset the variable")
+    return None
 
 
 def run(ctx: JobContext) -> StepResult:
@@ -50,7 +51,7 @@ def run(ctx: JobContext) -> StepResult:
     code_dir = model_dir / "code"
     if env.get("SAGEMAKER_SUBMIT_DIRECTORY", "").startswith("s3://"):
         ctx.code.extract(ctx.code.require(env["SAGEMAKER_SUBMIT_DIRECTORY"], where), code_dir)
-    report_requirements(ctx, code_dir, env)
+    overlay = inference_requirements(ctx, code_dir, env)
 
     tin, tout = args["TransformInput"], args["TransformOutput"]
     source = tin["DataSource"]["S3DataSource"]
@@ -75,7 +76,7 @@ def run(ctx: JobContext) -> StepResult:
                   for rel in files],
     }
     write_json(box.opt_ml / "transform" / "job.json", spec)
-    run_env = ctx.env({**{k: str(v) for k, v in env.items()}, "SM_MODEL_DIR": box.visible("/opt/ml/model")})
+    run_env = ctx.env({**{k: str(v) for k, v in env.items()}, "SM_MODEL_DIR": box.visible("/opt/ml/model")}, overlay)
     ctx.run_process(box, ["python", str(WORKER), box.visible("/opt/ml/transform/job.json")], run_env,
                     box.visible("/opt/ml/model/code"))
     uri = tout["S3OutputPath"].rstrip("/")
