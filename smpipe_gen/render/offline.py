@@ -8,6 +8,7 @@ this module (and, through it, the SDK).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import tempfile
@@ -91,10 +92,15 @@ def offline_sdk(root: Path) -> Iterator[UploadRecorder]:
         env = dict(_OFFLINE_ENV, SAGEMAKER_USER_CONFIG_OVERRIDE=str(config_file),
                    SAGEMAKER_ADMIN_CONFIG_OVERRIDE=str(config_file))
         with _environ(env), _quiet_sdk():
+            import sagemaker.config.config
+            import sagemaker.session
             import sagemaker.utils
 
+            validate_once = _validate_once()
             with _patched(sagemaker.utils, "create_tar_file", _recording_tar(recorder)), \
-                    _patched(sagemaker.utils, "validate_sagemaker_config", _validate_once()):
+                    _patched(sagemaker.utils, "validate_sagemaker_config", validate_once), \
+                    _patched(sagemaker.config.config, "validate_sagemaker_config", validate_once), \
+                    _patched(sagemaker.session, "validate_sagemaker_config", validate_once):
                 yield recorder
 
 
@@ -127,17 +133,20 @@ def _recording_tar(recorder: UploadRecorder):
 
 
 def _validate_once():
-    """The SDK re-validates its defaults config against a JSON Schema on every lookup (about
-    0.25 s each, over a hundred per pipeline). The config is fixed, so validate it only once."""
-    import sagemaker.utils
+    """The SDK validates its defaults config against a JSON Schema (checking the schema itself
+    first, ~0.5 s) wherever it reads it: each config file as it loads, each Session, each
+    lookup; a render spent over 3 s there. The config is ours and fixed, so each distinct
+    content is validated once. Every module that holds its own reference is patched."""
+    import sagemaker.config.config
 
-    validate = sagemaker.utils.validate_sagemaker_config
-    seen: set[int] = set()
+    validate = sagemaker.config.config.validate_sagemaker_config
+    seen: set[str] = set()
 
     def validate_once(config=None):
-        if id(config) not in seen:
+        key = json.dumps(config, sort_keys=True, default=repr)
+        if key not in seen:
             validate(config)
-            seen.add(id(config))
+            seen.add(key)
 
     return validate_once
 
