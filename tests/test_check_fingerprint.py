@@ -18,6 +18,9 @@ from helpers import copy_example, offline_env, smpipe, write
 from smpipe_gen import fingerprint
 from smpipe_gen.project import Project
 
+# One xdist worker runs the module, so its rendered repository is built once per run.
+pytestmark = pytest.mark.xdist_group("check-fingerprint")
+
 SMP_FREE: dict[str, str] = {}  # no --env overrides
 PACKAGE = Path(fingerprint.__file__).resolve().parent
 

@@ -20,7 +20,8 @@ import pytest
 
 from helpers import EXAMPLES, copy_example, offline_env
 
-pytestmark = pytest.mark.slow  # ten SDK renders in one process
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group('code-scope')]  # ten SDK renders in one process
+# (the group keeps the module in one xdist worker, so its module fixture renders once per run)
 
 EXAMPLE_NAMES = sorted(path.parent.parent.name for path in EXAMPLES.glob("*/pipeline/definition.json"))
 _RENDER = """

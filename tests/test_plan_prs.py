@@ -19,7 +19,8 @@ import pytest
 
 from helpers import copy_example, offline_env, smpipe
 
-pytestmark = pytest.mark.slow  # ten SDK renders in one process: about a minute on a busy machine
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group('plan-prs')]  # ten SDK renders in one process: about a minute on a busy machine
+# (the group keeps the module in one xdist worker, so its module fixture renders once per run)
 
 CONF = "conf/conf.yaml"
 NEW_ROLE = "arn:aws:iam::123456789012:role/AdminEverywhere"
