@@ -83,6 +83,25 @@ def smpipe_in_process(*args: str, cwd: Path | None = None,
     return result
 
 
+_RENDER_EACH = """
+import sys
+from pathlib import Path
+from smpipe_gen.artifacts import write_atomic
+from smpipe_gen.render.engine import render_project
+for root in map(Path, sys.argv[1:]):
+    for name, text in render_project(root).files().items():
+        write_atomic(root / "pipeline" / name, text)
+"""
+
+
+def render_each(roots: list[Path]) -> None:
+    """Render every repository in ``roots`` into its pipeline/, all in one child process: the
+    SDK is imported once, not once per repository."""
+    done = subprocess.run([sys.executable, "-c", _RENDER_EACH, *map(str, roots)], env=offline_env(),
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+
+
 def copy_example(name: str, dest: Path) -> Path:
     target = dest / name
     shutil.copytree(EXAMPLES / name, target, ignore=shutil.ignore_patterns(".smpipe", "__pycache__"))

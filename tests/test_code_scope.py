@@ -11,35 +11,18 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import git
 import pytest
 
-from helpers import EXAMPLES, copy_example, offline_env
+from helpers import EXAMPLES, copy_example, render_each
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group('code-scope')]  # ten SDK renders in one process
 # (the group keeps the module in one xdist worker, so its module fixture renders once per run)
 
 EXAMPLE_NAMES = sorted(path.parent.parent.name for path in EXAMPLES.glob("*/pipeline/definition.json"))
-_RENDER = """
-import sys
-from pathlib import Path
-from smpipe_gen.artifacts import write_atomic
-from smpipe_gen.render.engine import render_project
-for root in map(Path, sys.argv[1:]):
-    for name, text in render_project(root).files().items():
-        write_atomic(root / "pipeline" / name, text)
-"""
 _SOURCE_DIRECTORY = re.compile(r"(?m)^(?P<indent> +)source_directory: .*\n")
-
-
-def _render(roots: list[Path]) -> None:
-    done = subprocess.run([sys.executable, "-c", _RENDER, *map(str, roots)], env=offline_env(),
-                          capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr
 
 
 def _model_files(root: Path) -> list[Path]:
@@ -52,14 +35,14 @@ def migrated(tmp_path_factory) -> dict[str, Path]:
     scoped = {path: path.read_text() for root in roots.values() for path in _model_files(root)}
     for path, text in scoped.items():
         path.write_text(_SOURCE_DIRECTORY.sub(lambda m: m[0] + f"{m['indent']}code_scope: source_directory\n", text))
-    _render(list(roots.values()))
+    render_each(list(roots.values()))
     for root in roots.values():
         repo = git.Repo.init(root, initial_branch="main")
         repo.git.add(A=True)
         repo.git.commit("-qm", "one bundle per source directory", "--no-gpg-sign", author="t <t@example.com>")
     for path, text in scoped.items():
         path.write_text(text)
-    _render(list(roots.values()))
+    render_each(list(roots.values()))
     return roots
 
 

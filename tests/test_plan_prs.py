@@ -10,14 +10,12 @@ reason.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import git
 import pytest
 
-from helpers import copy_example, offline_env, smpipe
+from helpers import copy_example, render_each, smpipe
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group('plan-prs')]  # ten SDK renders in one process: about a minute on a busy machine
 # (the group keeps the module in one xdist worker, so its module fixture renders once per run)
@@ -70,15 +68,6 @@ PULL_REQUESTS = {
                                  "        default: 6.0\n      - name: MaxDepth\n        type: Integer\n        default: 5\n"),
 }
 
-_RENDER_ALL = """
-import sys
-from pathlib import Path
-from smpipe_gen.artifacts import write_atomic
-from smpipe_gen.render.engine import render_project
-for root in map(Path, sys.argv[1:]):
-    for name, text in render_project(root).files().items():
-        write_atomic(root / "pipeline" / name, text)
-"""
 
 
 @pytest.fixture(scope="module")
@@ -94,9 +83,7 @@ def prs(tmp_path_factory) -> dict[str, Path]:
         repo.git.checkout("-qb", name)
         change(root)
         roots[name] = root
-    done = subprocess.run([sys.executable, "-c", _RENDER_ALL, *map(str, roots.values())], env=offline_env(),
-                          capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr
+    render_each(list(roots.values()))
     for name, root in roots.items():
         repo = git.Repo(root)
         repo.git.add(A=True)
