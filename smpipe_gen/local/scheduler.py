@@ -6,11 +6,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import queue
 import re
 import secrets
 import shutil
 import string
+import subprocess
 import threading
 import time
 import traceback
@@ -108,29 +108,34 @@ def input_uris(step_type: str, args: dict[str, Any]) -> list[Any]:
 
 
 class _Remover:
-    """Deletes finished jobs' working copies on one background thread, so no step waits for the
-    disk (deleting a job directory can cost as much as starting the job); the run waits for the
-    deletions only once, at its end."""
+    """Deletes finished jobs' working copies in a helper process (``xargs rm -rf``), so no step
+    waits for the disk (deleting a job directory can cost as much as starting the job) and no
+    thread of the runner competes with the steps for the interpreter (a deleting thread made
+    every step start wait for it); the run waits for the deletions only once, at its end."""
 
     def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[Path | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        self._process: subprocess.Popen | None = None
+        self._lock = threading.Lock()
 
     def remove(self, path: Path) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._work, name="smpipe-remove", daemon=True)
-            self._thread.start()
-        self._queue.put(path)
-
-    def _work(self) -> None:
-        while (path := self._queue.get()) is not None:
-            shutil.rmtree(path, ignore_errors=True)
+        with self._lock:
+            try:
+                if self._process is None:  # its own session: Ctrl-C stops the run, not the deleting
+                    command = [shutil.which("xargs") or "xargs", "-0", "-n", "1", shutil.which("rm") or "rm", "-rf", "--"]
+                    self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                                     stderr=subprocess.DEVNULL, start_new_session=True)
+                self._process.stdin.write(os.fsencode(path) + b"\0")
+                self._process.stdin.flush()
+                return
+            except OSError:  # no xargs on this machine, or it is gone: delete in the step's own time
+                pass
+        shutil.rmtree(path, ignore_errors=True)
 
     def close(self) -> None:
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join()
-            self._thread = None
+        if self._process is not None:
+            self._process.stdin.close()
+            self._process.wait()
+            self._process = None
 
 
 class _Deferred(Exception):
