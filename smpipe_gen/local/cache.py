@@ -73,4 +73,5 @@ class Cache:
     def save(self, step: str, key: str, execution_id: str, result: StepResult) -> None:
         entry = {"step": step, "key": key, "execution_id": execution_id, "created": time.time(),
                  "properties": result.properties, "outputs": result.outputs, "metrics": result.metrics}
-        artifacts.write_atomic(self._path(step, key), json.dumps(entry, indent=1, sort_keys=True, default=str))
+        # compact: json's C encoder runs only without indent, and this is on the path of every step
+        artifacts.write_atomic(self._path(step, key), json.dumps(entry, sort_keys=True, default=str))

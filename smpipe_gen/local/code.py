@@ -43,6 +43,8 @@ class CodeArtifacts:
         self.build_dir = Path(build_dir)
         self._lock = threading.Lock()
         self._digests: dict[str, str] = {}
+        self._shas: dict[str, str] = {}  # repository file -> digest, read once per run (as the code it runs)
+        self._bundles: set[str] = set()  # digests whose bundle this run has built or verified
         self._unpacked: set[str] = set()  # digests whose unpacked directory this run has verified
 
     def get(self, uri: str) -> CodeArtifact | None:
@@ -149,6 +151,8 @@ class CodeArtifacts:
         digest = self.digest(artifact.s3_uri)  # outside the lock: digest() takes it
         target = self.build_dir / f"{digest}.tar.gz"
         with self._lock:
+            if digest in self._bundles:
+                return target
             if target.exists() and not self._intact(target, digest):
                 target.unlink()
             if not target.exists():
@@ -157,6 +161,7 @@ class CodeArtifacts:
                 tmp = target.with_suffix(".partial")
                 artifacts.write_sourcedir_tarball(artifact, self.repo_root, tmp)
                 tmp.replace(target)
+            self._bundles.add(digest)
         return target
 
     @staticmethod
@@ -178,7 +183,13 @@ class CodeArtifacts:
         return path
 
     def _file_sha(self, rel: str) -> str:
-        return object_digest(self._source(rel))
+        with self._lock:
+            if rel in self._shas:
+                return self._shas[rel]
+        sha = object_digest(self._source(rel))
+        with self._lock:
+            self._shas[rel] = sha
+        return sha
 
 
 def _is_tarball(path: Path) -> bool:

@@ -10,6 +10,9 @@ interpreter's site-packages, so pip counts those as installed (``--target`` woul
 package, ``--prefix`` uninstalls conflicting ones from the host) and leaves a conflicting host
 version alone ("outside environment") while it installs the wanted one into the overlay, which
 comes first on the job's PYTHONPATH.
+
+packaging and importlib.metadata are imported where they are used: a run whose jobs have no
+requirements file (a cached run, most of all) does not pay their ~40 ms of imports at start-up.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import importlib.metadata
 import json
 import os
 import re
@@ -27,15 +29,14 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterator
-
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion
+from typing import IO, TYPE_CHECKING, Iterator
 
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.local.jobs import JobContext, read_state
 from smpipe_gen.local.sandbox import host_env
+
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement
 
 READY = "smpipe-ready.json"  # written last: an overlay without it was interrupted and is built again
 # pip settings of the user's shell that would send the install elsewhere than the overlay
@@ -66,6 +67,8 @@ def host_paths() -> list[str]:
 def plain_requirements(text: str) -> list[Requirement] | None:
     """The requirements of a requirements file, or None when a line is more than a requirement
     (an option such as --find-links, a path, a URL, a variable): only pip can tell what it means."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
     joined = re.sub(r"\\\n", "", text)  # pip joins a line ending in a backslash with the next
     found = []
     for raw in joined.splitlines():
@@ -88,6 +91,12 @@ def missing(requirements: list[Requirement], paths: list[str]) -> list[str]:
     """The requirements, dependencies included, that the distributions found on ``paths`` (the
     first of a name wins, as on sys.path) do not satisfy, markers evaluated for this interpreter:
     what pip would install."""
+    import importlib.metadata
+
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+    from packaging.version import InvalidVersion
+
     absent: list[str] = []
     seen: set[tuple[str, frozenset[str]]] = set()
     todo = [(r, frozenset({""})) for r in requirements]  # with the extras of the one requiring it
@@ -117,6 +126,8 @@ def prepare(ctx: JobContext, file: Path, shown: str) -> Overlay | None:
     """Make the requirements in ``file`` importable by the job; returns the overlay the job needs
     (see JobContext.env), or None when the interpreter running smpipe-gen satisfies them all.
     ``shown`` names the file in messages; pip runs in the file's directory, as in the container."""
+    import importlib.metadata
+
     text = file.read_text(encoding="utf-8", errors="replace")
     requirements = plain_requirements(text)
     host = host_paths()

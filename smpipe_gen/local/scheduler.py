@@ -6,15 +6,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import queue
 import re
 import secrets
 import shutil
 import string
+import subprocess
 import threading
 import time
 import traceback
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -108,29 +108,34 @@ def input_uris(step_type: str, args: dict[str, Any]) -> list[Any]:
 
 
 class _Remover:
-    """Deletes finished jobs' working copies on one background thread, so no step waits for the
-    disk (deleting a job directory can cost as much as starting the job); the run waits for the
-    deletions only once, at its end."""
+    """Deletes finished jobs' working copies in a helper process (``xargs rm -rf``), so no step
+    waits for the disk (deleting a job directory can cost as much as starting the job) and no
+    thread of the runner competes with the steps for the interpreter (a deleting thread made
+    every step start wait for it); the run waits for the deletions only once, at its end."""
 
     def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[Path | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        self._process: subprocess.Popen | None = None
+        self._lock = threading.Lock()
 
     def remove(self, path: Path) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._work, name="smpipe-remove", daemon=True)
-            self._thread.start()
-        self._queue.put(path)
-
-    def _work(self) -> None:
-        while (path := self._queue.get()) is not None:
-            shutil.rmtree(path, ignore_errors=True)
+        with self._lock:
+            try:
+                if self._process is None:  # its own session: Ctrl-C stops the run, not the deleting
+                    command = [shutil.which("xargs") or "xargs", "-0", "-n", "1", shutil.which("rm") or "rm", "-rf", "--"]
+                    self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                                     stderr=subprocess.DEVNULL, start_new_session=True)
+                self._process.stdin.write(os.fsencode(path) + b"\0")
+                self._process.stdin.flush()
+                return
+            except OSError:  # no xargs on this machine, or it is gone: delete in the step's own time
+                pass
+        shutil.rmtree(path, ignore_errors=True)
 
     def close(self) -> None:
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join()
-            self._thread = None
+        if self._process is not None:
+            self._process.stdin.close()
+            self._process.wait()
+            self._process = None
 
 
 class _Deferred(Exception):
@@ -174,6 +179,12 @@ class Runner:
         self.resolver = Resolver(self.parameters, self.execution, self._properties, self._property_file, self._read_uri)
         self._prechecking = False
         self._stop = False
+        self._lock = threading.Lock()  # the nodes' states, once steps run
+        self._running: dict[str, Node] = {}
+        self._idle = threading.Event()  # set when no step runs and none can start
+        self._broken: BaseException | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._from_ancestors: set[str] = set()
         self._previous_ids = {p.name for p in (self.run_root / "runs").iterdir()} if (self.run_root / "runs").is_dir() else set()
         self._resumable = self._load_resumable()
         self.started = time.time()
@@ -259,28 +270,21 @@ class Runner:
         self.precheck()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._write_last_run()
-        from_ancestors = set(self.definition.ancestors(self.options.from_step)) if self.options.from_step else set()
-        futures: dict[Future, Node] = {}
-        with ThreadPoolExecutor(max(1, self.options.max_parallel), thread_name_prefix="smpipe-step") as pool:
+        if self.options.from_step:
+            self._from_ancestors = set(self.definition.ancestors(self.options.from_step))
+        with ThreadPoolExecutor(max(1, self.options.max_parallel), thread_name_prefix="smpipe-step") as self._pool:
             try:
-                while True:
-                    self._propagate_skips()
-                    if not self._stop:
-                        for node in self._ready(futures.values()):
-                            node.state, node.started = RUNNING, time.time()
-                            self.on_change(node)
-                            futures[pool.submit(self._execute, node, from_ancestors)] = node
-                    if not futures:
-                        break
-                    done, _ = wait(futures, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        self._finish(futures.pop(future), future)
+                with self._lock:
+                    self._advance(None, None, None)
+                self._idle.wait()
+                if self._broken is not None:
+                    raise self._broken
             except KeyboardInterrupt:
-                self._stop = True
+                with self._lock:
+                    self._stop, self.status = True, "Stopped"
+                    for node in self._running.values():
+                        node.state, node.message = FAILED, "interrupted"
                 sandbox.terminate_all()
-                for node in futures.values():
-                    node.state, node.message = FAILED, "interrupted"
-                self.status = "Stopped"
                 self._write_record()
                 raise
         for node in self.nodes.values():
@@ -290,10 +294,49 @@ class Runner:
         self.status = "Failed" if self.failure else "Succeeded"
         return self._write_record()
 
-    def _ready(self, running: Any) -> list[Node]:
+    def _work(self, node: Node) -> None:
+        """Run ``node``, then, on this same thread, a step it made ready: between the steps of a
+        chain there is no handoff to a scheduling thread and back, each of which waits for the
+        other thread to be scheduled (milliseconds on a busy machine)."""
+        while node is not None:
+            try:
+                result, error = self._execute(node), None
+            except BaseException as failure:  # whatever it is, it is this step's outcome
+                result, error = None, failure
+            with self._lock:
+                try:
+                    node = self._advance(node, result, error)
+                except BaseException as broken:  # the runner's own bug: the waiting run raises it
+                    self._broken = broken
+                    self._idle.set()
+                    raise
+
+    def _advance(self, finished: Node | None, result: tuple[StepResult, str | None] | None,
+                 error: BaseException | None) -> Node | None:
+        """Record a finished step and start every step that is ready now (caller holds _lock);
+        returns the one the calling step thread runs next, if any (``finished`` given)."""
+        if finished is not None:
+            del self._running[finished.name]
+            if self.status == "Stopped":  # interrupted: the record is written
+                return None
+            self._finish(finished, result, error)
+        self._propagate_skips()
+        ready = [] if self._stop else self._ready()
+        for node in ready:
+            node.state, node.started = RUNNING, time.time()
+            self._running[node.name] = node
+            self.on_change(node)
+        keep = ready.pop(0) if ready and finished is not None else None
+        for node in ready:
+            self._pool.submit(self._work, node)
+        if not self._running:
+            self._idle.set()
+        return keep
+
+    def _ready(self) -> list[Node]:
         ready = []
         for node in self.nodes.values():
-            if node.state != PENDING or len(ready) + len(list(running)) >= self.options.max_parallel:
+            if node.state != PENDING or len(ready) + len(self._running) >= self.options.max_parallel:
                 continue
             if node.branch_of:
                 parent = self.nodes[node.branch_of[0]]
@@ -319,11 +362,10 @@ class Runner:
                     self.on_change(node)
                     changed = True
 
-    def _finish(self, node: Node, future: Future) -> None:
+    def _finish(self, node: Node, result: tuple[StepResult, str | None] | None, error: BaseException | None) -> None:
         node.duration = time.time() - (node.started or time.time())
-        error = future.exception()
         if error is None:
-            node.result, cached_from = future.result()
+            node.result, cached_from = result
             node.state = CACHED if cached_from else DONE
             node.cached_from = cached_from
         else:
@@ -339,7 +381,7 @@ class Runner:
             self._stop = True
         self.on_change(node)
 
-    def _execute(self, node: Node, from_ancestors: set[str]) -> tuple[StepResult, str | None]:
+    def _execute(self, node: Node) -> tuple[StepResult, str | None]:
         where = f"step {node.name}"
         step_dir = self.run_dir / "steps" / re.sub(r"[^\w.-]", "_", node.name)
         step_dir.mkdir(parents=True, exist_ok=True)
@@ -348,7 +390,7 @@ class Runner:
         key = None
         if node.type in CACHEABLE:
             key = self._key(node, arguments)
-            hit = self._lookup(node, key, from_ancestors)
+            hit = self._lookup(node, key)
             if hit:
                 return hit
         with open(step_dir / "log.txt", "wb") as log:
@@ -394,8 +436,8 @@ class Runner:
             masked = re.sub(re.escape(arguments["ModelName"]), "<model>", masked)
         return cache_key(node.type, masked, code, inputs)
 
-    def _lookup(self, node: Node, key: str, from_ancestors: set[str]) -> tuple[StepResult, str] | None:
-        if node.name in from_ancestors:
+    def _lookup(self, node: Node, key: str) -> tuple[StepResult, str] | None:
+        if node.name in self._from_ancestors:
             hit = self.cache.lookup(node.name, key)
             if hit is None:
                 raise SmpipeError(f"no earlier result of step {node.name!r} matches its current inputs",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import stat
 import sys
 import tempfile
 import threading
@@ -89,9 +90,16 @@ class Store:
         return len(objects)
 
     def publish_dir(self, source: Path, uri: str) -> None:
-        """Move a finished job's output directory to ``uri`` atomically (rename, then swap)."""
+        """Move a finished job's output directory to ``uri`` atomically: one rename when nothing
+        is there yet (each execution writes its own prefix), else rename, then swap."""
         target = self.path(uri)
         target.parent.mkdir(parents=True, exist_ok=True)
+        if Path(source).is_dir() and not target.exists() and not target.is_symlink():
+            try:
+                os.rename(source, target)
+                return
+            except OSError:  # another file system, or a publish of the same prefix won the race
+                pass
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
         try:
             staged = staging / "data"
@@ -127,15 +135,25 @@ class Store:
 
 
 def _collect(path: Path, found: dict[str, Path], under: str = "") -> None:
-    if path.is_file():
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    if stat.S_ISREG(mode):
         found[under or path.name] = path
-    elif path.is_dir():
-        for child in path.rglob("*"):
-            if child.is_file() and not child.name.endswith(".tmp") and not _hidden_tmp(child, path):
-                rel = child.relative_to(path).as_posix()
-                found[f"{under}/{rel}" if under else rel] = child
+    elif stat.S_ISDIR(mode):
+        _walk(str(path), "", found, under)
 
 
-def _hidden_tmp(child: Path, base: Path) -> bool:
-    """Staging directories of an interrupted publish are never read as data."""
-    return any(part.startswith(".") and part.endswith(".tmp") for part in child.relative_to(base).parts)
+def _walk(directory: str, rel: str, found: dict[str, Path], under: str) -> None:
+    """The files under ``directory`` (one scandir per directory: every step reads its inputs and
+    publishes its outputs through here), not following directory links, as Path.rglob; staging
+    directories of an interrupted publish (``.name.tmp``) are never read as data."""
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            name = f"{rel}/{entry.name}" if rel else entry.name
+            if entry.is_dir(follow_symlinks=False):
+                if not (entry.name.startswith(".") and entry.name.endswith(".tmp")):
+                    _walk(entry.path, name, found, under)
+            elif entry.is_file() and not entry.name.endswith(".tmp"):
+                found[f"{under}/{name}" if under else name] = Path(entry.path)

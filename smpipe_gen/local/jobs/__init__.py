@@ -147,5 +147,7 @@ def read_state(path: Path, what: str, shape: type = dict) -> Any | None:
 
 
 def write_json(path: Path, data: Any) -> None:
+    """A job's config file, compact: json's C encoder runs only without indent (a fifth of the time,
+    on the path of every step)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
+    path.write_text(json.dumps(data, default=str), encoding="utf-8")
