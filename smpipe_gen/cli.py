@@ -3,28 +3,33 @@
 Commands import their machinery lazily so that commands which only read the rendered
 artifacts (plan, apply, graph, run --local) never import the SageMaker SDK, and a command
 imports only the module that defines it (``--help`` and unknown commands import them all).
-Help is plain click text: rich's formatting would cost more than many commands' own work.
+Plain click: typer converts every parameter through pydantic (~0.2 s of imports on every
+start), more than many commands' own work.
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
-from typing import Optional
 
-import typer
+import click
 
 from smpipe_gen import __version__
 from smpipe_gen.errors import SmpipeError
 
-app = typer.Typer(
-    name="smpipe-gen",
-    help="Render SageMaker Pipelines from YAML into reviewed artifacts; check, plan, apply, run locally.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
+
+class _Commands(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)  # as registered: the order of COMMAND_MODULES, not sorted
+
+
+@click.group(name="smpipe-gen", cls=_Commands, no_args_is_help=True,
+             help="Render SageMaker Pipelines from YAML into reviewed artifacts; check, plan, apply, run locally.")
+@click.version_option(__version__, "--version", prog_name="smpipe-gen", message="%(prog)s %(version)s",
+                      help="Print the version and exit.")
+def app() -> None:
+    """smpipe-gen: SageMaker Pipelines as reviewed, reproducible code."""
+
 
 # The module that registers each command; the order of the modules is the order --help lists them.
 COMMAND_MODULES = {
@@ -36,24 +41,10 @@ COMMAND_MODULES = {
 }
 _registered: set[str] = set()
 
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"smpipe-gen {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: Optional[bool] = typer.Option(None, "--version", callback=_version, is_eager=True,
-                                           help="Print the version and exit."),
-) -> None:
-    """smpipe-gen: SageMaker Pipelines as reviewed, reproducible code."""
-
 
 def _register_commands(argv: list[str]) -> None:
     """Register the module of the command ``argv`` names, or every module. Each module at most
-    once per process: main() may be called again in-process (the fuzzer does), and typer would
-    otherwise accumulate a copy of every command on each call."""
+    once per process: main() may be called again in-process (the fuzzer does)."""
     named = COMMAND_MODULES.get(argv[0]) if argv else None
     for module in [named] if named else dict.fromkeys(COMMAND_MODULES.values()):
         if module not in _registered:
@@ -64,22 +55,19 @@ def _register_commands(argv: list[str]) -> None:
 def main() -> None:
     _register_commands(sys.argv[1:])
     try:
-        exit_code = app(standalone_mode=False)  # click returns Exit's code instead of raising
+        exit_code = app.main(args=sys.argv[1:], prog_name="smpipe-gen", standalone_mode=False)
     except SmpipeError as error:
         for line in error.lines():
-            typer.secho(f"error: {line}", err=True, fg="red")
+            click.secho(f"error: {line}", err=True, fg="red")
         sys.exit(error.exit_code)
-    except typer.Abort:
-        typer.echo("aborted", err=True)
-        sys.exit(1)
     except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
+        click.echo("interrupted", err=True)
         sys.exit(130)
-    except Exception as usage:
-        # Usage errors (typer ships its own copy of click, so match by shape): click exits 2
-        # for them, which here means "differences found"; report them as errors instead.
-        if not (hasattr(usage, "show") and hasattr(usage, "exit_code")):
-            raise
-        usage.show()
+    except click.Abort as abort:
+        interrupted = isinstance(abort.__cause__, KeyboardInterrupt)  # click turns Ctrl-C into Abort
+        click.echo("interrupted" if interrupted else "aborted", err=True)
+        sys.exit(130 if interrupted else 1)
+    except click.ClickException as usage:
+        usage.show()  # click exits 2 for usage errors, which here means "differences found"
         sys.exit(1)
     sys.exit(exit_code if isinstance(exit_code, int) else 0)

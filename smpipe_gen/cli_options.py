@@ -2,14 +2,23 @@
 
 from pathlib import Path
 
-import typer
+import click
 
 from smpipe_gen.artifacts import DEFAULT_OUTPUT_DIR
 
-PROJECT_DIR = typer.Option(Path("."), "--project-dir", "-C", help="Root of the model repository.")
-OUTPUT_DIR = typer.Option(Path(DEFAULT_OUTPUT_DIR), "--out",
+PROJECT_DIR = click.option("--project-dir", "-C", "project_dir", type=click.Path(path_type=Path), default=Path("."),
+                           show_default=True, metavar="<path>", help="Root of the model repository.")
+OUTPUT_DIR = click.option("--out", "out", type=click.Path(path_type=Path), default=Path(DEFAULT_OUTPUT_DIR),
+                          show_default=True, metavar="<path>",
                           help="Directory of the rendered artifacts, relative to the project.")
-ENVIRONMENT = typer.Option(None, "--environment", "-E",
+ENVIRONMENT = click.option("--environment", "-E", "environment", default=None, metavar="<str>",
                            help="Environment (environments/<NAME>.env); needed when there are several.")
-EACH_ENVIRONMENT = typer.Option(None, "--environment", "-E",
+EACH_ENVIRONMENT = click.option("--environment", "-E", "environment", default=None, metavar="<str>",
                                 help="Only this environment (environments/<NAME>.env); default: every one.")
+OVERRIDES = click.option("--env", "-e", "env", multiple=True, metavar="<str>",
+                         help="Override a framework variable: SMP_NAME=value.")
+
+
+def flag(name: str, text: str, *short: str):
+    """A boolean ``--name`` switch, off by default."""
+    return click.option(name, *short, is_flag=True, default=False, help=text)

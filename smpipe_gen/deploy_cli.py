@@ -3,50 +3,39 @@ plan, graph. None of them imports the SageMaker SDK (apply runs ``check`` in a c
 
 from __future__ import annotations
 
-import enum
 import sys
 from pathlib import Path
-from typing import List, Optional
 
-import typer
+import click
 
-from smpipe_gen.cli_options import EACH_ENVIRONMENT, ENVIRONMENT, OUTPUT_DIR, PROJECT_DIR
+from smpipe_gen.cli_options import EACH_ENVIRONMENT, ENVIRONMENT, OUTPUT_DIR, PROJECT_DIR, flag
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.project import Project
 
-
-
-class PlanFormat(str, enum.Enum):
-    text = "text"
-    markdown = "markdown"
-    json = "json"
-
-
-class GraphFormat(str, enum.Enum):
-    mermaid = "mermaid"
-    dot = "dot"
+PLAN_FORMATS = ("text", "markdown", "json")
+GRAPH_FORMATS = ("mermaid", "dot")
 
 
 def _interactive() -> bool:
     return sys.stdin is not None and sys.stdin.isatty()
 
 
-def apply_command(
-    project_dir: Path = PROJECT_DIR,
-    out: Path = OUTPUT_DIR,
-    start: bool = typer.Option(False, "--start", help="Start an execution after the upsert and print its ARN."),
-    param: List[str] = typer.Option([], "--param", help="Execution parameter NAME=VALUE (with --start); repeatable."),
-    wait: bool = typer.Option(False, "--wait", help="With --start: wait for the execution, showing step progress."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would change; upload nothing, change nothing."),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before changing the pipeline."),
-    skip_check: bool = typer.Option(False, "--skip-check",
-                                    help="Trust that `smpipe-gen check` already passed in this build."),
-    poll: float = typer.Option(15.0, "--poll-seconds", help="Polling interval for --wait.", hidden=True),
-    environment: Optional[str] = ENVIRONMENT,
-    assume_role: Optional[str] = typer.Option(None, "--assume-role", metavar="ARN",
-                                              help="Assume this IAM role (STS) before deploying, e.g. the "
-                                                   "environment account's deploy role."),
-) -> None:
+@click.command("apply")
+@PROJECT_DIR
+@OUTPUT_DIR
+@flag("--start", "Start an execution after the upsert and print its ARN.")
+@click.option("--param", multiple=True, metavar="<str>",
+              help="Execution parameter NAME=VALUE (with --start); repeatable.")
+@flag("--wait", "With --start: wait for the execution, showing step progress.")
+@flag("--dry-run", "Show what would change; upload nothing, change nothing.")
+@flag("--yes", "Do not ask before changing the pipeline.", "-y")
+@flag("--skip-check", "Trust that `smpipe-gen check` already passed in this build.")
+@click.option("--poll-seconds", "poll", type=float, default=15.0, hidden=True, help="Polling interval for --wait.")
+@ENVIRONMENT
+@click.option("--assume-role", metavar="ARN", help="Assume this IAM role (STS) before deploying, e.g. the "
+                                                    "environment account's deploy role.")
+def apply_command(project_dir: Path, out: Path, start: bool, param: tuple[str, ...], wait: bool, dry_run: bool,
+                  yes: bool, skip_check: bool, poll: float, environment: str | None, assume_role: str | None) -> None:
     """Upload the code artifacts and create or update the pipeline from the committed definition.
 
     Refuses a stale definition (as `check` sees it) or code files changed since the render.
@@ -63,47 +52,47 @@ def apply_command(
     if not skip_check:
         deploy.ensure_fresh(project)
     deploy.verify_sources(loaded)
-    deployer = deploy.Deployer(loaded.manifest, echo=typer.echo, assume_role=assume_role)
+    deployer = deploy.Deployer(loaded.manifest, echo=click.echo, assume_role=assume_role)
     if project.environment:
         deployer.check_account()
 
     def confirm(changes: list[str]) -> bool:
-        return typer.confirm(f"apply to pipeline {loaded.manifest.pipeline.name} ({', '.join(changes)})?")
+        return click.confirm(f"apply to pipeline {loaded.manifest.pipeline.name} ({', '.join(changes)})?")
 
     outcome = deploy.apply(loaded, deployer, dry_run=dry_run, confirm=None if (yes or dry_run or not _interactive())
                            else confirm)
     name = loaded.manifest.pipeline.name
     verb = "would upload" if dry_run else "uploaded"
-    typer.echo(f"code: {verb} {len(outcome.uploaded)}, already present {len(outcome.present)}")
+    click.echo(f"code: {verb} {len(outcome.uploaded)}, already present {len(outcome.present)}")
     if outcome.definition_s3_uri:
-        typer.echo(f"definition is over 100 KiB: passed via {outcome.definition_s3_uri}")
+        click.echo(f"definition is over 100 KiB: passed via {outcome.definition_s3_uri}")
     if outcome.action == "unchanged":
-        typer.echo(f"pipeline {name}: no changes ({outcome.pipeline_arn})")
+        click.echo(f"pipeline {name}: no changes ({outcome.pipeline_arn})")
     else:
-        typer.echo(f"pipeline {name}: {outcome.action} ({', '.join(outcome.changes)})"
+        click.echo(f"pipeline {name}: {outcome.action} ({', '.join(outcome.changes)})"
                    + (f" {outcome.pipeline_arn}" if outcome.pipeline_arn else ""))
     if not start:
         return
     if dry_run:
-        typer.echo(f"would start an execution of {name}"
+        click.echo(f"would start an execution of {name}"
                    + (f" with {', '.join(p['Name'] + '=' + p['Value'] for p in parameters)}" if parameters else ""))
         return
     arn = deploy.start(deployer, parameters)
-    typer.echo(f"started execution: {arn}")
+    click.echo(f"started execution: {arn}")
     if wait:
         status = deploy.wait(deployer, arn, interval=poll)
-        typer.echo(f"execution {status}: {arn}")
+        click.echo(f"execution {status}: {arn}")
         if status != "Succeeded":
             raise SmpipeError(f"execution ended {status}", where=arn,
                               hint="see the failed step in SageMaker Studio or `aws sagemaker list-pipeline-execution-steps`")
 
 
-def delete_command(
-    project_dir: Path = PROJECT_DIR,
-    out: Path = OUTPUT_DIR,
-    yes: bool = typer.Option(False, "--yes", "-y", help="Delete without asking."),
-    environment: Optional[str] = ENVIRONMENT,
-) -> None:
+@click.command("delete")
+@PROJECT_DIR
+@OUTPUT_DIR
+@flag("--yes", "Delete without asking.", "-y")
+@ENVIRONMENT
+def delete_command(project_dir: Path, out: Path, yes: bool, environment: str | None) -> None:
     """Delete the pipeline named in the manifest (its executions' jobs and S3 objects stay)."""
     from smpipe_gen import apply as deploy
 
@@ -114,30 +103,31 @@ def delete_command(
         if not _interactive():
             raise SmpipeError("refusing to delete without confirmation (no terminal to ask on)",
                               where=f"pipeline {name}", hint="pass --yes to delete from CI")
-        if not typer.confirm(f"delete pipeline {name} in {manifest.pipeline.region}?"):
+        if not click.confirm(f"delete pipeline {name} in {manifest.pipeline.region}?"):
             raise SmpipeError("delete declined", where=f"pipeline {name}", hint="nothing was changed")
-    deployer = deploy.Deployer(manifest, echo=typer.echo)
+    deployer = deploy.Deployer(manifest, echo=click.echo)
     if deployer.describe() is None:
-        typer.echo(f"pipeline {name}: not found, nothing to delete")
+        click.echo(f"pipeline {name}: not found, nothing to delete")
         return
     deleted = deployer.call("DeletePipeline", deployer.sagemaker.delete_pipeline, PipelineName=name)
-    typer.echo(f"pipeline {name}: deleted ({deleted.get('PipelineArn', '')})")
+    click.echo(f"pipeline {name}: deleted ({deleted.get('PipelineArn', '')})")
 
 
-def plan_command(
-    project_dir: Path = PROJECT_DIR,
-    out: Path = OUTPUT_DIR,
-    base: Optional[str] = typer.Option(None, "--base", help="Git ref to compare with (default: the merge base "
-                                       "with the PR's target branch in CI, else with main)."),
-    deployed: bool = typer.Option(False, "--deployed", help="Compare with the deployed pipeline (DescribePipeline)."),
-    base_definition: Optional[Path] = typer.Option(
-        None, "--base-definition",
-        help="Compare with a definition JSON file (e.g. the original framework's pipeline_definition.json)."),
-    output_format: PlanFormat = typer.Option(PlanFormat.text, "--format", help="Output format."),
-    environment: Optional[str] = EACH_ENVIRONMENT,
-    comment: bool = typer.Option(False, "--comment", help="Also post the markdown plan on the GitHub PR, as one "
-                                 "comment updated in place (GITHUB_TOKEN, CodeBuild's PR variables)."),
-) -> None:
+@click.command("plan")
+@PROJECT_DIR
+@OUTPUT_DIR
+@click.option("--base", metavar="<str>", help="Git ref to compare with (default: the merge base with the PR's "
+                                              "target branch in CI, else with main).")
+@flag("--deployed", "Compare with the deployed pipeline (DescribePipeline).")
+@click.option("--base-definition", type=click.Path(path_type=Path), metavar="<path>",
+              help="Compare with a definition JSON file (e.g. the original framework's pipeline_definition.json).")
+@click.option("--format", "output_format", type=click.Choice(PLAN_FORMATS), default="text", show_default=True,
+              help="Output format.")
+@EACH_ENVIRONMENT
+@flag("--comment", "Also post the markdown plan on the GitHub PR, as one comment updated in place "
+                   "(GITHUB_TOKEN, CodeBuild's PR variables).")
+def plan_command(project_dir: Path, out: Path, base: str | None, deployed: bool, base_definition: Path | None,
+                 output_format: str, environment: str | None, comment: bool) -> None:
     """Show what the definition changes: steps, parameters, risks, downstream steps; one section
     per environment.
 
@@ -159,28 +149,27 @@ def plan_command(
         results = [plan.against_definition(p, base_definition) for p in projects]
     else:
         results = [plan.against_deployed(p) if deployed else plan.against_ref(p, base) for p in projects]
-    typer.echo(plan.format_plans(results, output_format.value), nl=False)
+    click.echo(plan.format_plans(results, output_format), nl=False)
     if pull_request is not None:
         url = github.upsert_comment(pull_request, plan.format_plans(results, "markdown"))
-        typer.echo(f"plan posted: {url}", err=True)
-    raise typer.Exit(2 if any(result.has_changes for result in results) else 0)
+        click.echo(f"plan posted: {url}", err=True)
+    raise click.exceptions.Exit(2 if any(result.has_changes for result in results) else 0)
 
 
-def graph_command(
-    project_dir: Path = PROJECT_DIR,
-    out: Path = OUTPUT_DIR,
-    output_format: GraphFormat = typer.Option(GraphFormat.mermaid, "--format", help="Output format."),
-    environment: Optional[str] = ENVIRONMENT,
-) -> None:
+@click.command("graph")
+@PROJECT_DIR
+@OUTPUT_DIR
+@click.option("--format", "output_format", type=click.Choice(GRAPH_FORMATS), default="mermaid", show_default=True,
+              help="Output format.")
+@ENVIRONMENT
+def graph_command(project_dir: Path, out: Path, output_format: str, environment: str | None) -> None:
     """Draw the DAG of the rendered definition (steps, data and DependsOn edges, condition branches)."""
     from smpipe_gen import definition, drawing
 
-    draw = drawing.mermaid if output_format is GraphFormat.mermaid else drawing.dot
-    typer.echo(draw(definition.load(Project.at(project_dir, out, environment))), nl=False)
+    draw = drawing.mermaid if output_format == "mermaid" else drawing.dot
+    click.echo(draw(definition.load(Project.at(project_dir, out, environment))), nl=False)
 
 
-def register(app: typer.Typer) -> None:
-    app.command("apply")(apply_command)
-    app.command("delete")(delete_command)
-    app.command("plan")(plan_command)
-    app.command("graph")(graph_command)
+def register(app: click.Group) -> None:
+    for command in (apply_command, delete_command, plan_command, graph_command):
+        app.add_command(command)

@@ -8,12 +8,12 @@ import difflib
 import json
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, List, Optional
+from typing import TYPE_CHECKING
 
-import typer
+import click
 
 from smpipe_gen.artifacts import write_atomic
-from smpipe_gen.cli_options import EACH_ENVIRONMENT, OUTPUT_DIR, PROJECT_DIR
+from smpipe_gen.cli_options import EACH_ENVIRONMENT, OUTPUT_DIR, OVERRIDES, PROJECT_DIR, flag
 from smpipe_gen.parameters import parse_assignments
 from smpipe_gen.project import Project
 
@@ -28,18 +28,18 @@ def _prefix(project: Project) -> str:
     return f"{project.environment}: " if project.environment else ""
 
 
-def register(app: typer.Typer) -> None:
-    env_option = typer.Option(None, "--env", "-e", help="Override a framework variable: SMP_NAME=value.")
-
+def register(app: click.Group) -> None:
     @app.command()
-    def validate(project_dir: Path = PROJECT_DIR, env: Optional[List[str]] = env_option,
-                 environment: Optional[str] = EACH_ENVIRONMENT) -> None:
+    @PROJECT_DIR
+    @OVERRIDES
+    @EACH_ENVIRONMENT
+    def validate(project_dir: Path, env: tuple[str, ...], environment: str | None) -> None:
         """Check the config (types, names, references, cycles) without rendering."""
         from smpipe_gen.render.engine import validate_project
 
         for project in Project.each(project_dir, environment=environment):
             resolved = validate_project(project.root, parse_assignments(env, "--env"), project.environment)
-            typer.echo(f"{_prefix(project)}ok: pipeline {resolved.spec.pipeline.pipelineName!r}, "
+            click.echo(f"{_prefix(project)}ok: pipeline {resolved.spec.pipeline.pipelineName!r}, "
                        f"{len(resolved.steps)} steps, {len(resolved.spec.models)} model(s)")
 
     @app.command()
@@ -47,11 +47,14 @@ def register(app: typer.Typer) -> None:
         """Print the JSON Schema of a model config file (for editor completion)."""
         from smpipe_gen.config.schema import config_schema
 
-        typer.echo(json.dumps(config_schema(), indent=2, sort_keys=True))
+        click.echo(json.dumps(config_schema(), indent=2, sort_keys=True))
 
     @app.command()
-    def render(project_dir: Path = PROJECT_DIR, out: Path = OUTPUT_DIR,
-               env: Optional[List[str]] = env_option, environment: Optional[str] = EACH_ENVIRONMENT) -> None:
+    @PROJECT_DIR
+    @OUTPUT_DIR
+    @OVERRIDES
+    @EACH_ENVIRONMENT
+    def render(project_dir: Path, out: Path, env: tuple[str, ...], environment: str | None) -> None:
         """Write pipeline.py, definition.json and manifest.json (offline, byte-stable).
 
         Also the way to resolve a merge conflict in rendered files: render, then `git add pipeline/`."""
@@ -66,13 +69,15 @@ def register(app: typer.Typer) -> None:
             for name, text in rendered.files().items():
                 write_atomic(project.output_dir / name, text)
             fingerprint.remember(project, overrides, inputs, rendered.code_directories)
-            typer.echo(f"rendered {project.relative(project.output_dir)}/: {', '.join(rendered.files())}")
+            click.echo(f"rendered {project.relative(project.output_dir)}/: {', '.join(rendered.files())}")
 
     @app.command()
-    def check(project_dir: Path = PROJECT_DIR, out: Path = OUTPUT_DIR,
-              env: Optional[List[str]] = env_option, environment: Optional[str] = EACH_ENVIRONMENT,
-              full: bool = typer.Option(False, "--full", help="Always render, even when this machine already "
-                                                               "verified exactly these inputs and artifacts.")) -> None:
+    @PROJECT_DIR
+    @OUTPUT_DIR
+    @OVERRIDES
+    @EACH_ENVIRONMENT
+    @flag("--full", "Always render, even when this machine already verified exactly these inputs and artifacts.")
+    def check(project_dir: Path, out: Path, env: tuple[str, ...], environment: str | None, full: bool) -> None:
         """Exit 0 if the committed artifacts match a fresh render, 2 (with a diff) if not.
 
         Renders only when something a render reads (config, env files, variables, code, the tool,
@@ -97,19 +102,19 @@ def register(app: typer.Typer) -> None:
             else:
                 fingerprint.remember(project, overrides, inputs, rendered.code_directories)
         if diffs:
-            typer.echo("".join(diffs), nl=False)
+            click.echo("".join(diffs), nl=False)
             for recorded, installed in sorted(drift):
-                typer.echo(f"stale: SDK drift: the committed artifacts were rendered with sagemaker {recorded}, "
+                click.echo(f"stale: SDK drift: the committed artifacts were rendered with sagemaker {recorded}, "
                            f"this render used the installed sagemaker {installed}", err=True)
-                typer.echo(f"hint: if the config did not change, the diff above comes from the SDK: re-render "
+                click.echo(f"hint: if the config did not change, the diff above comes from the SDK: re-render "
                            f"with `smpipe-gen render` and commit the result, or install sagemaker=={recorded} "
                            "(pin it in requirements.txt)", err=True)
             if not drift:
-                typer.echo("stale: the committed artifacts differ from the config; run `smpipe-gen render` "
+                click.echo("stale: the committed artifacts differ from the config; run `smpipe-gen render` "
                            "and commit the result", err=True)
-            raise typer.Exit(2)
+            raise click.exceptions.Exit(2)
         names = [p.environment for p in projects if p.environment]
-        typer.echo("ok: rendered artifacts are current" + (f" ({', '.join(names)})" if names else ""))
+        click.echo("ok: rendered artifacts are current" + (f" ({', '.join(names)})" if names else ""))
 
 
 def _differences(project: Project, rendered: Rendered) -> list[str]:

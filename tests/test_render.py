@@ -213,7 +213,7 @@ def test_failed_render_leaves_committed_files_untouched(tmp_path):
 
 def test_usage_errors_exit_1_with_clicks_message():
     result = smpipe("render", "--bogus")
-    assert result.returncode == 1 and "No such option: --bogus" in result.stderr
+    assert result.returncode == 1 and "No such option '--bogus'" in result.stderr
     assert "Traceback" not in result.stderr
 
 
