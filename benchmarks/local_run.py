@@ -3,11 +3,12 @@
 Metaflow's local runs on the same trivial chains; plus the start-up of each command
 (benchmarks/startup.py) and, on request, cold and cached wall times of bundled examples.
 
-    python benchmarks/local_run.py [--repeat 3] [--example abalone] [--peer-python PATH]
+    python benchmarks/local_run.py [--repeat 3] [--example abalone] [--peer-python PATH] [--readme]
 
 One run prints everything issue 14 asks to see side by side: per-step cost against the floor and
-the peers, a cached 12-step run, each command's start-up, and check on an unchanged repository
-against a render (benchmarks/startup.py).
+the peers, a cached 12-step run, each command's start-up, check on an unchanged repository
+against a render (benchmarks/startup.py) and, with --readme, the README's first command from a
+fresh clone with an empty uv cache (benchmarks/readme_command.py; needs the package index).
 
 Marginal cost per step = (wall of a 12-step chain - wall of a 6-step chain) / 6, from interleaved
 runs (fresh project, nothing cached), so fixed start-up cancels out. kfp and metaflow are optional
@@ -32,6 +33,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from readme_command import readme_row  # noqa: E402
 from startup import command_startups, print_rows  # noqa: E402
 
 # A diamond with two leaves (a -> b, c -> d -> e, f): tests/test_local_sandbox.py runs it.
@@ -255,6 +257,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median reported)")
     parser.add_argument("--example", action="append", default=[], help="also time run --local on this example")
     parser.add_argument("--peer-python", default=sys.executable, help="interpreter with kfp and metaflow installed")
+    parser.add_argument("--readme", action="store_true", help="also time the README's first command in a fresh clone")
     args = parser.parse_args()
     runners = {"bare python -c pass per step (the floor)": lambda n, work: (bare_python(n), ""),
                "smpipe-gen run --local": lambda n, work: (smpipe(trivial_project(work, chain(n)))[0], ""),
@@ -292,6 +295,8 @@ def main() -> None:
         rows += command_startups(args.repeat, cached_project=cached_project)
     for name in args.example:
         rows += example_times(name)
+    if args.readme:
+        rows.append(readme_row())
     print_rows(rows, f"result  (median of {args.repeat})")
 
 
