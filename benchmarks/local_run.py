@@ -8,7 +8,8 @@ Metaflow's local runs on the same trivial chains; plus the start-up of each comm
 One run prints everything issue 14 asks to see side by side: per-step cost against the floor and
 the peers, a cached 12-step run, each command's start-up, check on an unchanged repository
 against a render (benchmarks/startup.py) and, with --readme, the README's first command from a
-fresh clone with an empty uv cache (benchmarks/readme_command.py; needs the package index).
+fresh clone with an empty uv cache against the same job set up with pip as before uv
+(benchmarks/readme_command.py; needs the package index).
 
 Marginal cost per step = (wall of a 12-step chain - wall of a 6-step chain) / 6, from interleaved
 runs (fresh project, nothing cached), so fixed start-up cancels out. kfp and metaflow are optional
@@ -33,7 +34,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from readme_command import readme_row  # noqa: E402
+from readme_command import readme_rows  # noqa: E402
 from startup import command_startups, print_rows  # noqa: E402
 
 # A diamond with two leaves (a -> b, c -> d -> e, f): tests/test_local_sandbox.py runs it.
@@ -257,7 +258,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median reported)")
     parser.add_argument("--example", action="append", default=[], help="also time run --local on this example")
     parser.add_argument("--peer-python", default=sys.executable, help="interpreter with kfp and metaflow installed")
-    parser.add_argument("--readme", action="store_true", help="also time the README's first command in a fresh clone")
+    parser.add_argument("--readme", action="store_true", help="also time the README's first command in a fresh clone, and as it was before uv")
     args = parser.parse_args()
     runners = {"bare python -c pass per step (the floor)": lambda n, work: (bare_python(n), ""),
                "smpipe-gen run --local": lambda n, work: (smpipe(trivial_project(work, chain(n)))[0], ""),
@@ -296,7 +297,7 @@ def main() -> None:
     for name in args.example:
         rows += example_times(name)
     if args.readme:
-        rows.append(readme_row())
+        rows += readme_rows(before_uv=True)
     print_rows(rows, f"result  (median of {args.repeat})")
 
 
