@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from startup import print_rows
+
 REPO = Path(__file__).resolve().parents[1]
 # The set-up of command 1 before it used uv: pip, every test tool included, before anything rendered.
 BEFORE_UV = "python3 -m venv .venv && .venv/bin/pip install -q -e '.[dev]'"
@@ -79,10 +81,7 @@ def main() -> None:
     parser.add_argument("--uv-cache", choices=("cold", "warm"), default="cold")
     parser.add_argument("--before-uv", action="store_true", help="also time the set-up as it was before uv (pip)")
     args = parser.parse_args()
-    rows = readme_rows(args.uv_cache, args.before_uv)
-    width = max(len(label) for label, _ in rows)
-    for label, figure in rows:
-        print(f"{label:<{width}}  {figure}")
+    print_rows(readme_rows(args.uv_cache, args.before_uv), "result")
 
 
 if __name__ == "__main__":
