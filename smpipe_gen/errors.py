@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 
 SHOWN_VALUE_LIMIT = 80
 
@@ -10,6 +11,20 @@ def shorten(text: str, limit: int = SHOWN_VALUE_LIMIT) -> str:
     """``text`` cut to ``limit`` characters with an ellipsis: a 100k-character value or key in
     a config must not be echoed whole into an error line."""
     return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def closest(name: str, candidates: Iterable[str], cutoff: float = 0.6) -> str | None:
+    """The candidate a misspelt ``name`` most likely meant, or None when none is close."""
+    import difflib  # only on the way to an error: not on every command's start
+
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=cutoff)
+    return close[0] if close else None
+
+
+def did_you_mean(name: str, candidates: Iterable[str], otherwise: str) -> str:
+    """The hint for an unknown ``name``: the closest candidate, quoted, or ``otherwise``."""
+    close = closest(name, candidates)
+    return f"did you mean {close!r}?" if close else otherwise
 
 
 PART_LIMIT = 300

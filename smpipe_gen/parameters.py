@@ -4,10 +4,9 @@ against the definition's Parameters (name, Type, EnumValues). One place for both
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
-from smpipe_gen.errors import SmpipeError
+from smpipe_gen.errors import SmpipeError, did_you_mean
 
 
 def parse_assignments(values: list[str] | None, flag: str, example: str = "NAME=VALUE",
@@ -29,9 +28,7 @@ def typed_overrides(definition: dict[str, Any], overrides: dict[str, str]) -> di
     values: dict[str, Any] = {}
     for name, raw in overrides.items():
         if name not in declared:
-            close = difflib.get_close_matches(name, declared, n=1)
-            hint = f"did you mean {close[0]!r}?" if close else \
-                f"declared parameters: {', '.join(sorted(declared)) or 'none'}"
+            hint = did_you_mean(name, declared, f"declared parameters: {', '.join(sorted(declared)) or 'none'}")
             raise SmpipeError(f"unknown parameter {name!r}", where=f"--param {name}", hint=hint)
         values[name] = _typed(declared[name], raw)
     return values

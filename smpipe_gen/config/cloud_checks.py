@@ -18,7 +18,6 @@ Numeric limits (counts, volumes, runtimes, parallelism) are checked by the confi
 
 from __future__ import annotations
 
-import difflib
 import functools
 import re
 import sys
@@ -27,7 +26,7 @@ from typing import Any, Iterator
 
 from smpipe_gen.config.model import PipelineSpec
 from smpipe_gen.config.values import PLACEHOLDER
-from smpipe_gen.errors import SmpipeError
+from smpipe_gen.errors import SmpipeError, closest
 
 _ECR = re.compile(r"^(?P<account>[^./]+)\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/"
                   r"(?P<repository>[^:@]+)(?::(?P<tag>[^@]+))?(?:@(?P<digest>.+))?$")
@@ -97,9 +96,9 @@ def instance_problem(instance_type: Any, job: str) -> tuple[str, str] | None:
     known = instance_types()
     if not isinstance(instance_type, str) or instance_type in known[job]:
         return None
-    close = difflib.get_close_matches(instance_type, sorted(known[job]), n=1, cutoff=0.8)
+    close = closest(instance_type, known[job], cutoff=0.8)
     other = [name for name, types in known.items() if instance_type in types]
-    hint = f"did you mean {close[0]}?" if close else "see the SageMaker instance types for this job type"
+    hint = f"did you mean {close}?" if close else "see the SageMaker instance types for this job type"
     if other:
         hint = f"it exists for {', '.join(other)} only; " + hint
     return f"instance type {instance_type!r} does not exist for {job} jobs", hint

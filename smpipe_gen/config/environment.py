@@ -15,14 +15,13 @@ Either way every value is validated (config/values.py) before anything renders.
 
 from __future__ import annotations
 
-import difflib
 import re
 import shlex
 from pathlib import Path
 from typing import Iterator, Mapping
 
 from smpipe_gen.config import values
-from smpipe_gen.errors import SmpipeError
+from smpipe_gen.errors import SmpipeError, did_you_mean
 
 ENV_FILE = "env.env"
 DEFAULT_FRAMEWORK_CONF = "framework/conf/conf.yaml"  # unless SMP_FRAMEWORK_CONFPATH names another
@@ -81,9 +80,8 @@ def check_environment(root: Path, name: str | None) -> str | None:
         raise SmpipeError(f"this repository has several environments ({', '.join(names)}): name one",
                           where=ENVIRONMENTS_DIR, hint=f"pass --environment/-E, e.g. -E {names[0]}")
     if name not in names:
-        close = difflib.get_close_matches(name, names, n=1)
         raise SmpipeError(f"unknown environment {name!r}", where=f"--environment {name}",
-                          hint=f"did you mean {close[0]!r}?" if close else f"one of: {', '.join(names)}")
+                          hint=did_you_mean(name, names, f"one of: {', '.join(names)}"))
     return name
 
 

@@ -7,7 +7,6 @@ root) and merged in sorted order; exactly one of them (the anchor) holds sagemak
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from dataclasses import dataclass, field
@@ -35,7 +34,7 @@ from smpipe_gen.config.model import (
     known_keys,
 )
 from smpipe_gen.config.yaml_source import KeyPath, YamlDocument, load_yaml
-from smpipe_gen.errors import ConfigErrors, SmpipeError, shorten
+from smpipe_gen.errors import ConfigErrors, SmpipeError, did_you_mean, shorten
 from smpipe_gen.paths import inside
 
 
@@ -247,8 +246,7 @@ def _conf_block(doc: YamlDocument, allowed: tuple[str, ...], errors: list[Smpipe
 
 def _unknown_key(doc: YamlDocument, path: KeyPath, candidates: tuple[str, ...] | set[str]) -> SmpipeError:
     key = str(path[-1])
-    close = difflib.get_close_matches(key, sorted(candidates), n=1, cutoff=0.6)
-    hint = f"did you mean {close[0]!r}?" if close else "remove it or check the spelling"
+    hint = did_you_mean(key, candidates, "remove it or check the spelling")
     return SmpipeError(f"unknown key {_shorten(key)}", where=doc.where(path), hint=hint)
 
 

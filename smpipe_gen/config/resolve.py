@@ -8,7 +8,6 @@ each one follows everything it refers to.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -26,7 +25,7 @@ from smpipe_gen.config.model import (
     Step,
     StepClass,
 )
-from smpipe_gen.errors import ConfigErrors, SmpipeError, shorten
+from smpipe_gen.errors import ConfigErrors, SmpipeError, did_you_mean, shorten
 from smpipe_gen.graph import DependencySyntaxError, StepGraph, parse_chain
 from smpipe_gen.paths import inside
 
@@ -131,10 +130,9 @@ class _Checker:
     def _collect_steps(self) -> None:
         for model, block in self.spec.pipeline.models.items():
             if model not in self.spec.models:
-                close = difflib.get_close_matches(model, list(self.spec.models), n=1)
                 self.fail(f"pipeline model {model!r} has no conf.models.{model} section",
                           self.sources.pipeline_where("models", model),
-                          f"did you mean {close[0]!r}?" if close else "define the model in a model file")
+                          did_you_mean(model, self.spec.models, "define the model in a model file"))
             for index, step in enumerate(block.steps):
                 if step.step_name in self.steps:
                     other_model, other_index = self.where[step.step_name]
@@ -194,11 +192,9 @@ class _Checker:
             used = {r.section_name for r in self.steps.values() if r.model == model}
             for extra in config.extra_sections():
                 if extra not in used:
-                    known = list(type(config).model_fields)
-                    close = difflib.get_close_matches(extra, known, n=1)
                     self.fail(f"unknown key {extra!r}", self.sources.model_where(model, extra),
-                              f"did you mean {close[0]!r}?" if close else
-                              "a custom Processing section must be named by some step's step_type")
+                              did_you_mean(extra, type(config).model_fields,
+                                           "a custom Processing section must be named by some step's step_type"))
 
     def _section(self, config: ModelConfig, resolved: ResolvedStep, section_name: str) -> Any:
         section = getattr(config, section_name, None) if section_name in type(config).model_fields \
@@ -325,9 +321,8 @@ class _Checker:
                 self.errors.append(error)
 
     def _unknown_step(self, name: str, where: str, names: list[str]) -> None:
-        close = difflib.get_close_matches(name, names, n=1)
-        self.fail(f"unknown step {name!r}", where, f"did you mean {close[0]!r}?" if close else
-                  "name a step_name declared in sagemakerPipeline.models.<model>.steps")
+        self.fail(f"unknown step {name!r}", where,
+                  did_you_mean(name, names, "name a step_name declared in sagemakerPipeline.models.<model>.steps"))
 
     def _graph(self) -> StepGraph:
         graph = StepGraph()
@@ -380,10 +375,8 @@ class _Checker:
             seen.add(parameter.name)
         for where, ref in self._parameter_refs():
             if ref.Parameter not in declared:
-                close = difflib.get_close_matches(ref.Parameter, sorted(declared), n=1)
                 self.fail(f"unknown parameter {ref.Parameter!r}", where,
-                          f"did you mean {close[0]!r}?" if close else
-                          "declare it under sagemakerPipeline.parameters")
+                          did_you_mean(ref.Parameter, declared, "declare it under sagemakerPipeline.parameters"))
 
     def _parameter_refs(self) -> Iterator[tuple[str, ParameterRef]]:
         for model, config in self.spec.models.items():

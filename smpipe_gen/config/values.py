@@ -9,13 +9,12 @@ template render with it), because it cannot reach a real account: AWS refuses to
 
 from __future__ import annotations
 
-import difflib
 import functools
 import ipaddress
 import re
 from typing import Callable, Mapping
 
-from smpipe_gen.errors import ConfigErrors, SmpipeError
+from smpipe_gen.errors import ConfigErrors, SmpipeError, closest
 
 _PARTITION = r"arn:aws(?:-cn|-us-gov|-iso|-iso-[a-z])?"
 # What template placeholders look like in any value (the one home of this rule; image URIs add
@@ -48,8 +47,8 @@ def _account(value: str) -> str | None:
 def _region(value: str) -> str | None:
     if value in known_regions():
         return None
-    close = difflib.get_close_matches(value, known_regions(), n=1)
-    return f"is not a known AWS region{f' (did you mean {close[0]}?)' if close else ''}"
+    close = closest(value, known_regions())
+    return f"is not a known AWS region{f' (did you mean {close}?)' if close else ''}"
 
 
 def _role(value: str) -> str | None:
