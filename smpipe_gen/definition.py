@@ -147,6 +147,19 @@ class Step:
     def model(self) -> str | None:
         return self.origin.model if self.origin else None
 
+    def code_files(self) -> dict[str, str]:
+        """Repository path -> sha256 of the code the step runs, from the manifest (empty without
+        one); an object packing no repository file (generated code) as ``(generated NAME)``."""
+        files: dict[str, str] = {}
+        for code in self.code:
+            if code.artifact is None:
+                continue
+            if code.artifact.files:
+                files.update({f.path: f.sha256 for f in code.artifact.files})
+            else:
+                files[f"(generated {code.s3_uri.rsplit('/', 1)[-1]})"] = code.artifact.sha256
+        return files
+
     def json(self) -> dict[str, Any]:
         """The step as plain JSON (a copy), nested branch steps included."""
         return thaw(self.body)

@@ -133,15 +133,8 @@ def _outputs(args: dict, _step: Step, model: Definition) -> str:
 
 
 def _code(_args: dict, step: Step, _model: Definition) -> str:
-    files: dict[str, None] = {}
-    for code in step.code:
-        if code.artifact is None:
-            files[code.s3_uri] = None
-        elif code.artifact.files:
-            files.update(dict.fromkeys(f.path for f in code.artifact.files))
-        else:
-            files[f"(generated {code.s3_uri.rsplit('/', 1)[-1]})"] = None
-    return ", ".join(files)
+    # without a manifest, no code object knows its files: name the objects
+    return ", ".join(step.code_files() or [code.s3_uri for code in step.code])
 
 
 def _hyperparameters(args: dict, _step: Step, model: Definition) -> str:

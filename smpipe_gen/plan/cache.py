@@ -50,29 +50,16 @@ def _gets(value: Any) -> Iterator[str]:
             yield from _gets(item)
 
 
-def code_files(step: Step) -> dict[str, str]:
-    """Repository path -> sha256 of the code a step runs (from the manifest)."""
-    files: dict[str, str] = {}
-    for code in step.code:
-        if code.artifact is None:
-            continue
-        if code.artifact.files:
-            files.update({f.path: f.sha256 for f in code.artifact.files})
-        else:
-            files[f"(generated {code.s3_uri.rsplit('/', 1)[-1]})"] = code.artifact.sha256
-    return files
-
-
 def changed_code(before: Definition, after: Definition) -> set[str]:
     """Repository files some step runs whose content differs between the two renders."""
-    old = {path: sha for step in before for path, sha in code_files(step).items()}
-    return {path for step in after for path, sha in code_files(step).items() if old.get(path, sha) != sha}
+    old = {path: sha for step in before for path, sha in step.code_files().items()}
+    return {path for step in after for path, sha in step.code_files().items() if old.get(path, sha) != sha}
 
 
 def _untouched_code(step: Step, changed: set[str]) -> str:
     """The changed files next to this step's code that its bundle does not hold (each step
     ships only what its entry point reaches), so they leave its cache key alone."""
-    own = [path for path in code_files(step) if not path.startswith("(generated")]
+    own = [f.path for code in step.code if code.artifact for f in code.artifact.files]
     if not own or not changed:
         return ""
     directory = posixpath.commonpath([posixpath.dirname(path) for path in own])

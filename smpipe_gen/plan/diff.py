@@ -86,7 +86,7 @@ def _parameters(before: Definition, after: Definition) -> list[ParameterDiff]:
 
 def code_note(old: Step, new: Step) -> str:
     """Which repository files make the two steps' code differ ("" without manifests)."""
-    before, after = cache.code_files(old), cache.code_files(new)
+    before, after = old.code_files(), new.code_files()
     if not before or not after:
         return ""
     parts = [f"{label}: {', '.join(paths)}" for label, paths in (
