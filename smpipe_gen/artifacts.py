@@ -16,7 +16,6 @@ import json
 import os
 import re
 import tempfile
-import textwrap
 import types
 import typing
 from dataclasses import dataclass, field
@@ -241,12 +240,19 @@ def definition_json(definition: dict[str, Any]) -> str:
 
     def fill(text: str, margin: str) -> str:
         return re.sub(r'(?m)^ *"\\u0000step (\d+)"(,?)$',
-                      lambda m: textwrap.indent(steps[int(m.group(1))], margin) + m.group(2), text)
+                      lambda m: _indent(steps[int(m.group(1))], margin) + m.group(2), text)
 
     text = fill(json.dumps(hollow(definition), indent=2, sort_keys=True, ensure_ascii=False), _STEP_INDENT) + "\n"
     if json.loads(text) != definition:  # the placeholders are NULs, which no config can hold
         raise AssertionError("definition_json changed the definition")
     return text
+
+
+def _indent(text: str, margin: str) -> str:
+    """``text`` with ``margin`` before each of its JSON lines. JSON ends lines with LF only;
+    textwrap.indent would also break lines at the characters JSON writes raw in strings (U+2028,
+    U+0085), and change the string."""
+    return "\n".join(margin + line for line in text.split("\n"))
 
 
 def sha256_file(path: Path) -> str:

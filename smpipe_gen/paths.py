@@ -47,7 +47,8 @@ def bundle_files(root: Path, directory: str, excluded_dirs: Iterable[Path]) -> l
 
     In a git repository only tracked files count, so an untracked scratch file or notebook
     checkpoint changes nothing; outside git every file does. Either way, excluded names, the
-    output directories and symlinks leading outside the repository are left out."""
+    output directories and symlinks leading outside the repository or into one of those are
+    left out (a committed ``settings.txt -> ../.git/config`` would ship the git config)."""
     root = root.resolve()
     top = (root / directory).resolve()
     excluded = [Path(path).resolve() for path in excluded_dirs]
@@ -56,16 +57,21 @@ def bundle_files(root: Path, directory: str, excluded_dirs: Iterable[Path]) -> l
         candidates = _walked(top)
     files = []
     for path in candidates:
-        rel = path.relative_to(root)
-        if any(fnmatch.fnmatch(part, pattern) for part in rel.parts for pattern in EXCLUDED_NAMES):
+        real = path.resolve()  # a link is judged by its name and by what it leads to
+        if _left_out(root, path, excluded) or _left_out(root, real, excluded) or not real.is_file():
             continue
-        if any(path.is_relative_to(out) for out in excluded):
-            continue
-        real = path.resolve()
-        if not real.is_relative_to(root) or not real.is_file():
-            continue
-        files.append(rel.as_posix())
+        files.append(path.relative_to(root).as_posix())
     return sorted(set(files))
+
+
+def _left_out(root: Path, path: Path, excluded: list[Path]) -> bool:
+    """Whether a bundle must not hold ``path``: outside the repository, under an excluded name
+    (``.git``, ``.smpipe``, ...) or under an output directory."""
+    if not path.is_relative_to(root):
+        return True
+    parts = path.relative_to(root).parts
+    return any(fnmatch.fnmatch(part, pattern) for part in parts for pattern in EXCLUDED_NAMES) \
+        or any(path.is_relative_to(out) for out in excluded)
 
 
 def _walked(top: Path) -> list[Path]:
