@@ -452,6 +452,13 @@ def _code_uris(arguments: dict, artifacts: "dict[str, CodeArtifact] | None") -> 
 
 
 # -- reading the files -------------------------------------------------------------------------
+# A definition nests some 15 levels (the examples: 12 to 14); a JSON text nested deeper than this
+# is refused before it is parsed: json's decoder and every walk of the data recurse, and a
+# 100,000-deep file ended plan, graph and run --local in a RecursionError.
+MAX_JSON_DEPTH = 100
+_JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+
+
 def read_json(path: Path, shown: str, what: str, hint: str = RENDER_HINT) -> tuple[Any, str]:
     """Parsed JSON of ``path`` and its text; a missing, unreadable or invalid file is one error
     naming ``shown`` (the path as the user knows it) and, for bad JSON, the line."""
@@ -462,8 +469,25 @@ def read_json(path: Path, shown: str, what: str, hint: str = RENDER_HINT) -> tup
     except (OSError, UnicodeDecodeError) as error:
         raise SmpipeError(f"cannot read the {what}: {getattr(error, 'strerror', None) or error}",
                           where=shown, hint=hint) from None
+    return parse_json(text, shown, what, hint), text
+
+
+def parse_json(text: str, shown: str, what: str, hint: str = RENDER_HINT) -> Any:
+    """``text`` parsed, or one error naming ``shown`` and the line: invalid JSON, or JSON nested
+    deeper than MAX_JSON_DEPTH (found by a scan that does not recurse)."""
+    depth = 0
+    for token in _JSON_TOKEN.finditer(text):
+        bracket = token.group()
+        if bracket in ("[", "{"):
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                line = text.count("\n", 0, token.start()) + 1
+                raise SmpipeError(f"{what} nests deeper than {MAX_JSON_DEPTH} levels", where=f"{shown}:{line}",
+                                  hint=f"a pipeline definition nests about 15; {hint}")
+        elif bracket in ("]", "}"):
+            depth -= 1
     try:
-        return json.loads(text), text
+        return json.loads(text)
     except ValueError as error:
         line = getattr(error, "lineno", None)
         raise SmpipeError(f"{what} is not valid JSON: {getattr(error, 'msg', error)}",

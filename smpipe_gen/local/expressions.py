@@ -3,11 +3,11 @@ Get on step properties, Std:JsonGet on property files, and conditions."""
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any, Callable
 
+from smpipe_gen.definition import parse_json
 from smpipe_gen.errors import SmpipeError
 
 _TOKEN = re.compile(r"\.?([A-Za-z_][\w-]*)|\[(\d+)\]|\['([^']*)'\]|\[\"([^\"]*)\"\]")
@@ -103,13 +103,14 @@ class Resolver:
             path = self.property_file(step, name)
         else:
             path = self.read_uri(self.resolve(body["S3Uri"], where))
+        hint = "the step must write the file named in its PropertyFiles"
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            text = Path(path).read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise SmpipeError(f"property file {path} was not written", where=where,
-                              hint="the step must write the file named in its PropertyFiles") from None
-        except json.JSONDecodeError as error:
-            raise SmpipeError(f"property file {path} is not JSON ({error.msg})", where=where) from None
+            raise SmpipeError(f"property file {path} was not written", where=where, hint=hint) from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise SmpipeError(f"property file {path} cannot be read ({error})", where=where, hint=hint) from None
+        data = parse_json(text, str(path), f"property file of {where}", hint)
         return json_path(data, self.resolve(body["Path"], where), f"{where}: JsonGet {body['Path']}")
 
     def condition(self, cond: dict[str, Any], where: str) -> bool:
