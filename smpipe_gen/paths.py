@@ -8,8 +8,10 @@ A config arrives in a pull request, so ``source_directory: ../sibling``, ``entry
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import os
 import subprocess
+import urllib.parse
 from pathlib import Path
 from typing import Iterable
 
@@ -40,6 +42,25 @@ def inside(base: Path, relative: object, *, where: str, what: str, hint: str) ->
         raise SmpipeError(f"{what} {shown} leads outside {base.name or base}/ (to {shorten(str(resolved))})",
                           where=where, hint=hint)
     return resolved
+
+
+NAME_LIMIT = 100  # characters of a name made by file_name (file systems allow 255 bytes)
+
+
+def file_name(text: str) -> str:
+    """A file name standing for ``text`` (a step name of a definition nobody reviewed): distinct
+    texts give distinct names, never ``.``, ``..``, a hidden name or one over NAME_LIMIT.
+
+    Letters, digits, ``_``, ``-``, ``.`` and ``~`` stay (``abalone-Train`` is its own name); any other
+    character, and a leading dot, is percent-encoded, so ``a b`` and ``a_b`` stay apart. A longer
+    name keeps its head and ends in ``+`` and a digest of the whole text: ``+`` is always encoded,
+    so a shortened name never equals another text's name."""
+    name = urllib.parse.quote(text, safe="") or "%"
+    if name.startswith("."):
+        name = "%2E" + name[1:]
+    if len(name) > NAME_LIMIT:
+        name = name[:NAME_LIMIT - 17] + "+" + hashlib.sha256(text.encode()).hexdigest()[:16]
+    return name
 
 
 def bundle_files(root: Path, directory: str, excluded_dirs: Iterable[Path]) -> list[str]:

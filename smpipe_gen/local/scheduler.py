@@ -29,6 +29,7 @@ from smpipe_gen.local.cache import CACHEABLE, Cache, cache_key, expire_seconds
 from smpipe_gen.local.code import CodeArtifacts
 from smpipe_gen.local.expressions import Resolver
 from smpipe_gen.parameters import parameter_values
+from smpipe_gen.paths import file_name
 from smpipe_gen.local.jobs import JobContext, StepFailed, StepResult, read_state
 from smpipe_gen.local.jobs import condition, fail, model, processing, register, training, transform, tuning
 from smpipe_gen.local.store import Store
@@ -251,9 +252,12 @@ class Runner:
                 for value in input_uris(node.type, node.step.get("Arguments", {})):
                     try:
                         uri = self.resolver.resolve(value, f"step {node.name}")
+                        present = not isinstance(uri, str) or self.code.get(uri) or self.store.objects(uri)
                     except _Deferred:  # produced by an earlier step: checked when it is read
                         continue
-                    if isinstance(uri, str) and not self.code.get(uri) and not self.store.objects(uri):
+                    except SmpipeError as error:  # a URI the store refuses
+                        raise _located(error, node.name) from None
+                    if not present:
                         raise SmpipeError(f"input {uri} is not in the local store", where=f"step {node.name}",
                                           hint="add it to the manifest's local_data or pass --data S3URI=./local/dir")
         finally:
@@ -371,7 +375,7 @@ class Runner:
         else:
             node.state = FAILED
             if isinstance(error, SmpipeError):
-                node.error, node.message = error, error.one_line()
+                node.error, node.message = _located(error, node.name), error.one_line()
             elif isinstance(error, StepFailed):
                 node.message = str(error)
             else:
@@ -381,9 +385,13 @@ class Runner:
             self._stop = True
         self.on_change(node)
 
+    def step_dir(self, name: str) -> Path:
+        """A step's working directory: its own for every distinct name, whatever the name holds."""
+        return self.run_dir / "steps" / file_name(name)
+
     def _execute(self, node: Node) -> tuple[StepResult, str | None]:
         where = f"step {node.name}"
-        step_dir = self.run_dir / "steps" / re.sub(r"[^\w.-]", "_", node.name)
+        step_dir = self.step_dir(node.name)
         step_dir.mkdir(parents=True, exist_ok=True)
         raw = node.step.get("Arguments", {})
         arguments = {} if node.type == "Condition" else self.resolver.resolve(raw, where)
@@ -467,7 +475,7 @@ class Runner:
             "message": self.failure.message if self.failure else None,
             "steps": {n.name: {
                 "type": n.type, "status": n.state, "duration_seconds": None if n.duration is None else round(n.duration, 3),
-                "log": str(self.run_dir / "steps" / re.sub(r"[^\w.-]", "_", n.name) / "log.txt")
+                "log": str(self.step_dir(n.name) / "log.txt")
                 if n.state in (DONE, FAILED) else None,
                 "process_seconds": n.process_seconds, "cached_from": n.cached_from, "message": n.message,
                 "outputs": {uri: str(self.store.path(uri)) for uri in sorted(n.result.outputs)} if n.result else {},
@@ -480,10 +488,16 @@ class Runner:
         return record
 
     def log_tail(self, node: Node, lines: int = 20) -> str:
-        path = self.run_dir / "steps" / re.sub(r"[^\w.-]", "_", node.name) / "log.txt"
+        path = self.step_dir(node.name) / "log.txt"
         if not path.is_file():
             return ""
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _located(error: SmpipeError, step: str) -> SmpipeError:
+    """``error``, naming ``step`` when the check that raised it (deep in the store) named no place."""
+    error.where = error.where or f"step {step}"
+    return error
 
 
 def _public(props: dict[str, Any]) -> dict[str, Any]:

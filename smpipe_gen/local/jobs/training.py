@@ -90,7 +90,7 @@ def train(ctx: JobContext, spec: dict[str, Any], job_name: str, box: Sandbox) ->
     env = ctx.env({**{k: str(v) for k, v in spec.get("Environment", {}).items()},
                    **{k: box.visible(v) for k, v in sm_env.items()}}, overlay)
     log_start = ctx.log.tell()
-    ctx.run_process(box, argv, env, box.visible(f"{ml}/code"))
+    ctx.run_process(box, argv, env, box.visible(f"{ml}/code"), spec.get("StoppingCondition"))
 
     output_path = spec["OutputDataConfig"]["S3OutputPath"].rstrip("/")
     model_uri = f"{output_path}/{job_name}/output/model.tar.gz"
