@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import time
 from pathlib import Path
 
@@ -303,6 +304,66 @@ def test_apply_refuses_hand_edited_renders_even_with_skip_check(tmp_path, edit, 
     done = smpipe("apply", "-C", str(root), "--skip-check", "--yes")
     assert done.returncode == 1
     assert done.stderr.startswith(f"error: pipeline/manifest.json: {expected}"), done.stderr
+
+
+def _edit_first_bundle(root: Path, edit) -> dict:
+    manifest_file = root / "pipeline" / "manifest.json"
+    manifest = json.loads(manifest_file.read_text())
+    edit(next(a for a in manifest["artifacts"] if a["kind"] == "sourcedir"))
+    manifest_file.write_text(json.dumps(manifest, indent=2))
+    return manifest
+
+
+def _aim_at_secret(secret: Path):
+    def edit(artifact: dict) -> None:
+        import hashlib
+
+        artifact["files"][0]["path"] = "../outside-secret.txt"
+        artifact["files"][0]["sha256"] = hashlib.sha256(secret.read_bytes()).hexdigest()
+    return edit
+
+
+def _other_bucket(artifact: dict) -> None:
+    artifact["s3_uri"] = artifact["s3_uri"].replace("smpipe-examples-123456789012", "attacker-bucket")
+
+
+@pytest.mark.parametrize("edit", ["path", "bucket"])
+def test_the_seal_covers_the_artifact_list(tmp_path, edit):
+    """With --skip-check, an artifact entry naming ../outside-secret.txt (digest updated) uploaded
+    that file at the step's code URI; an artifact URI in another bucket uploaded there."""
+    secret = tmp_path / "outside-secret.txt"
+    secret.write_text("aws_secret_access_key = x\n")
+    root = copy_example("abalone", tmp_path)
+    _edit_first_bundle(root, _aim_at_secret(secret) if edit == "path" else _other_bucket)
+    done = smpipe_in_process("apply", "-C", str(root), "--skip-check", "--yes")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("error: pipeline/manifest.json: the code artifacts in manifest.json (S3 URIs, "
+                                  "repository paths, digests) do not match the digest render recorded"), done.stderr
+
+
+def test_apply_uploads_only_repository_files_to_the_pipeline_bucket(tmp_path):
+    """Behind the seal, the same rules once more: a manifest sealed after the edit still uploads
+    nothing from outside the repository, nor to another bucket."""
+    from smpipe_gen import apply as deploy
+    from smpipe_gen.artifacts import Manifest, sealed
+    from smpipe_gen.project import Project
+
+    secret = tmp_path / "outside-secret.txt"
+    secret.write_text("aws_secret_access_key = x\n")
+    root = copy_example("abalone", tmp_path)
+    project = Project.at(root)
+    for edit, expected in ((_aim_at_secret(secret), "../outside-secret.txt: code file '../outside-secret.txt' leads "
+                                                     "outside abalone/"),
+                           (_other_bucket, "code artifact is not in the pipeline's bucket smpipe-examples-123456789012")):
+        copy = tmp_path / "edited"
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.copytree(root, copy)
+        manifest = Manifest.from_json(_edit_first_bundle(copy, edit), "manifest.json")
+        definition_text = (copy / "pipeline" / "definition.json").read_text()
+        loaded = deploy.Loaded(project, sealed(manifest, definition_text), definition_text, json.loads(definition_text))
+        with pytest.raises(SmpipeError) as caught:
+            deploy.verify_sources(loaded)
+        assert expected in caught.value.one_line()
 
 
 def test_fuzz_found_configs_that_crashed_inside_the_sdk_are_refused_at_validate(tmp_path):
