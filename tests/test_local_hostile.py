@@ -194,3 +194,36 @@ def test_two_runs_of_one_project_at_once_both_succeed(tmp_path):
         outcomes = [(process.wait(timeout=600), process.stderr.read()) for process in runs]
         for code, stderr in outcomes:
             assert code == 0 and "warning" not in stderr, stderr
+
+
+def _malformed(step: dict, edit: str) -> dict:
+    arguments = step["Arguments"]
+    if edit == "output-float":
+        arguments["ProcessingOutputConfig"]["Outputs"] = [1.5]
+    elif edit == "no-s3-output":
+        del arguments["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]
+    elif edit == "cache-null":
+        step["CacheConfig"] = None
+    elif edit == "get-of-a-map":
+        arguments["Environment"] = {"X": {"Get": {"Steps": "Prep"}}}
+    elif edit == "join-of-a-number":
+        arguments["Environment"] = {"X": {"Std:Join": 7}}
+    return step
+
+
+@pytest.mark.parametrize("edit, expected", [
+    ("output-float", "SageMaker would refuse these arguments: Invalid type for parameter "
+                     "ProcessingOutputConfig.Outputs[0], value: 1.5"),
+    ("no-s3-output", "output 'out' is not an S3 output"),
+    ("cache-null", None),
+    ("get-of-a-map", "Get needs a reference such as Steps.<step>.<property>, got {'Steps': 'Prep'}"),
+    ("join-of-a-number", "malformed expression 7"),
+])
+def test_malformed_arguments_the_fuzzer_found_are_one_line(folder, edit, expected):
+    """Shapes the SDK never writes ended a step in the runner's "internal error" (a traceback in
+    the step log), or escaped as a traceback: each is one line naming the step and the argument."""
+    step = _malformed(processing("Prep", "true", outputs={"out": (f"{BUCKET}/out", "/opt/ml/processing/out")}), edit)
+    stderr = run_definition(folder, step, expect=0 if expected is None else 1)
+    if expected is not None:
+        assert f"error: step Prep: {expected}" in stderr
+        assert "internal error" not in stderr

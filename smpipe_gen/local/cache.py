@@ -24,7 +24,7 @@ _DURATION = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\
 
 def expire_seconds(text: str | None) -> float | None:
     """ISO 8601 duration (CacheConfig.ExpireAfter) in seconds; None means never expires."""
-    match = _DURATION.match(text or "")
+    match = _DURATION.match(text) if isinstance(text, str) else None
     if not text or not match:
         return None
     y, mo, w, d, h, mi, s = (int(g or 0) for g in match.groups())

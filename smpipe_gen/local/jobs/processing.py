@@ -22,6 +22,15 @@ def _local_path(ctx: JobContext, path: str, what: str) -> str:
     return normal
 
 
+def _output(ctx: JobContext, item: dict) -> tuple[str, str]:
+    """(S3 URI, normalised LocalPath) of a processing output."""
+    name = item.get("OutputName", "output")
+    if "S3Output" not in item:
+        raise SmpipeError(f"output {name!r} is not an S3 output", where=f"step {ctx.name}",
+                          hint="only S3Output processing outputs run locally")
+    return item["S3Output"]["S3Uri"], _local_path(ctx, item["S3Output"].get("LocalPath"), f"output {name!r}")
+
+
 def _requirements(ctx: JobContext, inputs: list[tuple[str, str, str]], prepared: Prepared) -> Overlay | None:
     """Satisfy the requirements.txt a bootstrap among the inputs installs from its code bundle
     (see local/requirements.py), and note it in ``prepared`` so the bootstrap leaves it out."""
@@ -49,7 +58,7 @@ def run(ctx: JobContext) -> StepResult:
             raise SmpipeError(f"input {name!r} is not an S3 input", where=f"step {ctx.name}",
                               hint="only S3Input processing inputs run locally")
         s3 = item["S3Input"]
-        inputs.append((name, s3["S3Uri"], _local_path(ctx, s3["LocalPath"], f"input {name!r}")))
+        inputs.append((name, s3["S3Uri"], _local_path(ctx, s3.get("LocalPath"), f"input {name!r}")))
     # code bundles first: a bootstrap among the other inputs then skips unpacking them again,
     # and installing the requirements.txt the runner has already satisfied
     prepared = Prepared()
@@ -61,8 +70,7 @@ def run(ctx: JobContext) -> StepResult:
     for name, uri, local in inputs:
         if local.rstrip("/") not in prepared.unpacked:
             ctx.materialize_input(box, uri, box.host(local), f"input {name!r}", prepared)
-    outputs = [(item["S3Output"]["S3Uri"], _local_path(ctx, item["S3Output"]["LocalPath"], f"output {item['OutputName']!r}"))
-               for item in args.get("ProcessingOutputConfig", {}).get("Outputs", [])]
+    outputs = [_output(ctx, item) for item in args.get("ProcessingOutputConfig", {}).get("Outputs", [])]
     for _uri, local in outputs:
         box.host(local).mkdir(parents=True, exist_ok=True)
     box.host(WORKING_DIR).mkdir(parents=True, exist_ok=True)  # there even for a job with no inputs or outputs
