@@ -29,7 +29,7 @@ EXAMPLES = REPO / "examples"
 EXAMPLE_NAMES = ("abalone", "two-models", "lightgbm-purchase", "pca-tf-housing", "llm-summarization")
 
 # A refusal (and a warning) must say where: a config file (with line), an environment variable or a step/key.
-LOCATED = re.compile(r"^(error|warning): (\S+\.(ya?ml|env)\b|SMP_[A-Z_]+|[\w./-]+:\d+|pipeline/)")
+LOCATED = re.compile(r"^(error|warning): (\S+\.(ya?ml|env)\b|environments/[^:]*\.env:|SMP_[A-Z_]+|[\w./-]+:\d+|pipeline/)")
 
 HOSTILE_STRINGS = (
     "m\n    open('canary', 'w').write('x')\n    #", "../outside", "../../etc/passwd", "/etc/hostname", "/etc",
