@@ -227,3 +227,29 @@ def test_malformed_arguments_the_fuzzer_found_are_one_line(folder, edit, expecte
     if expected is not None:
         assert f"error: step Prep: {expected}" in stderr
         assert "internal error" not in stderr
+
+
+def test_a_model_directory_a_job_replaced_by_a_link_is_not_packed(folder, victim):
+    """/opt/ml/model made a link to a directory of the machine: packing would read it into the store."""
+    import io
+    import tarfile
+
+    script = (f"import os\nos.rmdir(os.environ['SM_MODEL_DIR'])\nos.symlink({str(victim)!r}, os.environ['SM_MODEL_DIR'])\n"
+              ).encode()
+    (folder / "code").mkdir()
+    with tarfile.open(folder / "code" / "sourcedir.tar.gz", "w:gz") as tar:
+        info = tarfile.TarInfo("train.py")
+        info.size = len(script)
+        tar.addfile(info, io.BytesIO(script))
+    step = {"Name": "Fit", "Type": "Training", "Arguments": {
+        "AlgorithmSpecification": {"TrainingImage": "img", "TrainingInputMode": "File"},
+        "OutputDataConfig": {"S3OutputPath": f"{BUCKET}/models"}, "RoleArn": "arn:aws:iam::123456789012:role/Test",
+        "ResourceConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 30},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 600},
+        "HyperParameters": {"sagemaker_program": '"train.py"',
+                            "sagemaker_submit_directory": f'"{BUCKET}/code/sourcedir.tar.gz"'}}}
+    (folder / "definition.json").write_text(json.dumps({"Version": "2020-12-01", "Steps": [step]}))
+    done = smpipe_in_process("run", "--local", "--definition", "definition.json", "--code", "code", cwd=folder)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"error: step Fit: model is a symbolic link to {victim}" in done.stderr, done.stderr
+    assert not (store(folder) / "models").exists()

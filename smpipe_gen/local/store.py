@@ -65,15 +65,17 @@ def split_uri(uri: str) -> tuple[str, str]:
     return bucket, key.strip("/")
 
 
-def first_link(directory: Path) -> Path | None:
-    """The first symbolic link on the way to ``directory``, at it or under it (never followed),
-    or None. A job's outputs are published as the regular files and directories they hold: a
-    link among them would lead every later reader out of the store, and a link on the way would
-    make publishing move whatever it leads to."""
+def first_link(directory: Path, below: bool = True) -> Path | None:
+    """The first symbolic link on the way to ``directory``, at it or (with ``below``) under it,
+    never followed; or None. A job's outputs are published as the regular files and directories
+    they hold: a link among them would lead every later reader out of the store, and a link on
+    the way would make publishing move, or packing read, whatever it leads to."""
     directory = Path(directory).absolute()
     for place in [*reversed(directory.parents), directory]:
         if place.is_symlink():
             return place
+    if not below:
+        return None
     for dirpath, dirnames, filenames in os.walk(directory):  # does not follow directory links
         for name in dirnames + filenames:
             if os.path.islink(os.path.join(dirpath, name)):

@@ -13,10 +13,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from smpipe_gen.errors import SmpipeError
+from smpipe_gen.errors import SmpipeError, shorten
 from smpipe_gen.local import requirements
 from smpipe_gen.local.jobs import JobContext, StepResult, write_json
 from smpipe_gen.local.sandbox import Sandbox
+from smpipe_gen.local.store import first_link
 
 
 def decode_hyperparameters(raw: dict[str, Any]) -> dict[str, Any]:
@@ -160,6 +161,12 @@ def match_metrics(definitions: list[dict[str, str]], log: str) -> dict[str, floa
 
 
 def _pack(source: Path, target: Path) -> None:
+    """``source``'s entries as a tarball (links inside stay links, as tar keeps them); a source
+    that is itself reached through a link the job made is refused, never read."""
+    link = first_link(source, below=False)
+    if link is not None:
+        raise SmpipeError(f"{link.name} is a symbolic link to {shorten(os.readlink(link))}",
+                          hint="write the model's files into /opt/ml/model itself: it is packed as it is")
     with tarfile.open(target, "w:gz", compresslevel=1) as tar:
         for child in sorted(Path(source).iterdir()) if Path(source).is_dir() else []:
             tar.add(child, arcname=child.name)
