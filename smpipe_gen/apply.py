@@ -23,6 +23,7 @@ from smpipe_gen import __version__, artifacts, definition
 from smpipe_gen.artifacts import CodeArtifact, Manifest
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.parameters import api_value, parse_assignments, typed_overrides
+from smpipe_gen.paths import inside
 from smpipe_gen.project import Project
 
 INLINE_DEFINITION_LIMIT = 100 * 1024  # bytes; larger definitions go through S3
@@ -87,16 +88,22 @@ def ensure_fresh(project: Project) -> None:
 
 
 def verify_sources(loaded: Loaded) -> None:
-    """Every repository file a code artifact packs must still have the digest the render saw."""
+    """Every code artifact goes to the pipeline's bucket, and every repository file it packs lies
+    inside the repository (symlinks resolved) and still has the digest the render saw."""
     root = loaded.project.root
+    bucket = loaded.manifest.pipeline.bucket
     for artifact in loaded.manifest.artifacts:
+        if split_s3_uri(artifact.s3_uri)[0] != bucket:
+            raise SmpipeError(f"code artifact is not in the pipeline's bucket {bucket}", where=artifact.s3_uri,
+                              hint="render uploads code to the pipeline's bucket only; re-render with `smpipe-gen render`")
         if artifact.kind == "inline":
             if artifacts.text_digest(artifact.content or "") != artifact.sha256:
                 raise SmpipeError("inline code content does not match its digest", where=artifact.s3_uri,
                                   hint="re-render with `smpipe-gen render`")
             continue
         for item in artifact.files:
-            path = root / item.path
+            path = inside(root, item.path, where=item.path, what="code file",
+                          hint="a code artifact packs repository files only; re-render with `smpipe-gen render`")
             if not path.is_file():
                 raise SmpipeError(f"code file is missing (needed by {artifact.s3_uri})", where=item.path,
                                   hint="restore it or re-render with `smpipe-gen render`")

@@ -16,7 +16,6 @@ import json
 import os
 import re
 import tempfile
-import textwrap
 import types
 import typing
 from dataclasses import dataclass, field
@@ -30,9 +29,9 @@ DEFAULT_OUTPUT_DIR = "pipeline"
 PIPELINE_PY = "pipeline.py"
 DEFINITION_JSON = "definition.json"
 MANIFEST_JSON = "manifest.json"
-# 2 added definition_sha256 and settings_sha256; format 1 manifests still read (run --local,
-# plan), but apply refuses them because it cannot tell whether they were edited by hand.
-MANIFEST_FORMAT = 2
+# 2 added definition_sha256 and settings_sha256, 3 artifacts_sha256; older manifests still read
+# (run --local, plan), but apply refuses them because it cannot tell whether they were edited by hand.
+MANIFEST_FORMAT = 3
 
 
 @dataclass(frozen=True)
@@ -100,11 +99,13 @@ class Manifest:
     generator: str  # "smpipe-gen <version>": ignored when comparing renders
     config_files: tuple[str, ...]  # the config files the render read, repository-relative
     pipeline: PipelineSettings
-    format: Literal[1, 2] = MANIFEST_FORMAT
+    format: Literal[1, 2, 3] = MANIFEST_FORMAT
     # sha256 of definition.json's text and of the canonical JSON of ``pipeline``, set by render
     # (see sealed) and verified by apply, so a hand-edited definition or role is refused.
     definition_sha256: str | None = None
     settings_sha256: str | None = None
+    # sha256 of the canonical JSON of ``artifacts``: what apply uploads, from where, to where
+    artifacts_sha256: str | None = None
     artifacts: tuple[CodeArtifact, ...] = ()
     # Local stand-ins for data the pipeline reads from S3: S3 URI (prefix) -> repo-relative path.
     local_data: Mapping[str, str] = field(default_factory=dict)
@@ -241,12 +242,19 @@ def definition_json(definition: dict[str, Any]) -> str:
 
     def fill(text: str, margin: str) -> str:
         return re.sub(r'(?m)^ *"\\u0000step (\d+)"(,?)$',
-                      lambda m: textwrap.indent(steps[int(m.group(1))], margin) + m.group(2), text)
+                      lambda m: _indent(steps[int(m.group(1))], margin) + m.group(2), text)
 
     text = fill(json.dumps(hollow(definition), indent=2, sort_keys=True, ensure_ascii=False), _STEP_INDENT) + "\n"
     if json.loads(text) != definition:  # the placeholders are NULs, which no config can hold
         raise AssertionError("definition_json changed the definition")
     return text
+
+
+def _indent(text: str, margin: str) -> str:
+    """``text`` with ``margin`` before each of its JSON lines. JSON ends lines with LF only;
+    textwrap.indent would also break lines at the characters JSON writes raw in strings (U+2028,
+    U+0085), and change the string."""
+    return "\n".join(margin + line for line in text.split("\n"))
 
 
 def sha256_file(path: Path) -> str:
@@ -274,24 +282,34 @@ def settings_digest(settings: PipelineSettings) -> str:
     return text_digest(canonical_json(_dump(settings)))
 
 
+def artifacts_digest(items: tuple[CodeArtifact, ...]) -> str:
+    return text_digest(canonical_json(_dump(items)))
+
+
 def sealed(manifest: Manifest, definition_text: str) -> Manifest:
-    """``manifest`` with the digests of the definition it goes with and of its own settings."""
+    """``manifest`` with the digests of the definition it goes with, of its own settings and of
+    its artifact list."""
     return dataclasses.replace(manifest, format=MANIFEST_FORMAT, definition_sha256=text_digest(definition_text),
-                               settings_sha256=settings_digest(manifest.pipeline))
+                               settings_sha256=settings_digest(manifest.pipeline),
+                               artifacts_sha256=artifacts_digest(manifest.artifacts))
 
 
 def verify_seal(manifest: Manifest, definition_text: str, where: str) -> None:
-    """Refuse a definition or manifest settings changed after render (apply trusts both)."""
+    """Refuse a definition, manifest settings or artifact list changed after render (apply trusts
+    all three: an artifact entry names the repository file it uploads and the S3 object it writes)."""
     hint = "re-render with `smpipe-gen render` and commit the result; never edit rendered files"
-    if manifest.definition_sha256 is None or manifest.settings_sha256 is None:
-        raise SmpipeError(f"manifest format {manifest.format} has no digests, so hand edits cannot be ruled out",
-                          where=where, hint=hint)
+    if None in (manifest.definition_sha256, manifest.settings_sha256, manifest.artifacts_sha256):
+        raise SmpipeError(f"manifest format {manifest.format} does not seal the definition, settings and code "
+                          "artifacts, so hand edits cannot be ruled out", where=where, hint=hint)
     if text_digest(definition_text) != manifest.definition_sha256:
         raise SmpipeError("definition.json does not match the digest render recorded in manifest.json",
                           where=where, hint=hint)
     if settings_digest(manifest.pipeline) != manifest.settings_sha256:
         raise SmpipeError("the pipeline settings in manifest.json (name, role, region, bucket, tags, ...) "
                           "do not match the digest render recorded", where=where, hint=hint)
+    if artifacts_digest(manifest.artifacts) != manifest.artifacts_sha256:
+        raise SmpipeError("the code artifacts in manifest.json (S3 URIs, repository paths, digests) do not match "
+                          "the digest render recorded", where=where, hint=hint)
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -376,7 +376,7 @@ def _step(body: dict, display: str, parent: str | None, branch: str | None, orig
         cache=CacheConfig(bool(cache.get("Enabled")), cache.get("ExpireAfter")) if isinstance(cache, dict) else None,
         depends_on=tuple(depends_on), references=tuple(_references(own)),
         property_files=tuple(PropertyFile(p.get("PropertyFileName", "?"), p.get("OutputName", "?"), p.get("FilePath", "?"))
-                             for p in _list(body.get("PropertyFiles")) if isinstance(p, dict)),
+                             for p in as_list(body.get("PropertyFiles")) if isinstance(p, dict)),
         condition=parent, branch=branch,
         if_steps=tuple(s.get("Name") for s in arguments.get("IfSteps", []) if isinstance(s, dict)) if nested else (),
         else_steps=tuple(s.get("Name") for s in arguments.get("ElseSteps", []) if isinstance(s, dict)) if nested else (),
@@ -386,10 +386,18 @@ def _step(body: dict, display: str, parent: str | None, branch: str | None, orig
     )
 
 
-def _list(value: Any) -> list:
+def as_list(value: Any) -> list | tuple:
     """``value`` when it is a list, else nothing: optional lists a hand-made definition may spell
-    otherwise add nothing to the model instead of failing in the middle of reading it."""
-    return value if isinstance(value, list) else []
+    otherwise add nothing instead of failing in the middle of reading it."""
+    return value if isinstance(value, (list, tuple)) else []
+
+
+def dig(value: Any, *keys: str) -> Any:
+    """The value at ``keys`` in (plain or frozen) JSON, or None when a level is missing or is no
+    object: a hand-made definition may spell any argument otherwise."""
+    for key in keys:
+        value = value.get(key) if isinstance(value, Mapping) else None
+    return value
 
 
 def _references(value: Any, via: str = "Get") -> Iterator[Reference]:
@@ -443,15 +451,21 @@ def _code_uris(arguments: dict, artifacts: "dict[str, CodeArtifact] | None") -> 
     for key, text in strings(arguments):
         if key in _CODE_KEYS and text.startswith("s3://"):
             found[text] = None
-    for item in _list(arguments.get("ProcessingInputs")):
-        source = item.get("S3Input") if isinstance(item, dict) else None
-        uri = source.get("S3Uri") if isinstance(source, dict) else None
-        if item.get("InputName") in _CODE_INPUTS and isinstance(uri, str) and uri.startswith("s3://"):
+    for item in as_list(arguments.get("ProcessingInputs")):
+        uri = dig(item, "S3Input", "S3Uri")
+        if dig(item, "InputName") in _CODE_INPUTS and isinstance(uri, str) and uri.startswith("s3://"):
             found[uri] = None
     return list(found)
 
 
 # -- reading the files -------------------------------------------------------------------------
+# A definition nests some 15 levels (the examples: 12 to 14); a JSON text nested deeper than this
+# is refused before it is parsed: json's decoder and every walk of the data recurse, and a
+# 100,000-deep file ended plan, graph and run --local in a RecursionError.
+MAX_JSON_DEPTH = 100
+_JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+
+
 def read_json(path: Path, shown: str, what: str, hint: str = RENDER_HINT) -> tuple[Any, str]:
     """Parsed JSON of ``path`` and its text; a missing, unreadable or invalid file is one error
     naming ``shown`` (the path as the user knows it) and, for bad JSON, the line."""
@@ -462,8 +476,25 @@ def read_json(path: Path, shown: str, what: str, hint: str = RENDER_HINT) -> tup
     except (OSError, UnicodeDecodeError) as error:
         raise SmpipeError(f"cannot read the {what}: {getattr(error, 'strerror', None) or error}",
                           where=shown, hint=hint) from None
+    return parse_json(text, shown, what, hint), text
+
+
+def parse_json(text: str, shown: str, what: str, hint: str = RENDER_HINT) -> Any:
+    """``text`` parsed, or one error naming ``shown`` and the line: invalid JSON, or JSON nested
+    deeper than MAX_JSON_DEPTH (found by a scan that does not recurse)."""
+    depth = 0
+    for token in _JSON_TOKEN.finditer(text):
+        bracket = token.group()
+        if bracket in ("[", "{"):
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                line = text.count("\n", 0, token.start()) + 1
+                raise SmpipeError(f"{what} nests deeper than {MAX_JSON_DEPTH} levels", where=f"{shown}:{line}",
+                                  hint=f"a pipeline definition nests about 15; {hint}")
+        elif bracket in ("]", "}"):
+            depth -= 1
     try:
-        return json.loads(text), text
+        return json.loads(text)
     except ValueError as error:
         line = getattr(error, "lineno", None)
         raise SmpipeError(f"{what} is not valid JSON: {getattr(error, 'msg', error)}",

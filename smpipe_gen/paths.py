@@ -8,8 +8,10 @@ A config arrives in a pull request, so ``source_directory: ../sibling``, ``entry
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import os
 import subprocess
+import urllib.parse
 from pathlib import Path
 from typing import Iterable
 
@@ -42,12 +44,32 @@ def inside(base: Path, relative: object, *, where: str, what: str, hint: str) ->
     return resolved
 
 
+NAME_LIMIT = 100  # characters of a name made by file_name (file systems allow 255 bytes)
+
+
+def file_name(text: str) -> str:
+    """A file name standing for ``text`` (a step name of a definition nobody reviewed): distinct
+    texts give distinct names, never ``.``, ``..``, a hidden name or one over NAME_LIMIT.
+
+    Letters, digits, ``_``, ``-``, ``.`` and ``~`` stay (``abalone-Train`` is its own name); any other
+    character, and a leading dot, is percent-encoded, so ``a b`` and ``a_b`` stay apart. A longer
+    name keeps its head and ends in ``+`` and a digest of the whole text: ``+`` is always encoded,
+    so a shortened name never equals another text's name."""
+    name = urllib.parse.quote(text, safe="") or "%"
+    if name.startswith("."):
+        name = "%2E" + name[1:]
+    if len(name) > NAME_LIMIT:
+        name = name[:NAME_LIMIT - 17] + "+" + hashlib.sha256(text.encode()).hexdigest()[:16]
+    return name
+
+
 def bundle_files(root: Path, directory: str, excluded_dirs: Iterable[Path]) -> list[str]:
     """The files a code bundle of ``directory`` holds, repository-relative and sorted.
 
     In a git repository only tracked files count, so an untracked scratch file or notebook
     checkpoint changes nothing; outside git every file does. Either way, excluded names, the
-    output directories and symlinks leading outside the repository are left out."""
+    output directories and symlinks leading outside the repository or into one of those are
+    left out (a committed ``settings.txt -> ../.git/config`` would ship the git config)."""
     root = root.resolve()
     top = (root / directory).resolve()
     excluded = [Path(path).resolve() for path in excluded_dirs]
@@ -56,16 +78,21 @@ def bundle_files(root: Path, directory: str, excluded_dirs: Iterable[Path]) -> l
         candidates = _walked(top)
     files = []
     for path in candidates:
-        rel = path.relative_to(root)
-        if any(fnmatch.fnmatch(part, pattern) for part in rel.parts for pattern in EXCLUDED_NAMES):
+        real = path.resolve()  # a link is judged by its name and by what it leads to
+        if _left_out(root, path, excluded) or _left_out(root, real, excluded) or not real.is_file():
             continue
-        if any(path.is_relative_to(out) for out in excluded):
-            continue
-        real = path.resolve()
-        if not real.is_relative_to(root) or not real.is_file():
-            continue
-        files.append(rel.as_posix())
+        files.append(path.relative_to(root).as_posix())
     return sorted(set(files))
+
+
+def _left_out(root: Path, path: Path, excluded: list[Path]) -> bool:
+    """Whether a bundle must not hold ``path``: outside the repository, under an excluded name
+    (``.git``, ``.smpipe``, ...) or under an output directory."""
+    if not path.is_relative_to(root):
+        return True
+    parts = path.relative_to(root).parts
+    return any(fnmatch.fnmatch(part, pattern) for part in parts for pattern in EXCLUDED_NAMES) \
+        or any(path.is_relative_to(out) for out in excluded)
 
 
 def _walked(top: Path) -> list[Path]:

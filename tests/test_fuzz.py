@@ -1,6 +1,7 @@
-"""Property-based fuzzing of validate and render (small CI profile; benchmarks/fuzz.py runs the
-large one): mutated example configs must end in ok or a located one-line refusal, never a
-traceback, another exit code or a partial write."""
+"""Property-based fuzzing of validate, render and run --local --definition (small CI profile;
+benchmarks/fuzz.py runs the large one): mutated example configs and environment files, and
+hostile foreign definitions, must end in ok or a located one-line refusal, never a traceback,
+another exit code, a write outside their place or a partial write."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from fuzz_support import EXAMPLE_NAMES, classify, prepare_repo, write_mutation
+from fuzz_support import (EXAMPLE_NAMES, classify, classify_foreign, prepare_foreign, prepare_repo,
+                          write_foreign_mutation, write_mutation)
 from helpers import offline_env, smpipe
 
 def fuzz(examples: int) -> settings:
@@ -53,6 +55,22 @@ def test_validate_never_crashes_on_mutated_examples(data, workdir):
 @given(data=st.data())
 def test_render_never_crashes_or_half_writes(data, workdir):
     _case("render", data, workdir)
+
+
+@pytest.fixture(scope="module")
+def foreign_folder(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("foreign") / "work"
+    folder.mkdir()
+    prepare_foreign(folder)
+    return folder
+
+
+@fuzz(15)
+@given(data=st.data())
+def test_run_local_holds_its_ground_on_hostile_definitions(data, foreign_folder):
+    what = write_foreign_mutation(foreign_folder, DrawChooser(data))
+    outcome = classify_foreign(foreign_folder)
+    assert not outcome.kind.startswith("failure"), f"{what}: {outcome.kind}: {outcome.detail}"
 
 
 def test_real_subprocess_cases_match(tmp_path):

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import time
 from pathlib import Path
 
 import git
 import pytest
 
-from helpers import copy_example, make_repo, smpipe, smpipe_in_process, write
+from helpers import ENV_FILE, copy_example, make_repo, smpipe, smpipe_in_process, write
 from smpipe_gen.config.loader import load_config
 from smpipe_gen.config.resolve import resolve
+from smpipe_gen.definition import strings
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.render.literals import comment_text
 
@@ -304,6 +306,66 @@ def test_apply_refuses_hand_edited_renders_even_with_skip_check(tmp_path, edit, 
     assert done.stderr.startswith(f"error: pipeline/manifest.json: {expected}"), done.stderr
 
 
+def _edit_first_bundle(root: Path, edit) -> dict:
+    manifest_file = root / "pipeline" / "manifest.json"
+    manifest = json.loads(manifest_file.read_text())
+    edit(next(a for a in manifest["artifacts"] if a["kind"] == "sourcedir"))
+    manifest_file.write_text(json.dumps(manifest, indent=2))
+    return manifest
+
+
+def _aim_at_secret(secret: Path):
+    def edit(artifact: dict) -> None:
+        import hashlib
+
+        artifact["files"][0]["path"] = "../outside-secret.txt"
+        artifact["files"][0]["sha256"] = hashlib.sha256(secret.read_bytes()).hexdigest()
+    return edit
+
+
+def _other_bucket(artifact: dict) -> None:
+    artifact["s3_uri"] = artifact["s3_uri"].replace("smpipe-examples-123456789012", "attacker-bucket")
+
+
+@pytest.mark.parametrize("edit", ["path", "bucket"])
+def test_the_seal_covers_the_artifact_list(tmp_path, edit):
+    """With --skip-check, an artifact entry naming ../outside-secret.txt (digest updated) uploaded
+    that file at the step's code URI; an artifact URI in another bucket uploaded there."""
+    secret = tmp_path / "outside-secret.txt"
+    secret.write_text("aws_secret_access_key = x\n")
+    root = copy_example("abalone", tmp_path)
+    _edit_first_bundle(root, _aim_at_secret(secret) if edit == "path" else _other_bucket)
+    done = smpipe_in_process("apply", "-C", str(root), "--skip-check", "--yes")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("error: pipeline/manifest.json: the code artifacts in manifest.json (S3 URIs, "
+                                  "repository paths, digests) do not match the digest render recorded"), done.stderr
+
+
+def test_apply_uploads_only_repository_files_to_the_pipeline_bucket(tmp_path):
+    """Behind the seal, the same rules once more: a manifest sealed after the edit still uploads
+    nothing from outside the repository, nor to another bucket."""
+    from smpipe_gen import apply as deploy
+    from smpipe_gen.artifacts import Manifest, sealed
+    from smpipe_gen.project import Project
+
+    secret = tmp_path / "outside-secret.txt"
+    secret.write_text("aws_secret_access_key = x\n")
+    root = copy_example("abalone", tmp_path)
+    project = Project.at(root)
+    for edit, expected in ((_aim_at_secret(secret), "../outside-secret.txt: code file '../outside-secret.txt' leads "
+                                                     "outside abalone/"),
+                           (_other_bucket, "code artifact is not in the pipeline's bucket smpipe-examples-123456789012")):
+        copy = tmp_path / "edited"
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.copytree(root, copy)
+        manifest = Manifest.from_json(_edit_first_bundle(copy, edit), "manifest.json")
+        definition_text = (copy / "pipeline" / "definition.json").read_text()
+        loaded = deploy.Loaded(project, sealed(manifest, definition_text), definition_text, json.loads(definition_text))
+        with pytest.raises(SmpipeError) as caught:
+            deploy.verify_sources(loaded)
+        assert expected in caught.value.one_line()
+
+
 def test_fuzz_found_configs_that_crashed_inside_the_sdk_are_refused_at_validate(tmp_path):
     """Two classes the render fuzzer found: a Processing section without entry_point (the SDK
     crashed packing code=None) and a Transform step with nothing to score (codegen raised)."""
@@ -329,3 +391,164 @@ def test_every_part_of_an_error_line_is_bounded_whatever_a_check_puts_in_it():
                        hint=f"did you mean {huge!r}?").one_line()
     assert line.startswith("conf/conf.yaml:3: conf.sagemakerPipeline: unknown step 'xxx")
     assert len(line) < 800 and line.count("…") == 2
+
+
+# ---------------------------------------------------------------- environment files
+
+ENV_LINES = ENV_FILE.format(configpath="conf/conf.yaml")
+
+
+@pytest.mark.parametrize("name", ["..", ".hidden", "a b", "x" * 64])
+def test_an_environment_name_must_be_a_plain_directory_name(tmp_path, name):
+    """``environments/...env`` rendered into the repository root, over files of those names."""
+    repo = make_repo(tmp_path / "repo", BASE)
+    write(repo / "environments" / f"{name}.env", ENV_LINES)
+    done = smpipe_in_process("render", "-C", str(repo))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith(f"error: environments/{name[:79]}") and "is not allowed (hint: rename the file" \
+        in done.stderr, done.stderr
+    assert not (repo / "pipeline").exists() and not (repo / "definition.json").exists()
+
+
+@pytest.mark.parametrize("content, expected", [
+    (ENV_LINES.encode().replace(b"eu-west-1", b"eu-w\xe9st-1"), "env.env:2:24: not UTF-8: byte 0xe9 cannot be decoded"),
+    (ENV_LINES.replace("role/Test", "role/Test\x1b[1A\x1b[2Kok"), "env.env:4:53: invalid character '\\x1b' (#x001b)"),
+    (ENV_LINES.replace("test-bucket", "test\x07bucket"), "env.env:3:30: invalid character '\\x07'"),
+    (ENV_LINES.replace("test-bucket", "test\x00bucket"), "env.env:3:30: NUL character in the file"),
+    (ENV_LINES + 'export SMP_BIG="' + "x" * 1_100_000 + '"\n',
+     "env.env: config file is too large (1,100,221 bytes; the limit is 1,048,576)"),
+], ids=["latin-1", "escape", "bell", "nul", "size"])
+def test_environment_files_obey_the_rules_of_config_text(tmp_path, content, expected):
+    repo = make_repo(tmp_path, BASE)
+    (repo / "env.env").write_bytes(content if isinstance(content, bytes) else content.encode())
+    assert _refusals(repo).startswith(expected)
+
+
+def test_an_environment_file_may_not_lead_out_of_the_repository(tmp_path):
+    write(tmp_path / "home" / "credentials", ENV_LINES)
+    repo = make_repo(tmp_path / "repo", BASE)
+    (repo / "env.env").unlink()
+    (repo / "env.env").symlink_to(tmp_path / "home" / "credentials")
+    assert _refusals(repo).startswith("env.env: environment file 'env.env' leads outside repo/")
+    (repo / "env.env").unlink()
+    write(repo / "env.env", ENV_LINES)
+    (repo / "environments").mkdir()
+    (repo / "environments" / "dev.env").symlink_to(tmp_path / "home" / "credentials")
+    assert "environments/dev.env: environment file 'environments/dev.env' leads outside repo/" in _refusals(repo)
+
+
+def test_a_value_from_the_process_or_the_command_line_is_checked_like_config_text(tmp_path):
+    repo = make_repo(tmp_path, BASE)
+    message = _refusals(repo, {"SMP_ROLE": "arn:aws:iam::123456789012:role/Test\x1b]0;owned\x07"})
+    assert message.startswith("environment: SMP_ROLE holds the invalid character '\\x1b' (#x001b)")
+
+
+def test_quoted_values_are_read_in_linear_time_as_shlex_reads_them():
+    """shlex built a quoted word one character at a time: 800 kB took 8 s, 10 MB 14 minutes."""
+    import random
+    import shlex
+
+    from smpipe_gen.config.environment import shell_words
+
+    started = time.monotonic()
+    assert shell_words('"' + "x" * 1_000_000 + '" # comment') == ["x" * 1_000_000]
+    assert time.monotonic() - started < 5
+    pieces = ["a", " ", "\t", '"', "'", "\\", "#", "é", "x y", "\\\""]
+    chooser = random.Random(24)
+    for _ in range(20_000):
+        text = "".join(chooser.choice(pieces) for _ in range(chooser.randrange(12)))
+        try:
+            expected = shlex.split(text, comments=True)
+        except ValueError as error:
+            expected = str(error)
+        try:
+            got = shell_words(text)
+        except ValueError as error:
+            got = str(error)
+        assert got == expected, repr(text)
+
+
+def test_plan_shows_control_characters_of_a_definition_escaped(tmp_path):
+    """An escape sequence in a definition's string (an env value, a foreign or deployed
+    definition) would rewrite the terminal line above the one ``plan`` prints it on."""
+    root = copy_example("abalone", tmp_path)
+    rendered = root / "pipeline" / "definition.json"
+    rendered.write_text(rendered.read_text().replace("role/SageMakerPipelineExecution",
+                                                     "role/SageMakerPipelineExecution\\u001b[1A\\u001b[2Kok\\u0007"))
+    (tmp_path / "empty.json").write_text('{"Version": "2020-12-01", "Steps": []}')
+    done = smpipe_in_process("plan", "-C", str(root), "--base-definition", str(tmp_path / "empty.json"))
+    assert done.returncode == 2, done.stderr
+    assert "role/SageMakerPipelineExecution\\x1b[1A\\x1b[2Kok\\x07" in done.stdout
+    assert "\x1b" not in done.stdout and "\x07" not in done.stdout
+
+
+# ---------------------------------------------------------------- whatever validate accepts renders
+
+LINE_BREAKING = ["\u2028", "\u2029", "\x85", "\x0b", "\x0c", "\x1c"]
+
+
+@pytest.mark.parametrize("char", LINE_BREAKING)
+def test_definition_json_keeps_strings_with_characters_that_break_lines(char):
+    from smpipe_gen.artifacts import definition_json
+
+    definition = {"Steps": [{"Name": "Gate", "Type": "Condition", "Arguments": {"IfSteps": [
+        {"Name": "Stop", "Type": "Fail", "Arguments": {"ErrorMessage": f"a{char}b", f"k{char}": [f"{char}"]}}]}}]}
+    assert json.loads(definition_json(definition)) == definition
+
+
+def test_a_step_string_with_line_separators_renders(tmp_path):
+    """U+2028, U+0085, \\v or \\f in a step string passed validate, then render ended in an
+    AssertionError traceback (the step inside a condition's branch was indented line by line)."""
+    root = copy_example("abalone", tmp_path)
+    conf = root / "conf" / "conf.yaml"
+    conf.write_text(conf.read_text().replace(
+        "error_message: The model's test MSE is above MseThreshold; not registering it.",
+        'error_message: "above\\L MseThreshold\\N\\v\\f"').replace("team: ml-platform", 'team: "ml\\Lplatform"'))
+    done = smpipe_in_process("render", "-C", str(root))
+    assert done.returncode == 0, done.stderr
+    definition = json.loads((root / "pipeline" / "definition.json").read_text())
+    assert "above\u2028 MseThreshold\x85\x0b\x0c" in {text for _key, text in strings(definition)}
+    assert smpipe_in_process("check", "--full", "-C", str(root)).returncode == 0
+
+
+def test_an_unusable_source_directory_is_one_line_at_validate(tmp_path):
+    repo = make_repo(tmp_path, BASE.replace("source_directory: scripts", "source_directory: " + "s" * 300))
+    message = _refusals(repo)
+    assert message.startswith("conf/conf.yaml:4: conf.models.m.source_directory: source_directory 'sss")
+    assert "is not a usable path (File name too long)" in message and len(message.splitlines()) == 1
+
+
+def test_a_committed_link_into_git_or_local_state_is_not_bundled(tmp_path):
+    """``scripts/settings.txt -> ../.git/config`` was shipped: the check looked at the link's name."""
+    from smpipe_gen.paths import bundle_files
+
+    repo = make_repo(tmp_path, BASE)
+    git_repo = git.Repo.init(repo)
+    write(repo / ".smpipe" / "cache" / "entry.json", "{}")
+    write(repo / "pipeline" / "definition.json", "{}")
+    links = {"settings.txt": "../.git/config", "state.json": "../.smpipe/cache/entry.json",
+             "render.json": "../pipeline/definition.json", "same.py": "train.py"}
+    for name, target in links.items():
+        (repo / "scripts" / name).symlink_to(target)
+    git_repo.index.add([f"scripts/{name}" for name in [*links, "train.py", "preprocess.py"]])
+    git_repo.index.commit("links")
+    assert bundle_files(repo, "scripts", [repo / "pipeline"]) == [
+        "scripts/preprocess.py", "scripts/same.py", "scripts/train.py"]
+
+
+def test_a_huge_source_an_entry_point_reaches_is_not_parsed(tmp_path, monkeypatch):
+    """A 1 MB Python file reached by an entry point took 626 MB to parse, 4 MB 2.4 GB: a source
+    over the cap ships the whole directory, as one that does not parse, and is never parsed."""
+    from smpipe_gen.render import bundles
+
+    write(tmp_path / "train.py", "import huge\n")
+    write(tmp_path / "huge.py", "x = [" + "1, " * 200_000 + "]\n")
+    write(tmp_path / "other" / "tool.py", "print('not reached')\n")
+    parsed = []
+    parse = bundles.ast.parse
+    monkeypatch.setattr(bundles.ast, "parse", lambda source, filename: parsed.append(filename) or parse(source))
+    files = ["huge.py", "other/tool.py", "train.py"]
+    assert bundles.step_entries(tmp_path, files, "train.py") == ["huge.py", "other", "train.py"]
+    assert parsed == ["train.py"]
+    write(tmp_path / "huge.py", "x = 1\n")
+    assert bundles.step_entries(tmp_path, files, "train.py") == ["huge.py", "train.py"]

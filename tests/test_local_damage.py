@@ -55,7 +55,11 @@ def test_damaged_run_bookmark(repo, content):
         rerun(repo, "last-run.json: damaged run bookmark")
 
 
-@pytest.mark.parametrize("content", [b"{trunc", b'{"step": "Preprocess"}', b"\x00\x01"])
+@pytest.mark.parametrize("content", [
+    b"{trunc", b'{"step": "Preprocess"}', b"\x00\x01", b"[" * 100_000,
+    # valid JSON recording an output that is no S3 URI: it failed the step on every later run
+    b'{"step": "Preprocess", "execution_id": "x", "created": 9e9, "properties": {}, "outputs": {"/etc/passwd": "x"}}',
+])
 def test_damaged_cache_entry_is_a_miss(repo, content):
     entry = one(repo, "cache/Preprocess/*.json")
     entry.write_bytes(content)

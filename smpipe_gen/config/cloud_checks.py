@@ -149,6 +149,15 @@ def _get(section: Any, key: str) -> Any:
     return section.get(key) if isinstance(section, dict) else getattr(section, key, None)
 
 
+def _has_setup_py(root: Path, source_directory: str) -> bool:
+    """Whether the training toolkit installs the code as a package; False for a directory the file
+    system cannot name (a 300-character name: the path checks report it, once)."""
+    try:
+        return (Path(root) / source_directory / "setup.py").is_file()
+    except OSError:
+        return False
+
+
 def check(spec: PipelineSpec, sources: Any, root: Path) -> list[SmpipeError]:
     """Every cloud-only failure found in the config, one error each; doubtful images are
     warned about on stderr (one line each) and do not fail validation."""
@@ -183,8 +192,7 @@ def check(spec: PipelineSpec, sources: Any, root: Path) -> list[SmpipeError]:
             image(uri, sources.model_where(model, name, key))
         fail(instance_problem(_get(section, "instance_type"), job), sources.model_where(model, name, "instance_type"))
         entry = _get(section, "entry_point")
-        source_dir = Path(root) / spec.models[model].source_directory
-        runs_as_module = name == "transform" or (name == "train" and (source_dir / "setup.py").is_file())
+        runs_as_module = name == "transform" or (name == "train" and _has_setup_py(root, spec.models[model].source_directory))
         if isinstance(entry, str) and runs_as_module and module_problem(entry):
             fail((f"entry point {entry!r} cannot be imported as a module name: {module_problem(entry)}",
                   "the container imports it by module name: rename the file or directories "

@@ -16,12 +16,13 @@ Either way every value is validated (config/values.py) before anything renders.
 from __future__ import annotations
 
 import re
-import shlex
 from pathlib import Path
 from typing import Iterator, Mapping
 
 from smpipe_gen.config import values
-from smpipe_gen.errors import SmpipeError, did_you_mean
+from smpipe_gen.config.text import read_text
+from smpipe_gen.errors import SmpipeError, did_you_mean, shorten
+from smpipe_gen.paths import inside
 
 ENV_FILE = "env.env"
 DEFAULT_FRAMEWORK_CONF = "framework/conf/conf.yaml"  # unless SMP_FRAMEWORK_CONFPATH names another
@@ -30,13 +31,22 @@ ENVIRONMENT_VARIABLE = "SMP_ENVIRONMENT"  # the environment's name, a token like
 REQUIRED = ("SMP_ACCOUNTID", "SMP_REGION", "SMP_S3BUCKETNAME", "SMP_ROLE", "SMP_MODEL_CONFIGPATH")
 OPTIONAL = ("SMP_SUBNETS", "SMP_SECURITYGROUPS", "SMP_KMSKEY", "SMP_FRAMEWORK_CONFPATH")
 KNOWN = REQUIRED + OPTIONAL
-_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$")
+_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$", re.DOTALL)
+# An environment's name is the directory its render is written to (pipeline/<name>/) and the value
+# of a token (SMP_ENVIRONMENT): a plain name, like a model's.
+ENVIRONMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
+ENVIRONMENT_NAME_RULE = "1-63 letters, digits, '-' and '_', starting with a letter or digit"
 
 
-def _parse_env_file(path: Path, shown_as: str) -> dict[str, tuple[str, int]]:
-    """``KEY -> (value, line number)`` of ``export KEY="value"`` lines."""
-    values_: dict[str, tuple[str, int]] = {}
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+def _parse_env_file(root: Path, shown_as: str) -> dict[str, tuple[str, int]]:
+    """``KEY -> (value, line number)`` of ``export KEY="value"`` lines (``export`` optional;
+    comments and blanks skipped). The file must stay inside the repository (symlinks resolved)
+    and obey the rules of config text (config/text.py)."""
+    path = inside(root, shown_as, where=shown_as, what="environment file",
+                  hint="commit the file itself, not a link leading out of the repository")
+    found: dict[str, tuple[str, int]] = {}
+    text = read_text(path, shown_as, hint=f"make {shown_as} a readable file")
+    for number, line in enumerate(text.split("\n"), start=1):  # a shell ends lines at LF only
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         match = _LINE.match(line)
@@ -45,23 +55,66 @@ def _parse_env_file(path: Path, shown_as: str) -> dict[str, tuple[str, int]]:
                               hint='write lines as export SMP_REGION="us-east-1"')
         key, raw = match.groups()
         try:
-            parts = shlex.split(raw, comments=True)
+            words = shell_words(raw)
         except ValueError as exc:
             raise SmpipeError(f"cannot parse the value of {key}: {exc}", where=f"{shown_as}:{number}",
                               hint="close the quotes") from None
-        values_[key] = (" ".join(parts), number)
-    return values_
+        found[key] = (" ".join(words), number)
+    return found
 
 
-def read_env_file(path: Path, shown_as: str) -> dict[str, str]:
-    """Parse ``export KEY="value"`` lines (``export`` optional; comments and blanks skipped)."""
-    return {key: value for key, (value, _line) in _parse_env_file(path, shown_as).items()}
+# One step of reading shell words: blanks, a comment, a single- or double-quoted part, an escaped
+# character or a run of plain characters. Each match consumes its text once, so a line is read in
+# linear time (shlex builds a word by repeated concatenation: a 10 MB value took 14 minutes).
+_WORD_PART = re.compile(r"""(?P<blank>[ \t\r\n]+)|(?P<comment>\#[^\n]*)|'(?P<single>[^']*)'"""
+                        r"""|"(?P<double>[^"\\]*(?:\\.[^"\\]*)*)"|\\(?P<escaped>.)|(?P<plain>[^ \t\r\n#'"\\]+)""",
+                        re.DOTALL)
+_DOUBLE_QUOTED_ESCAPE = re.compile(r'\\([\\"])')
+_ENDS_IN_ESCAPE = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*\\|\\', re.DOTALL)  # what is left: shlex's other error
+
+
+def shell_words(text: str) -> list[str]:
+    """The words of ``text`` as ``shlex.split(text, comments=True)`` reads them (POSIX quoting:
+    nothing is escaped in single quotes, only backslash and double quote in double quotes, a
+    ``#`` outside quotes starts a comment), in linear time; ValueError for an unclosed quote or
+    a trailing backslash, with shlex's words."""
+    words: list[str] = []
+    word: list[str] | None = None  # None between words; [] for a word of empty quotes
+    position = 0
+    while position < len(text):
+        part = _WORD_PART.match(text, position)
+        if part is None:
+            raise ValueError("No escaped character" if _ENDS_IN_ESCAPE.fullmatch(text, position)
+                             else "No closing quotation")
+        position = part.end()
+        kind = part.lastgroup
+        if kind in ("blank", "comment"):
+            if word is not None:
+                words.append("".join(word))
+            word = None
+            continue
+        value = part.group(kind)
+        word = (word or []) + [_DOUBLE_QUOTED_ESCAPE.sub(r"\1", value) if kind == "double" else value]
+    if word is not None:
+        words.append("".join(word))
+    return words
 
 
 def environment_names(root: Path) -> list[str]:
-    """The environments a repository defines: ``environments/<name>.env``, sorted."""
+    """The environments a repository defines: ``environments/<name>.env``, sorted. A name is the
+    directory its render is written to (``pipeline/<name>/``), so it must be a plain name:
+    ``environments/...env`` would render into the repository root, over files of those names."""
     directory = Path(root) / ENVIRONMENTS_DIR
-    return sorted(path.stem for path in directory.glob("*.env") if path.is_file()) if directory.is_dir() else []
+    if not directory.is_dir():
+        return []
+    names = sorted(path.name[:-len(".env")] for path in directory.iterdir()
+                   if path.name.endswith(".env") and (path.is_file() or path.is_symlink()))
+    for name in names:
+        if not ENVIRONMENT_NAME.fullmatch(name):
+            raise SmpipeError(f"environment name {shorten(repr(name))} is not allowed",
+                              where=f"{ENVIRONMENTS_DIR}/{shorten(name)}.env",
+                              hint=f"rename the file: an environment name is {ENVIRONMENT_NAME_RULE}")
+    return names
 
 
 def check_environment(root: Path, name: str | None) -> str | None:
@@ -96,8 +149,8 @@ def framework_variables(root: Path, environ: Mapping[str, str], overrides: Mappi
     origins: dict[str, str] = {}
     files = [ENV_FILE] + ([f"{ENVIRONMENTS_DIR}/{environment}.env"] if environment else [])
     for shown in files:
-        if (root / shown).is_file():
-            for key, (value, line) in _parse_env_file(root / shown, shown).items():
+        if (root / shown).is_file() or (root / shown).is_symlink():
+            for key, (value, line) in _parse_env_file(root, shown).items():
                 merged[key], origins[key] = value, f"{shown}:{line}"
     process = {key: value for key, value in environ.items() if key.startswith("SMP_")}
     if environment:

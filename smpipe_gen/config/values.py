@@ -14,6 +14,7 @@ import ipaddress
 import re
 from typing import Callable, Mapping
 
+from smpipe_gen.config.text import NON_PRINTABLE, shown_character
 from smpipe_gen.errors import ConfigErrors, SmpipeError, closest
 
 _PARTITION = r"arn:aws(?:-cn|-us-gov|-iso|-iso-[a-z])?"
@@ -93,7 +94,12 @@ CHECKS: dict[str, Callable[[str], str | None]] = {
 
 
 def problem(name: str, value: str) -> str | None:
-    """Why ``value`` cannot be the value of variable ``name``, or None when it can."""
+    """Why ``value`` cannot be the value of variable ``name``, or None when it can. Whatever set
+    it (a file, the process environment, --env), it obeys the character rules of config text: an
+    escape sequence would reach the definition and the terminal ``plan`` prints it on."""
+    unprintable = NON_PRINTABLE.search(value)
+    if unprintable:
+        return f"holds the invalid character {shown_character(unprintable.group())}"
     if PLACEHOLDER.search(value):
         return f"is a placeholder ({value!r}), not a real value"
     check = CHECKS.get(name)

@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from smpipe_gen.config.text import read_text
 from smpipe_gen.errors import SmpipeError, shorten
 
 KeyPath = tuple[str | int, ...]
@@ -36,11 +37,11 @@ class YamlDocument:
         return f"{location}: {dotted}" if dotted else location
 
 
-# Limits for untrusted files, generous for real configs (the examples are under 10 KB, 6 levels
-# deep and a few hundred nodes): a file of at most 1 MiB, nested at most 64 levels, and at most
-# 100,000 nodes once aliases are expanded, so an alias bomb fails at the limit instead of
-# expanding in memory, even under a key nothing reads.
-MAX_FILE_BYTES = 1024 * 1024
+# Limits for untrusted files, generous for real configs (the examples are 6 levels deep and a few
+# hundred nodes): beyond the text rules every config file obeys (config/text.py: 1 MiB of
+# printable UTF-8), nested at most 64 levels, and at most 100,000 nodes once aliases are
+# expanded, so an alias bomb fails at the limit instead of expanding in memory, even under a
+# key nothing reads.
 MAX_DEPTH = 64
 MAX_NODES = 100_000
 
@@ -48,7 +49,7 @@ MAX_NODES = 100_000
 def load_yaml(file: Path, shown_as: str) -> YamlDocument:
     """Parse ``file`` with the safe loader (no object tags), within the limits above, and
     record key lines."""
-    text = _read_text(Path(file), shown_as)
+    text = read_text(Path(file), shown_as, hint="check SMP_MODEL_CONFIGPATH")
     _check_shape(text, shown_as)
     loader = yaml.SafeLoader(text)
     try:
@@ -65,40 +66,10 @@ def load_yaml(file: Path, shown_as: str) -> YamlDocument:
         loader.dispose()
 
 
-def _read_text(file: Path, shown_as: str) -> str:
-    """The file's text: at most MAX_FILE_BYTES of UTF-8 without NUL characters."""
-    try:
-        size = file.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise SmpipeError(f"config file is too large ({size:,} bytes; the limit is {MAX_FILE_BYTES:,})",
-                              where=shown_as, hint="a model config is a few kilobytes; split or trim it")
-        data = file.read_bytes()
-    except OSError as exc:
-        raise SmpipeError(f"cannot read config file: {exc.strerror}", where=shown_as,
-                          hint="check SMP_MODEL_CONFIGPATH") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        position = _position(data, exc.start, b"\n")
-        raise SmpipeError(f"not UTF-8: byte 0x{data[exc.start]:02x} cannot be decoded",
-                          where=f"{shown_as}:{position}", hint="save the file as UTF-8") from None
-    if "\x00" in text:
-        position = _position(text, text.index("\x00"), "\n")
-        raise SmpipeError("NUL character in the file", where=f"{shown_as}:{position}",
-                          hint="remove it; config files are plain text")
-    return text
-
-
-def _position(content, index: int, newline) -> str:
-    """``line:column`` (both 1-based) of ``index`` in ``content``."""
-    line = content.count(newline, 0, index) + 1
-    column = index - (content.rfind(newline, 0, index) + 1) + 1
-    return f"{line}:{column}"
-
-
 def _check_shape(text: str, shown_as: str) -> None:
     """Walk the parser's events (no recursion, no alias expansion) to bound nesting depth and
-    node count before the recursive composer sees the file."""
+    node count before the recursive composer sees the file (read_text has refused the
+    characters YAML's reader would)."""
     depth = nodes = 0
     try:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
@@ -114,12 +85,6 @@ def _check_shape(text: str, shown_as: str) -> None:
                     raise _limit_error(shown_as, f"more than {MAX_NODES:,} nodes", event.start_mark)
     except yaml.MarkedYAMLError as exc:
         raise _yaml_error(shown_as, exc.problem or exc.context, exc.problem_mark or exc.context_mark) from None
-    except yaml.reader.ReaderError as exc:
-        position = _position(text, exc.position, "\n")
-        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
-        raise SmpipeError(f"invalid character {chr(code)!r} (#x{code:04x})",
-                          where=f"{shown_as}:{position}",
-                          hint="remove control characters; config files are plain text") from None
 
 
 def _limit_error(shown_as: str, what: str, mark: yaml.Mark) -> SmpipeError:

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from smpipe_gen import artifacts
+from smpipe_gen.errors import SmpipeError, shorten
+from smpipe_gen.paths import file_name
 from smpipe_gen.local.jobs import StepResult, read_state
 from smpipe_gen.local.store import Store, warn_damaged
 
@@ -22,7 +24,7 @@ _DURATION = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\
 
 def expire_seconds(text: str | None) -> float | None:
     """ISO 8601 duration (CacheConfig.ExpireAfter) in seconds; None means never expires."""
-    match = _DURATION.match(text or "")
+    match = _DURATION.match(text) if isinstance(text, str) else None
     if not text or not match:
         return None
     y, mo, w, d, h, mi, s = (int(g or 0) for g in match.groups())
@@ -41,8 +43,7 @@ class Cache:
         self.store = store
 
     def _path(self, step: str, key: str) -> Path:
-        safe = re.sub(r"[^\w.-]", "_", step)
-        return self.root / safe / f"{key}.json"
+        return self.root / file_name(step) / f"{key}.json"
 
     def lookup(self, step: str, key: str, max_age: float | None = None,
                executions: set[str] | None = None) -> tuple[StepResult, str] | None:
@@ -53,8 +54,9 @@ class Cache:
             return None
         try:
             return self._trusted(entry, max_age, executions)
-        except (KeyError, TypeError, AttributeError, ValueError) as error:
-            warn_damaged(path, "cache entry", f"{type(error).__name__}: {error}")
+        # SmpipeError: the entry records an output the store cannot hold (not an S3 URI, ...)
+        except (KeyError, TypeError, AttributeError, ValueError, SmpipeError) as error:
+            warn_damaged(path, "cache entry", f"{type(error).__name__}: {shorten(str(error))}")
             return None
 
     def _trusted(self, entry: dict[str, Any], max_age: float | None,

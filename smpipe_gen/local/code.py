@@ -15,7 +15,7 @@ from smpipe_gen.artifacts import CodeArtifact, Manifest, SourceFile, sha256_file
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.local import bootstrap
 from smpipe_gen.local.sandbox import rewrite
-from smpipe_gen.local.store import warn_damaged
+from smpipe_gen.local.store import locked, warn_damaged
 
 
 def object_digest(path: Path) -> str:
@@ -112,21 +112,23 @@ class CodeArtifacts:
         ``tar -xzf`` the bundle) leaves it: its members next to the bundle itself. Unpacked once
         per digest under the build directory and mounted read-only into every job that runs it,
         instead of unpacked again by every step. A directory left by an earlier run is reused
-        only after its files are checked against the digest it is named by (once per run)."""
+        only after its files are checked against the digest it is named by (once per run); runs
+        of one project at once take turns (a file lock), so none finds another's half-unpacked
+        or deleted directory."""
         bundle = self._tarball(artifact)
         digest = self.digest(artifact.s3_uri)
         target = self.build_dir / f"{digest}.d"
-        with self._lock:
+        name = artifact.s3_uri.rsplit("/", 1)[-1]  # the bundle beside its members, as runproc.sh leaves it
+        with self._lock, locked(self.build_dir / f"{digest}.d.lock"):  # another run may be unpacking it
             if digest in self._unpacked:
                 return target
-            if target.exists() and not self._intact_dir(target, bundle.name, digest):
+            if target.exists() and not self._intact_dir(target, name, digest):
                 shutil.rmtree(target)
             if not target.exists():
                 partial = self.build_dir / f"{digest}.d.partial"
                 shutil.rmtree(partial, ignore_errors=True)
                 with tarfile.open(bundle) as tar:
                     tar.extractall(partial, filter="data")
-                name = artifact.s3_uri.rsplit("/", 1)[-1]
                 if not (partial / name).exists():
                     try:
                         os.link(bundle, partial / name)
@@ -150,7 +152,7 @@ class CodeArtifacts:
     def _tarball(self, artifact: CodeArtifact) -> Path:
         digest = self.digest(artifact.s3_uri)  # outside the lock: digest() takes it
         target = self.build_dir / f"{digest}.tar.gz"
-        with self._lock:
+        with self._lock, locked(self.build_dir / f"{digest}.tar.lock"):  # another run may be building it
             if digest in self._bundles:
                 return target
             if target.exists() and not self._intact(target, digest):

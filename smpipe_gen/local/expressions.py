@@ -3,12 +3,12 @@ Get on step properties, Std:JsonGet on property files, and conditions."""
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any, Callable
 
-from smpipe_gen.errors import SmpipeError
+from smpipe_gen.definition import parse_json
+from smpipe_gen.errors import SmpipeError, shorten
 
 _TOKEN = re.compile(r"\.?([A-Za-z_][\w-]*)|\[(\d+)\]|\['([^']*)'\]|\[\"([^\"]*)\"\]")
 _LIST_KEYS = ("OutputName", "ChannelName", "MetricName", "Name", "InputName")
@@ -46,6 +46,20 @@ def json_path(data: Any, path: str, where: str) -> Any:
     return walk(data, path, where)
 
 
+_MISSING = object()
+FOREIGN_HINT = "a definition from the SageMaker SDK never has this shape: rebuild it"
+
+
+def _operands(body: Any, key: str | None, where: str, kind: type = object) -> Any:
+    """``body[key]`` (``body`` itself for None) when it is a ``kind`` or an expression; a hand-made
+    definition of another shape is one error naming the step."""
+    value = body if key is None else body.get(key, _MISSING) if isinstance(body, dict) else _MISSING
+    if value is _MISSING or not isinstance(value, (kind, dict)):  # a dict: an expression that gives the value
+        raise SmpipeError(f"malformed expression {shorten(repr(body))}", where=where,
+                          hint=FOREIGN_HINT)
+    return value
+
+
 class Resolver:
     """Resolves expressions against parameters, execution variables and finished steps.
 
@@ -72,13 +86,16 @@ class Resolver:
             if key == "Get":
                 return self.get(body, where)
             if key == "Std:Join":
-                parts = self.resolve(body.get("Values", []), where)
+                parts = self.resolve(_operands(body, "Values", where, list), where)
                 return str(body.get("On", "")).join(_text(p) for p in parts)
             if key == "Std:JsonGet":
-                return self.json_get(body, where)
+                return self.json_get(_operands(body, None, where, dict), where)
         return {k: self.resolve(v, where) for k, v in value.items()}
 
     def get(self, ref: str, where: str) -> Any:
+        if not isinstance(ref, str):
+            raise SmpipeError(f"Get needs a reference such as Steps.<step>.<property>, got {shorten(repr(ref))}",
+                              where=where, hint=FOREIGN_HINT)
         head, _, rest = ref.partition(".")
         if head == "Parameters":
             if rest not in self.parameters:
@@ -99,30 +116,37 @@ class Resolver:
     def json_get(self, body: dict[str, Any], where: str) -> Any:
         if "PropertyFile" in body:
             ref = self.resolve(body["PropertyFile"], where)
-            step, name = ref["PropertyFile"] if isinstance(ref, dict) else (None, ref)
+            pair = ref.get("PropertyFile") if isinstance(ref, dict) else (None, ref)  # or a name alone
+            step, name = pair if isinstance(pair, tuple) else (None, None)
+            if not isinstance(name, str):
+                raise SmpipeError(f"JsonGet's PropertyFile {shorten(repr(ref))} is no Get of Steps.<step>.PropertyFiles.<name>",
+                                  where=where, hint=FOREIGN_HINT)
             path = self.property_file(step, name)
         else:
-            path = self.read_uri(self.resolve(body["S3Uri"], where))
+            path = self.read_uri(self.resolve(_operands(body, "S3Uri", where, str), where))
+        hint = "the step must write the file named in its PropertyFiles"
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            text = Path(path).read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise SmpipeError(f"property file {path} was not written", where=where,
-                              hint="the step must write the file named in its PropertyFiles") from None
-        except json.JSONDecodeError as error:
-            raise SmpipeError(f"property file {path} is not JSON ({error.msg})", where=where) from None
-        return json_path(data, self.resolve(body["Path"], where), f"{where}: JsonGet {body['Path']}")
+            raise SmpipeError(f"property file {path} was not written", where=where, hint=hint) from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise SmpipeError(f"property file {path} cannot be read ({error})", where=where, hint=hint) from None
+        data = parse_json(text, str(path), f"property file of {where}", hint)
+        json_path_ = self.resolve(_operands(body, "Path", where, str), where)
+        return json_path(data, json_path_, f"{where}: JsonGet {shorten(str(json_path_))}")
 
     def condition(self, cond: dict[str, Any], where: str) -> bool:
         """Evaluate one condition of every type SageMaker supports."""
-        kind = cond.get("Type")
+        kind = _operands(cond, None, where, dict).get("Type")
         if kind == "Not":
-            return not self.condition(cond["Expression"], where)
+            return not self.condition(_operands(cond, "Expression", where, dict), where)
         if kind == "Or":
-            return any(self.condition(c, where) for c in cond["Conditions"])
+            return any(self.condition(c, where) for c in _operands(cond, "Conditions", where, list))
         if kind == "In":
-            query = self.resolve(cond["QueryValue"], where)
-            return any(_equal(query, self.resolve(v, where)) for v in cond["Values"])
-        left, right = self.resolve(cond["LeftValue"], where), self.resolve(cond["RightValue"], where)
+            query = self.resolve(_operands(cond, "QueryValue", where), where)
+            return any(_equal(query, self.resolve(v, where)) for v in _operands(cond, "Values", where, list))
+        left = self.resolve(_operands(cond, "LeftValue", where), where)
+        right = self.resolve(_operands(cond, "RightValue", where), where)
         if kind == "Equals":
             return _equal(left, right)
         compare = {"GreaterThan": lambda a, b: a > b, "GreaterThanOrEqualTo": lambda a, b: a >= b,

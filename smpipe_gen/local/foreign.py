@@ -15,17 +15,24 @@ from pathlib import Path, PurePosixPath
 
 from smpipe_gen.artifacts import CodeArtifact, Manifest, PipelineSettings, SourceFile
 from smpipe_gen.definition import Definition, strings
+from smpipe_gen.errors import SmpipeError
 from smpipe_gen.local.code import object_digest
+from smpipe_gen.local.store import split_uri
 
 PLACEHOLDER_ROLE = "arn:aws:iam::000000000000:role/smpipe-local"
 
 
 def served_file(uri: str, folder: Path) -> Path | None:
-    """The file under ``folder`` that stands for the S3 object ``uri`` (longest key suffix)."""
-    parts = PurePosixPath(uri[len("s3://"):]).parts
+    """The file under ``folder`` that stands for the S3 object ``uri`` (longest key suffix); never
+    one outside it, through ``..`` in the key or a link (``folder`` is resolved)."""
+    try:
+        bucket, key = split_uri(uri)
+    except SmpipeError:  # not a place in a bucket: the run refuses it where it is read as data
+        return None
+    parts = PurePosixPath(bucket, key).parts
     for start in range(len(parts)):
         candidate = folder.joinpath(*parts[start:])
-        if candidate.is_file():
+        if candidate.is_file() and candidate.resolve().is_relative_to(folder):
             return candidate
     return None
 

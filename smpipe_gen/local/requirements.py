@@ -18,7 +18,6 @@ requirements file (a cached run, most of all) does not pay their ~40 ms of impor
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -29,11 +28,12 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Iterator
+from typing import IO, TYPE_CHECKING
 
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.local.jobs import JobContext, read_state
 from smpipe_gen.local.sandbox import host_env
+from smpipe_gen.local.store import locked
 
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
@@ -138,7 +138,7 @@ def prepare(ctx: JobContext, file: Path, shown: str) -> Overlay | None:
     root = ctx.run_root / "envs" / hashlib.sha256(identity.encode()).hexdigest()
     shown_root = f"{ctx.run_root.name}/{root.relative_to(ctx.run_root).as_posix()}"
     where = f"step {ctx.name}"
-    with _locked(root.with_name(root.name + ".lock")):
+    with locked(root.with_name(root.name + ".lock")):
         ready = read_state(root / READY, "requirements environment")
         overlay = Overlay(root, root / ready["site"]) if ready and isinstance(ready.get("site"), str) else None
         if overlay and (requirements is None or not missing(requirements, [str(overlay.site), *host])):
@@ -188,13 +188,3 @@ def _run(argv: list[str], log: IO[bytes], where: str, failure: str, *, env: dict
             lines = [line.strip() for line in handle.read().decode(errors="replace").splitlines() if line.strip()]
         last = next((line for line in reversed(lines) if line.startswith("ERROR")), lines[-1] if lines else "")
         raise SmpipeError(f"{failure} (exit {code})" + (f": {last}" if last else ""), where=where, hint=hint)
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """One holder at a time across threads and processes: parallel steps, and parallel runs on one
-    run root, install a given file once."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        yield

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import posixpath
 import re
 import shutil
 import signal
@@ -35,6 +36,15 @@ mount="$1"; job="$2"; cd_to="$3"; shift 3
 cd "$cd_to"
 exec "$@"
 """
+
+
+def under_opt_ml(path: object) -> str | None:
+    """``path`` normalised as the container resolves it, when it names a place strictly under
+    /opt/ml; else None (a definition nobody reviewed may say ``/opt/ml/processing/../../..``)."""
+    if not isinstance(path, str) or not path.startswith("/") or "\x00" in path:
+        return None
+    normal = posixpath.normpath(path)
+    return normal if normal.startswith(OPT_ML + "/") else None
 
 
 def _fstab_field(path: Path | str) -> str:
@@ -121,11 +131,12 @@ class Sandbox:
         return self.prefix is not None
 
     def host(self, container_path: str) -> Path:
-        """Where a container path under /opt/ml lives on this machine."""
-        rel = container_path[len(OPT_ML):].lstrip("/") if container_path.startswith(OPT_ML) else None
-        if rel is None:
-            raise ValueError(container_path)
-        return self.opt_ml / rel
+        """Where a container path under /opt/ml lives on this machine (``..`` resolved as the
+        container resolves it: ``/opt/ml/processing/../../..`` is not under /opt/ml)."""
+        normal = under_opt_ml(container_path) if container_path != OPT_ML else OPT_ML
+        if normal is None:
+            raise ValueError(f"{container_path!r} is not under {OPT_ML}")
+        return self.opt_ml / normal[len(OPT_ML):].lstrip("/")
 
     def visible(self, container_path: str) -> str:
         """The path a job process should be given: unchanged in a namespace, rewritten otherwise."""
@@ -133,8 +144,12 @@ class Sandbox:
             return container_path
         return rewrite(container_path, str(self.opt_ml))
 
-    def run(self, argv: list[str], env: dict[str, str], cwd: str, log: IO[bytes]) -> int:
-        """Run a job process with output appended to ``log``; returns its exit code."""
+    def run(self, argv: list[str], env: dict[str, str], cwd: str, log: IO[bytes],
+            max_runtime: float | None = None) -> int:
+        """Run a job process with output appended to ``log``; returns its exit code. Past
+        ``max_runtime`` seconds the job is stopped as SageMaker stops it, and MaxRuntimeExceeded
+        raised: SIGTERM, then SIGKILL after STOP_GRACE_SECONDS (a job that is the first process
+        of its PID namespace, as a container's entrypoint is, sees SIGTERM only if it handles it)."""
         if self.isolated:
             self._write_fstab()
             argv = [*self.prefix, _helper("sh"), "-c", _SETUP, "smpipe-job", _helper("mount"), str(self.job_dir), cwd, *argv]
@@ -148,10 +163,34 @@ class Sandbox:
         with _running_lock:
             _running.add(process)
         try:
-            return process.wait()
+            return process.wait(timeout=max_runtime)
+        except subprocess.TimeoutExpired:
+            _stop(process)
+            raise MaxRuntimeExceeded(max_runtime) from None
         finally:
             with _running_lock:
                 _running.discard(process)
+
+
+class MaxRuntimeExceeded(Exception):
+    """A job ran past its MaxRuntimeInSeconds and was stopped."""
+
+
+STOP_GRACE_SECONDS = 120  # between SIGTERM and SIGKILL, as SageMaker gives a job it stops
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Stop a job's process group: SIGTERM, then SIGKILL when it has not ended in the grace time."""
+    for signal_number, grace in ((signal.SIGTERM, STOP_GRACE_SECONDS), (signal.SIGKILL, None)):
+        try:
+            os.killpg(process.pid, signal_number)
+        except ProcessLookupError:
+            pass
+        try:
+            process.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 _OPT_ML_PATH = re.compile(r"(?<![\w./-])/opt/ml(?=/|$|[\s:;,\"'])")

@@ -22,13 +22,15 @@ from typing import Any, Callable
 
 from smpipe_gen import artifacts
 from smpipe_gen.artifacts import Manifest
-from smpipe_gen.definition import Definition
-from smpipe_gen.errors import SmpipeError
+from smpipe_gen.definition import Definition, as_list, dig
+from smpipe_gen.errors import SmpipeError, shorten
 from smpipe_gen.local import sandbox
+from smpipe_gen.local.api import argument_problem
 from smpipe_gen.local.cache import CACHEABLE, Cache, cache_key, expire_seconds
 from smpipe_gen.local.code import CodeArtifacts
-from smpipe_gen.local.expressions import Resolver
+from smpipe_gen.local.expressions import FOREIGN_HINT, Resolver
 from smpipe_gen.parameters import parameter_values
+from smpipe_gen.paths import file_name
 from smpipe_gen.local.jobs import JobContext, StepFailed, StepResult, read_state
 from smpipe_gen.local.jobs import condition, fail, model, processing, register, training, transform, tuning
 from smpipe_gen.local.store import Store
@@ -97,13 +99,13 @@ def _new_execution_id() -> str:
 def input_uris(step_type: str, args: dict[str, Any]) -> list[Any]:
     """The arguments a step reads data from (cache keys hash their contents)."""
     if step_type == "Processing":
-        return [i["S3Input"]["S3Uri"] for i in args.get("ProcessingInputs", []) if "S3Input" in i]
+        return [dig(i, "S3Input", "S3Uri") for i in as_list(args.get("ProcessingInputs")) if dig(i, "S3Input") is not None]
     if step_type == "Training":
-        return [c.get("DataSource", {}).get("S3DataSource", {}).get("S3Uri") for c in args.get("InputDataConfig", [])]
+        return [dig(c, "DataSource", "S3DataSource", "S3Uri") for c in as_list(args.get("InputDataConfig"))]
     if step_type == "Tuning":
-        return input_uris("Training", args.get("TrainingJobDefinition", {}))
+        return input_uris("Training", dig(args, "TrainingJobDefinition") or {})
     if step_type == "Transform":
-        return [args.get("TransformInput", {}).get("DataSource", {}).get("S3DataSource", {}).get("S3Uri")]
+        return [dig(args, "TransformInput", "DataSource", "S3DataSource", "S3Uri")]
     return []
 
 
@@ -192,32 +194,36 @@ class Runner:
         self.failure: Node | None = None
         self._remover = _Remover()
 
-    # ---- expression callbacks
+    # ---- expression callbacks (their errors name no place: the step resolving the expression is it)
     def _properties(self, name: str) -> dict[str, Any]:
         node = self.nodes.get(name)
         if node is None:
-            raise SmpipeError(f"unknown step {name!r}", where="Get")
+            raise SmpipeError(f"Get: unknown step {name!r}")
         if node.result is None:
             if self._prechecking:
                 raise _Deferred(name)
-            raise SmpipeError(f"step {name!r} has not run (its branch was not taken?)", where="Get")
+            raise SmpipeError(f"Get: step {name!r} has not run (its branch was not taken?)")
         return node.result.properties
 
-    def _property_file(self, step: str, name: str) -> Path:
+    def _property_file(self, step: str | None, name: str) -> Path:
+        if step is None:
+            raise SmpipeError(f"JsonGet names the property file {name!r} but not the step that writes it")
         props = self._properties(step)
-        spec = next((p for p in self.nodes[step].step.get("PropertyFiles", []) if p["PropertyFileName"] == name), None)
+        spec = next((p for p in as_list(self.nodes[step].step.get("PropertyFiles")) if dig(p, "PropertyFileName") == name),
+                    None)
         if spec is None:
-            raise SmpipeError(f"step {step!r} declares no property file {name!r}", where="JsonGet")
-        outputs = props.get("ProcessingOutputConfig", {}).get("Outputs", [])
-        output = next((o for o in outputs if o["OutputName"] == spec["OutputName"]), None)
-        if output is None:
-            raise SmpipeError(f"property file {name!r} names unknown output {spec['OutputName']!r}", where=f"step {step}")
-        return self.store.path(output["S3Output"]["S3Uri"].rstrip("/") + "/" + spec["FilePath"])
+            raise SmpipeError(f"JsonGet: step {step!r} declares no property file {name!r}")
+        outputs = as_list(dig(props, "ProcessingOutputConfig", "Outputs"))
+        output = next((o for o in outputs if dig(o, "OutputName") == dig(spec, "OutputName")), None)
+        uri, file = dig(output, "S3Output", "S3Uri"), dig(spec, "FilePath")
+        if not isinstance(uri, str) or not isinstance(file, str):
+            raise SmpipeError(f"JsonGet: property file {name!r} of step {step!r} names no output the step wrote")
+        return self.store.path(uri.rstrip("/") + "/" + file)
 
     def _read_uri(self, uri: str) -> Path:
-        objects = self.store.objects(uri)
+        objects = self.store.objects(uri) if isinstance(uri, str) else {}
         if len(objects) != 1:
-            raise SmpipeError(f"{uri} is not one object in the local store", where="JsonGet")
+            raise SmpipeError(f"JsonGet: {shorten(str(uri))} is not one object in the local store")
         return next(iter(objects.values()))
 
     # ---- resume bookkeeping
@@ -242,18 +248,21 @@ class Runner:
             for node in self.nodes.values():
                 args = node.step.get("Arguments", {})
                 if node.type in ("Training", "Tuning"):
-                    spec = args.get("TrainingJobDefinition", {}) if node.type == "Tuning" else args
-                    hps = spec.get("StaticHyperParameters" if node.type == "Tuning" else "HyperParameters", {})
-                    if "sagemaker_program" not in hps:
-                        image = spec.get("AlgorithmSpecification", {}).get("TrainingImage", "?")
+                    spec = dig(args, "TrainingJobDefinition") if node.type == "Tuning" else args
+                    hps = dig(spec, "StaticHyperParameters" if node.type == "Tuning" else "HyperParameters")
+                    if not isinstance(hps, dict) or "sagemaker_program" not in hps:
+                        image = dig(spec, "AlgorithmSpecification", "TrainingImage") or "?"
                         raise SmpipeError(f"training image {image} has no entry point script", where=f"step {node.name}",
                                           hint="built-in algorithm images cannot run locally; use an Estimator with entry_point")
                 for value in input_uris(node.type, node.step.get("Arguments", {})):
                     try:
                         uri = self.resolver.resolve(value, f"step {node.name}")
+                        present = not isinstance(uri, str) or self.code.get(uri) or self.store.objects(uri)
                     except _Deferred:  # produced by an earlier step: checked when it is read
                         continue
-                    if isinstance(uri, str) and not self.code.get(uri) and not self.store.objects(uri):
+                    except SmpipeError as error:  # a URI the store refuses
+                        raise _located(error, node.name) from None
+                    if not present:
                         raise SmpipeError(f"input {uri} is not in the local store", where=f"step {node.name}",
                                           hint="add it to the manifest's local_data or pass --data S3URI=./local/dir")
         finally:
@@ -371,7 +380,7 @@ class Runner:
         else:
             node.state = FAILED
             if isinstance(error, SmpipeError):
-                node.error, node.message = error, error.one_line()
+                node.error, node.message = _located(error, node.name), error.one_line()
             elif isinstance(error, StepFailed):
                 node.message = str(error)
             else:
@@ -381,9 +390,13 @@ class Runner:
             self._stop = True
         self.on_change(node)
 
+    def step_dir(self, name: str) -> Path:
+        """A step's working directory: its own for every distinct name, whatever the name holds."""
+        return self.run_dir / "steps" / file_name(name)
+
     def _execute(self, node: Node) -> tuple[StepResult, str | None]:
         where = f"step {node.name}"
-        step_dir = self.run_dir / "steps" / re.sub(r"[^\w.-]", "_", node.name)
+        step_dir = self.step_dir(node.name)
         step_dir.mkdir(parents=True, exist_ok=True)
         raw = node.step.get("Arguments", {})
         arguments = {} if node.type == "Condition" else self.resolver.resolve(raw, where)
@@ -406,6 +419,10 @@ class Runner:
                 raise
             except Exception:
                 log.write(traceback.format_exc().encode())
+                problem = argument_problem(node.type, arguments)
+                if problem:  # the definition's fault, not the runner's: say which argument
+                    raise SmpipeError(f"SageMaker would refuse these arguments: {problem}", where=where,
+                                      hint=FOREIGN_HINT) from None
                 raise
             finally:
                 node.process_seconds = round(ctx.process_seconds, 3)
@@ -447,9 +464,9 @@ class Runner:
             return None
         if self.options.from_step and node.name in self.definition.downstream(self.options.from_step):
             return None
-        config = node.step.get("CacheConfig", {})
-        if config.get("Enabled"):
-            hit = self.cache.lookup(node.name, key, expire_seconds(config.get("ExpireAfter")))
+        config = node.step.get("CacheConfig")
+        if dig(config, "Enabled"):
+            hit = self.cache.lookup(node.name, key, expire_seconds(dig(config, "ExpireAfter")))
             if hit:
                 return hit
         if self._resumable:
@@ -467,7 +484,7 @@ class Runner:
             "message": self.failure.message if self.failure else None,
             "steps": {n.name: {
                 "type": n.type, "status": n.state, "duration_seconds": None if n.duration is None else round(n.duration, 3),
-                "log": str(self.run_dir / "steps" / re.sub(r"[^\w.-]", "_", n.name) / "log.txt")
+                "log": str(self.step_dir(n.name) / "log.txt")
                 if n.state in (DONE, FAILED) else None,
                 "process_seconds": n.process_seconds, "cached_from": n.cached_from, "message": n.message,
                 "outputs": {uri: str(self.store.path(uri)) for uri in sorted(n.result.outputs)} if n.result else {},
@@ -480,10 +497,16 @@ class Runner:
         return record
 
     def log_tail(self, node: Node, lines: int = 20) -> str:
-        path = self.run_dir / "steps" / re.sub(r"[^\w.-]", "_", node.name) / "log.txt"
+        path = self.step_dir(node.name) / "log.txt"
         if not path.is_file():
             return ""
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _located(error: SmpipeError, step: str) -> SmpipeError:
+    """``error``, naming ``step`` when the check that raised it (deep in the store) named no place."""
+    error.where = error.where or f"step {step}"
+    return error
 
 
 def _public(props: dict[str, Any]) -> dict[str, Any]:

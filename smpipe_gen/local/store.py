@@ -8,17 +8,31 @@ half-written object that a later run would trust.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
+import re
 import shutil
 import stat
 import sys
 import tempfile
 import threading
 from pathlib import Path
+from typing import Iterator
 
 from smpipe_gen.artifacts import sha256_file
-from smpipe_gen.errors import SmpipeError
+from smpipe_gen.errors import SmpipeError, shorten
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """One holder at a time across threads and processes (an advisory lock on ``path``): parallel
+    steps, and parallel runs of one project on one run root, build a shared thing once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 def warn_damaged(path: Path, what: str, why: str, then: str = "treated as absent") -> None:
@@ -26,14 +40,47 @@ def warn_damaged(path: Path, what: str, why: str, then: str = "treated as absent
     print(f"warning: {path}: damaged {what} ({why}); {then}", file=sys.stderr, flush=True)
 
 
+# A bucket is a directory of the store: a name S3 accepts (legacy names with capitals and
+# underscores included), never "." or ".." (``s3://../k`` landed beside runs/ and cache/).
+_BUCKET = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
+_KEY_BYTES = 1024  # S3's limit for a key
+_NAME_BYTES = 255  # the file systems' limit for one name: each part of a key becomes one
+
+
 def split_uri(uri: str) -> tuple[str, str]:
-    """``s3://bucket/a/b`` -> ("bucket", "a/b")."""
+    """``s3://bucket/a/b`` -> ("bucket", "a/b"); a URI that cannot name a place inside the store
+    (a bucket that is no plain name, a key with ``..``, a NUL, or a part too long for a file
+    name) is refused in one line."""
     if not isinstance(uri, str) or not uri.startswith("s3://"):
-        raise SmpipeError(f"not an S3 URI: {uri!r}", hint="data locations must look like s3://bucket/key")
+        raise SmpipeError(f"not an S3 URI: {shorten(repr(uri))}", hint="data locations must look like s3://bucket/key")
     bucket, _, key = uri[len("s3://"):].partition("/")
-    if not bucket or ".." in key.split("/"):
-        raise SmpipeError(f"invalid S3 URI: {uri!r}", hint="use s3://bucket/key without '..'")
+    parts = key.split("/")
+    if not _BUCKET.fullmatch(bucket) or ".." in parts or "\x00" in key:
+        raise SmpipeError(f"invalid S3 URI: {shorten(repr(uri))}",
+                          hint="use s3://bucket/key with an S3 bucket name and no '..' in the key")
+    if len(key.encode()) > _KEY_BYTES or any(len(part.encode()) > _NAME_BYTES for part in parts):
+        raise SmpipeError(f"S3 key too long for the local store: {shorten(repr(uri))}",
+                          hint=f"keys are at most {_KEY_BYTES} bytes, each part between slashes at most "
+                               f"{_NAME_BYTES} (a local file name)")
     return bucket, key.strip("/")
+
+
+def first_link(directory: Path, below: bool = True) -> Path | None:
+    """The first symbolic link on the way to ``directory``, at it or (with ``below``) under it,
+    never followed; or None. A job's outputs are published as the regular files and directories
+    they hold: a link among them would lead every later reader out of the store, and a link on
+    the way would make publishing move, or packing read, whatever it leads to."""
+    directory = Path(directory).absolute()
+    for place in [*reversed(directory.parents), directory]:
+        if place.is_symlink():
+            return place
+    if not below:
+        return None
+    for dirpath, dirnames, filenames in os.walk(directory):  # does not follow directory links
+        for name in dirnames + filenames:
+            if os.path.islink(os.path.join(dirpath, name)):
+                return Path(dirpath, name)
+    return None
 
 
 class Store:
@@ -91,8 +138,14 @@ class Store:
 
     def publish_dir(self, source: Path, uri: str) -> None:
         """Move a finished job's output directory to ``uri`` atomically: one rename when nothing
-        is there yet (each execution writes its own prefix), else rename, then swap."""
-        target = self.path(uri)
+        is there yet (each execution writes its own prefix), else rename, then swap. An output
+        holding a symbolic link is refused: it is never followed, nor moved into the store."""
+        target, source = self.path(uri), Path(source).absolute()
+        link = first_link(source)
+        if link is not None:
+            shown = link.relative_to(source.parent) if link.is_relative_to(source) else link.name
+            raise SmpipeError(f"output {uri} holds a symbolic link: {shorten(str(shown))} -> {shorten(os.readlink(link))}",
+                              hint="write the files themselves: local runs publish only regular files and directories")
         target.parent.mkdir(parents=True, exist_ok=True)
         if Path(source).is_dir() and not target.exists() and not target.is_symlink():
             try:

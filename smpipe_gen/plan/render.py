@@ -196,9 +196,19 @@ def markdown(plan: dict[str, Any]) -> str:
 RENDERERS: dict[Format, Callable[[dict[str, Any]], str]] = {Format.TEXT: text, Format.MARKDOWN: markdown}
 
 
+# Characters a terminal acts on (C0 but tab and line feed, DEL, C1): a definition's string holding
+# ESC could rewrite the line above the one the plan prints it on.
+_TERMINAL_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _inert(text: str) -> str:
+    """``text`` with every terminal control character written as its escape (``\\x1b``)."""
+    return _TERMINAL_CONTROLS.sub(lambda match: repr(match.group())[1:-1], text)
+
+
 def render(machine_plan: dict[str, Any], output_format: Format | str) -> str:
     """One machine plan (as JSON data, e.g. a saved ``--format json``) as text or markdown."""
-    return RENDERERS[Format(output_format)](machine_plan)
+    return _inert(RENDERERS[Format(output_format)](machine_plan))
 
 
 def format_plans(plans: list[Plan], output_format: Format | str) -> str:
@@ -208,4 +218,4 @@ def format_plans(plans: list[Plan], output_format: Format | str) -> str:
     machine = [to_json(plan) for plan in plans]
     if output_format is Format.JSON:
         return artifacts.canonical_json(machine[0] if len(plans) == 1 and plans[0].environment is None else machine)
-    return "\n".join(RENDERERS[output_format](plan) for plan in machine)
+    return "\n".join(render(plan, output_format) for plan in machine)

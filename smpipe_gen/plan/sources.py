@@ -6,7 +6,6 @@ are read through smpipe_gen.definition only.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
@@ -100,9 +99,10 @@ def _blob_json(commit: Any, path: str, where: str) -> Any:
     except KeyError:
         return None
     try:
-        return json.loads(blob.data_stream.read().decode("utf-8"))
+        text = blob.data_stream.read().decode("utf-8")
     except ValueError:
-        raise SmpipeError("not valid JSON", where=where, hint="compare with another --base") from None
+        raise SmpipeError("not UTF-8", where=where, hint="compare with another --base") from None
+    return definition.parse_json(text, where, "committed file", hint="compare with another --base")
 
 
 def _base_manifest(data: Any, where: str) -> Manifest | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -13,7 +14,7 @@ from smpipe_gen.errors import SmpipeError
 from smpipe_gen.local.bootstrap import Prepared
 from smpipe_gen.local.code import CodeArtifacts
 from smpipe_gen.local.expressions import Resolver
-from smpipe_gen.local.sandbox import Sandbox, host_env, python_env
+from smpipe_gen.local.sandbox import MaxRuntimeExceeded, Sandbox, host_env, python_env
 from smpipe_gen.local.store import Store, warn_damaged
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ class JobContext:
 
     @property
     def job_name(self) -> str:
-        return f"pipelines-{self.execution_id}-{self.name}"  # unique per step: output paths use it
+        return job_name(f"pipelines-{self.execution_id}-{self.name}")  # unique per step: output paths use it
 
     def say(self, text: str) -> None:
         """A runner message in the step log, marked so it is not mistaken for job output."""
@@ -117,16 +118,44 @@ class JobContext:
         if drift:
             self.say(f"warning: {', '.join(drift)} changed since the render; running the current files")
 
-    def run_process(self, box: Sandbox, argv: list[str], env: dict[str, str], cwd: str) -> None:
-        """Run the job's process; raises StepFailed on a non-zero exit."""
+    def run_process(self, box: Sandbox, argv: list[str], env: dict[str, str], cwd: str,
+                    stopping: Any = None) -> None:
+        """Run the job's process; raises StepFailed on a non-zero exit, or when it runs past the
+        ``MaxRuntimeInSeconds`` of ``stopping`` (the job's StoppingCondition)."""
         self.say("$ " + " ".join(box.visible(a) for a in argv))
+        limit = _seconds(stopping.get("MaxRuntimeInSeconds") if isinstance(stopping, dict) else None)
         started = time.perf_counter()
-        code = box.run(argv, env, cwd, self.log)
-        self.process_seconds += time.perf_counter() - started
+        try:
+            code = box.run(argv, env, cwd, self.log, max_runtime=limit)
+        except MaxRuntimeExceeded:
+            raise StepFailed(f"Stopped: MaxRuntimeExceeded - the job stopped because it exceeded the maximum "
+                             f"allowed runtime (MaxRuntimeInSeconds {limit:g})") from None
+        finally:
+            self.process_seconds += time.perf_counter() - started
         if code != 0:
             failure = box.opt_ml / "output" / "failure"
             reason = failure.read_text(errors="replace").strip()[:500] if failure.is_file() else ""
             raise StepFailed(f"process exited with code {code}" + (f": {reason}" if reason else ""))
+
+
+def _seconds(value: Any) -> float | None:
+    """A positive number of seconds (a parameter may give it as text), or None."""
+    try:
+        seconds = float(value) if value is not None and not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        return None
+    return seconds if seconds and seconds > 0 and seconds != float("inf") else None
+
+
+JOB_NAME_LIMIT = 63  # SageMaker's limit for a job's name
+
+
+def job_name(name: str, limit: int = JOB_NAME_LIMIT) -> str:
+    """``name`` as a job's name: at most ``limit`` characters, a longer one shortened with a digest
+    of the whole (output keys hold it: a 5,000-character step name is no file name)."""
+    if len(name) <= limit:
+        return name
+    return f"{name[:limit - 17]}-{hashlib.sha256(name.encode()).hexdigest()[:16]}"
 
 
 def read_state(path: Path, what: str, shape: type = dict) -> Any | None:
@@ -137,7 +166,7 @@ def read_state(path: Path, what: str, shape: type = dict) -> Any | None:
         data = json.loads(Path(path).read_bytes().decode("utf-8"))
     except FileNotFoundError:
         return None
-    except (OSError, UnicodeDecodeError, ValueError) as error:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
         warn_damaged(path, what, type(error).__name__)
         return None
     if not isinstance(data, shape):

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from smpipe_gen.errors import SmpipeError, shorten
+from smpipe_gen.local.expressions import FOREIGN_HINT
 from smpipe_gen.local.jobs import JobContext, StepResult
 
 
 def run(ctx: JobContext) -> StepResult:
-    outcome = all(ctx.resolver.condition(c, f"step {ctx.name}") for c in ctx.step["Arguments"].get("Conditions", []))
+    conditions = ctx.step.get("Arguments", {}).get("Conditions", [])  # the definition model checked: an object
+    if not isinstance(conditions, list):
+        raise SmpipeError(f"Conditions is not a list: {shorten(repr(conditions))}", where=f"step {ctx.name}",
+                          hint=FOREIGN_HINT)
+    outcome = all(ctx.resolver.condition(c, f"step {ctx.name}") for c in conditions)
     ctx.say(f"conditions evaluated to {outcome}: taking the {'If' if outcome else 'Else'} branch")
     return StepResult(properties={"Outcome": str(outcome)}, branch=outcome)

@@ -8,11 +8,12 @@ from typing import Any
 
 from smpipe_gen import artifacts
 from smpipe_gen.errors import SmpipeError
+from smpipe_gen.paths import file_name
 from smpipe_gen.local.jobs import JobContext, StepResult, read_state
 
 
 def model_file(run_root: Path, name: str) -> Path:
-    return Path(run_root) / "models" / f"{name}.json"
+    return Path(run_root) / "models" / file_name(f"{name}.json")  # a foreign ModelName may say ../..
 
 
 def load_model(run_root: Path, name: str, where: str) -> dict[str, Any]:

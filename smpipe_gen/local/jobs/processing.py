@@ -3,19 +3,32 @@ outputs published to their S3 URIs when it exits 0."""
 
 from __future__ import annotations
 
-from smpipe_gen.errors import SmpipeError
+from smpipe_gen.errors import SmpipeError, shorten
 from smpipe_gen.local import bootstrap, requirements
 from smpipe_gen.local.bootstrap import Prepared
 from smpipe_gen.local.jobs import JobContext, StepResult, write_json
 from smpipe_gen.local.requirements import Overlay
-from smpipe_gen.local.sandbox import OPT_ML
+from smpipe_gen.local.sandbox import OPT_ML, under_opt_ml
+
+WORKING_DIR = OPT_ML + "/processing"  # where the job's process starts
 
 
 def _local_path(ctx: JobContext, path: str, what: str) -> str:
-    if not isinstance(path, str) or not path.startswith(OPT_ML + "/"):
-        raise SmpipeError(f"{what} LocalPath {path!r} is outside /opt/ml", where=f"step {ctx.name}",
+    """A LocalPath normalised, and refused unless it lies under /opt/ml."""
+    normal = under_opt_ml(path)
+    if normal is None:
+        raise SmpipeError(f"{what} LocalPath {shorten(repr(path))} is outside /opt/ml", where=f"step {ctx.name}",
                           hint="SageMaker processing paths live under /opt/ml/processing")
-    return path
+    return normal
+
+
+def _output(ctx: JobContext, item: dict) -> tuple[str, str]:
+    """(S3 URI, normalised LocalPath) of a processing output."""
+    name = item.get("OutputName", "output")
+    if "S3Output" not in item:
+        raise SmpipeError(f"output {name!r} is not an S3 output", where=f"step {ctx.name}",
+                          hint="only S3Output processing outputs run locally")
+    return item["S3Output"]["S3Uri"], _local_path(ctx, item["S3Output"].get("LocalPath"), f"output {name!r}")
 
 
 def _requirements(ctx: JobContext, inputs: list[tuple[str, str, str]], prepared: Prepared) -> Overlay | None:
@@ -45,7 +58,7 @@ def run(ctx: JobContext) -> StepResult:
             raise SmpipeError(f"input {name!r} is not an S3 input", where=f"step {ctx.name}",
                               hint="only S3Input processing inputs run locally")
         s3 = item["S3Input"]
-        inputs.append((name, s3["S3Uri"], _local_path(ctx, s3["LocalPath"], f"input {name!r}")))
+        inputs.append((name, s3["S3Uri"], _local_path(ctx, s3.get("LocalPath"), f"input {name!r}")))
     # code bundles first: a bootstrap among the other inputs then skips unpacking them again,
     # and installing the requirements.txt the runner has already satisfied
     prepared = Prepared()
@@ -57,10 +70,10 @@ def run(ctx: JobContext) -> StepResult:
     for name, uri, local in inputs:
         if local.rstrip("/") not in prepared.unpacked:
             ctx.materialize_input(box, uri, box.host(local), f"input {name!r}", prepared)
-    outputs = args.get("ProcessingOutputConfig", {}).get("Outputs", [])
-    for item in outputs:
-        box.host(_local_path(ctx, item["S3Output"]["LocalPath"], f"output {item['OutputName']!r}")).mkdir(
-            parents=True, exist_ok=True)
+    outputs = [_output(ctx, item) for item in args.get("ProcessingOutputConfig", {}).get("Outputs", [])]
+    for _uri, local in outputs:
+        box.host(local).mkdir(parents=True, exist_ok=True)
+    box.host(WORKING_DIR).mkdir(parents=True, exist_ok=True)  # there even for a job with no inputs or outputs
     write_json(box.opt_ml / "config" / "processingjobconfig.json", {**args, "ProcessingJobName": ctx.job_name})
     write_json(box.opt_ml / "config" / "resourceconfig.json", {"current_host": "algo-1", "hosts": ["algo-1"]})
 
@@ -70,12 +83,11 @@ def run(ctx: JobContext) -> StepResult:
         raise SmpipeError("no ContainerEntrypoint", where=f"step {ctx.name}",
                           hint="the image's default entrypoint cannot run locally; give the processor a command")
     env = ctx.env({k: str(v) for k, v in args.get("Environment", {}).items()}, overlay)
-    ctx.run_process(box, argv, env, OPT_ML + "/processing")
+    ctx.run_process(box, argv, env, WORKING_DIR, args.get("StoppingCondition"))
 
     published: dict[str, str] = {}
-    for item in outputs:
-        uri = item["S3Output"]["S3Uri"]
-        ctx.store.publish_dir(box.host(item["S3Output"]["LocalPath"]), uri)
+    for uri, local in outputs:
+        ctx.store.publish_dir(box.host(local), uri)
         published[uri] = ctx.store.digest(uri)
     props = {**args, "ProcessingJobName": ctx.job_name, "ProcessingJobStatus": "Completed"}
     return StepResult(properties=props, outputs=published)

@@ -13,10 +13,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from smpipe_gen.errors import SmpipeError
+from smpipe_gen.errors import SmpipeError, shorten
 from smpipe_gen.local import requirements
 from smpipe_gen.local.jobs import JobContext, StepResult, write_json
 from smpipe_gen.local.sandbox import Sandbox
+from smpipe_gen.local.store import first_link
 
 
 def decode_hyperparameters(raw: dict[str, Any]) -> dict[str, Any]:
@@ -90,7 +91,7 @@ def train(ctx: JobContext, spec: dict[str, Any], job_name: str, box: Sandbox) ->
     env = ctx.env({**{k: str(v) for k, v in spec.get("Environment", {}).items()},
                    **{k: box.visible(v) for k, v in sm_env.items()}}, overlay)
     log_start = ctx.log.tell()
-    ctx.run_process(box, argv, env, box.visible(f"{ml}/code"))
+    ctx.run_process(box, argv, env, box.visible(f"{ml}/code"), spec.get("StoppingCondition"))
 
     output_path = spec["OutputDataConfig"]["S3OutputPath"].rstrip("/")
     model_uri = f"{output_path}/{job_name}/output/model.tar.gz"
@@ -160,6 +161,12 @@ def match_metrics(definitions: list[dict[str, str]], log: str) -> dict[str, floa
 
 
 def _pack(source: Path, target: Path) -> None:
+    """``source``'s entries as a tarball (links inside stay links, as tar keeps them); a source
+    that is itself reached through a link the job made is refused, never read."""
+    link = first_link(source, below=False)
+    if link is not None:
+        raise SmpipeError(f"{link.name} is a symbolic link to {shorten(os.readlink(link))}",
+                          hint="write the model's files into /opt/ml/model itself: it is packed as it is")
     with tarfile.open(target, "w:gz", compresslevel=1) as tar:
         for child in sorted(Path(source).iterdir()) if Path(source).is_dir() else []:
             tar.add(child, arcname=child.name)

@@ -13,7 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from smpipe_gen.errors import SmpipeError
-from smpipe_gen.local.jobs import JobContext, StepFailed, StepResult
+from smpipe_gen.paths import file_name
+from smpipe_gen.local.jobs import JOB_NAME_LIMIT, JobContext, StepFailed, StepResult, job_name
 from smpipe_gen.local.jobs.training import train
 
 
@@ -57,7 +58,7 @@ def run(ctx: JobContext) -> StepResult:
     parallel = max(1, min(int(limits.get("MaxParallelTrainingJobs", 1)), ctx.max_parallel))
     strategy = config.get("Strategy", "Random")
     candidates = _candidates(config.get("ParameterRanges", {}), count, strategy, ctx.name)
-    tuning_name = f"{ctx.execution_id}-{ctx.name}"
+    tuning_name = job_name(f"{ctx.execution_id}-{ctx.name}", JOB_NAME_LIMIT - 4)  # and -NNN per trial
     ctx.say(f"tuning: {len(candidates)} training jobs, {parallel} at a time, {strategy} strategy, "
             f"{objective['Type']} {objective['MetricName']}")
 
@@ -65,7 +66,7 @@ def run(ctx: JobContext) -> StepResult:
         name = f"{tuning_name}-{index + 1:03d}"
         spec = {**definition, "HyperParameters": {**definition.get("StaticHyperParameters", {}), **hps}}
         spec["AlgorithmSpecification"] = {**definition.get("AlgorithmSpecification", {})}
-        log_path = ctx.step_dir / f"{name}.log"
+        log_path = ctx.step_dir / file_name(f"{name}.log")
         with open(log_path, "wb") as log:
             sub = dataclasses.replace(ctx, log=log)
             box = sub.sandbox(name)
