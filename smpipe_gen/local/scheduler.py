@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from smpipe_gen import artifacts
 from smpipe_gen.artifacts import Manifest
@@ -32,6 +32,9 @@ from smpipe_gen.parameters import parameter_values
 from smpipe_gen.local.jobs import JobContext, StepFailed, StepResult, read_state
 from smpipe_gen.local.jobs import condition, fail, model, processing, register, training, transform, tuning
 from smpipe_gen.local.store import Store
+
+if TYPE_CHECKING:
+    from smpipe_gen.local.endpoint import Endpoint
 
 RUNNERS: dict[str, Callable[[JobContext], StepResult]] = {
     "Processing": processing.run, "Training": training.run, "Tuning": tuning.run, "Model": model.run,
@@ -94,6 +97,25 @@ def _new_execution_id() -> str:
     return "".join(secrets.choice(alphabet) for _ in range(12))
 
 
+def output_uris(step_type: str, args: dict[str, Any]) -> list[Any]:
+    """The arguments naming where a step writes (a prefix under which its outputs appear)."""
+    if step_type == "Processing":
+        return [o["S3Output"].get("S3Uri") for o in args.get("ProcessingOutputConfig", {}).get("Outputs", []) if "S3Output" in o]
+    if step_type == "Training":
+        return [args.get("OutputDataConfig", {}).get("S3OutputPath")]
+    if step_type == "Tuning":
+        return output_uris("Training", args.get("TrainingJobDefinition", {}))
+    if step_type == "Transform":
+        return [args.get("TransformOutput", {}).get("S3OutputPath")]
+    return []
+
+
+def _overlap(uri: str, prefix: str) -> bool:
+    """Whether reading S3 prefix ``uri`` may see objects written under ``prefix`` (either holds the other)."""
+    a, b = uri.rstrip("/"), prefix.rstrip("/")
+    return a == b or a.startswith(b + "/") or b.startswith(a + "/")
+
+
 def input_uris(step_type: str, args: dict[str, Any]) -> list[Any]:
     """The arguments a step reads data from (cache keys hash their contents)."""
     if step_type == "Processing":
@@ -146,7 +168,8 @@ class Runner:
     """One local execution of a rendered pipeline."""
 
     def __init__(self, definition: Definition, manifest: Manifest, repo_root: Path, run_root: Path,
-                 options: RunOptions, on_change: Callable[[Node], None] = lambda node: None):
+                 options: RunOptions, on_change: Callable[[Node], None] = lambda node: None,
+                 endpoint: Endpoint | None = None):
         self.definition = definition
         self.manifest = manifest
         self.repo_root = Path(repo_root)
@@ -164,6 +187,9 @@ class Runner:
         seeds = {uri: (self.repo_root / path) for uri, path in manifest.local_data.items()}
         seeds.update(options.data)
         self.store = Store(self.run_root / "s3", seeds)
+        self.endpoint = endpoint  # the loopback AWS endpoint jobs call (local/endpoint.py), serving the store
+        if endpoint is not None:
+            endpoint.hold(self.store.root, self.store.seeds)
         self.code = CodeArtifacts(manifest, self.repo_root, self.run_root / "code")
         self.cache = Cache(self.run_root / "cache", self.store)
         self.execution_id = _new_execution_id()
@@ -236,7 +262,9 @@ class Runner:
 
     # ---- checks before anything runs
     def precheck(self) -> None:
-        """Fail fast on inputs that are known before the run and missing from the store."""
+        """Before anything runs: refuse the steps that cannot run locally (the steps that do not
+        depend on them still run, then the run fails naming them), and fail fast on inputs that
+        are known now and neither in the store nor under what an upstream step will write."""
         self._prechecking = True
         try:
             for node in self.nodes.values():
@@ -244,20 +272,41 @@ class Runner:
                 if node.type in ("Training", "Tuning"):
                     spec = args.get("TrainingJobDefinition", {}) if node.type == "Tuning" else args
                     hps = spec.get("StaticHyperParameters" if node.type == "Tuning" else "HyperParameters", {})
-                    if "sagemaker_program" not in hps:
-                        image = spec.get("AlgorithmSpecification", {}).get("TrainingImage", "?")
-                        raise SmpipeError(f"training image {image} has no entry point script", where=f"step {node.name}",
-                                          hint="built-in algorithm images cannot run locally; use an Estimator with entry_point")
-                for value in input_uris(node.type, node.step.get("Arguments", {})):
+                    refused = training.refusal({**spec, "HyperParameters": hps}, f"step {node.name}")
+                    if refused is not None and not node.branch_of:  # in a branch: fails if the branch is taken
+                        self._refuse(node, refused)
+                        continue
+                for value in input_uris(node.type, args):
                     try:
                         uri = self.resolver.resolve(value, f"step {node.name}")
                     except _Deferred:  # produced by an earlier step: checked when it is read
                         continue
-                    if isinstance(uri, str) and not self.code.get(uri) and not self.store.objects(uri):
+                    if isinstance(uri, str) and not self.code.get(uri) and not self.store.objects(uri) \
+                            and not self._written_upstream(node, uri):
                         raise SmpipeError(f"input {uri} is not in the local store", where=f"step {node.name}",
                                           hint="add it to the manifest's local_data or pass --data S3URI=./local/dir")
         finally:
             self._prechecking = False
+
+    def _refuse(self, node: Node, error: SmpipeError) -> None:
+        node.state, node.error, node.message = FAILED, error, error.one_line()
+        if self.failure is None:
+            self.failure = node
+        self.on_change(node)
+
+    def _written_upstream(self, node: Node, uri: str) -> bool:
+        """Whether a step ``node`` waits for may write objects ``uri`` reads (SageMaker runs a literal
+        input under an upstream output prefix); an upstream output not known before the run may."""
+        for name in self.definition.ancestors(node.name):
+            upstream = self.nodes[name]
+            for value in output_uris(upstream.type, upstream.step.get("Arguments", {})):
+                try:
+                    prefix = self.resolver.resolve(value, f"step {name}")
+                except _Deferred:
+                    return True
+                if isinstance(prefix, str) and _overlap(uri, prefix):
+                    return True
+        return False
 
     # ---- execution
     def run(self) -> dict[str, Any]:
@@ -398,7 +447,9 @@ class Runner:
                              pipeline_name=self.manifest.pipeline.name, region=self.manifest.pipeline.region,
                              store=self.store, code=self.code, resolver=self.resolver, step_dir=step_dir, log=log,
                              run_root=self.run_root, use_namespace=self.options.use_namespace,
-                             max_parallel=self.options.max_parallel, pass_aws=self.options.pass_aws)
+                             max_parallel=self.options.max_parallel, pass_aws=self.options.pass_aws,
+                             aws_env=self.endpoint.env() if self.endpoint and not self.options.pass_aws else {})
+            result = None
             try:
                 result = RUNNERS[node.type](ctx)
             except (StepFailed, SmpipeError) as error:
@@ -409,6 +460,9 @@ class Runner:
                 raise
             finally:
                 node.process_seconds = round(ctx.process_seconds, 3)
+                if self.endpoint is not None:  # what the job wrote with boto3 is in the store for the next step
+                    for note in self.endpoint.sync(result.outputs if result else ()):
+                        ctx.say(note)
         if key is not None:
             self.cache.save(node.name, key, self.execution_id, result)
         # outputs are in the store now; the job's working copies of inputs and code only take space
