@@ -91,9 +91,12 @@ def captured_inputs(spec: str, kwargs: str, work: Path,
     with open(work / "build.log", "wb") as log:
         done = subprocess.run([sys.executable, "-m", "smpipe_gen.local.capture", spec, str(work), kwargs],
                               stdout=log, stderr=subprocess.STDOUT, env=env)
+    endpoint.dump(work / "objects")
+    if endpoint.failure:
+        raise SmpipeError(endpoint.failure, where=f"--pipeline {spec}",
+                          hint="moto, flask and flask-cors (dependencies of smpipe-gen) serve it: reinstall smpipe-gen")
     if done.returncode != 0:
         raise _build_failure(spec, work)
-    endpoint.dump(work / "objects")
     meta = json.loads((work / "pipeline.json").read_text(encoding="utf-8"))
     seeds = {f"s3://{bucket.name}": bucket for bucket in sorted((work / "objects").iterdir()) if bucket.is_dir()}
     return (*foreign_inputs(work / "definition.json", work / "objects", meta["name"], meta["region"]), seeds)

@@ -40,6 +40,7 @@ RUNNERS: dict[str, Callable[[JobContext], StepResult]] = {
     "Processing": processing.run, "Training": training.run, "Tuning": tuning.run, "Model": model.run,
     "Transform": transform.run, "RegisterModel": register.run, "Condition": condition.run, "Fail": fail.run,
 }
+JOB_TYPES = frozenset({"Processing", "Training", "Tuning", "Transform"})  # steps whose processes may write to S3
 PENDING, RUNNING, DONE, CACHED, FAILED, SKIPPED, NOT_STARTED = (
     "pending", "running", "done", "cached", "failed", "skipped", "not started")
 
@@ -95,25 +96,6 @@ def build_graph(definition: Definition) -> dict[str, Node]:
 def _new_execution_id() -> str:
     alphabet = string.ascii_lowercase + string.digits
     return "".join(secrets.choice(alphabet) for _ in range(12))
-
-
-def output_uris(step_type: str, args: dict[str, Any]) -> list[Any]:
-    """The arguments naming where a step writes (a prefix under which its outputs appear)."""
-    if step_type == "Processing":
-        return [o["S3Output"].get("S3Uri") for o in args.get("ProcessingOutputConfig", {}).get("Outputs", []) if "S3Output" in o]
-    if step_type == "Training":
-        return [args.get("OutputDataConfig", {}).get("S3OutputPath")]
-    if step_type == "Tuning":
-        return output_uris("Training", args.get("TrainingJobDefinition", {}))
-    if step_type == "Transform":
-        return [args.get("TransformOutput", {}).get("S3OutputPath")]
-    return []
-
-
-def _overlap(uri: str, prefix: str) -> bool:
-    """Whether reading S3 prefix ``uri`` may see objects written under ``prefix`` (either holds the other)."""
-    a, b = uri.rstrip("/"), prefix.rstrip("/")
-    return a == b or a.startswith(b + "/") or b.startswith(a + "/")
 
 
 def input_uris(step_type: str, args: dict[str, Any]) -> list[Any]:
@@ -264,7 +246,8 @@ class Runner:
     def precheck(self) -> None:
         """Before anything runs: refuse the steps that cannot run locally (the steps that do not
         depend on them still run, then the run fails naming them), and fail fast on inputs that
-        are known now and neither in the store nor under what an upstream step will write."""
+        are known now, missing from the store, and that no earlier job may write (those are
+        checked when the step reads them)."""
         self._prechecking = True
         try:
             for node in self.nodes.values():
@@ -282,7 +265,7 @@ class Runner:
                     except _Deferred:  # produced by an earlier step: checked when it is read
                         continue
                     if isinstance(uri, str) and not self.code.get(uri) and not self.store.objects(uri) \
-                            and not self._written_upstream(node, uri):
+                            and not self._written_upstream(node):
                         raise SmpipeError(f"input {uri} is not in the local store", where=f"step {node.name}",
                                           hint="add it to the manifest's local_data or pass --data S3URI=./local/dir")
         finally:
@@ -294,19 +277,10 @@ class Runner:
             self.failure = node
         self.on_change(node)
 
-    def _written_upstream(self, node: Node, uri: str) -> bool:
-        """Whether a step ``node`` waits for may write objects ``uri`` reads (SageMaker runs a literal
-        input under an upstream output prefix); an upstream output not known before the run may."""
-        for name in self.definition.ancestors(node.name):
-            upstream = self.nodes[name]
-            for value in output_uris(upstream.type, upstream.step.get("Arguments", {})):
-                try:
-                    prefix = self.resolver.resolve(value, f"step {name}")
-                except _Deferred:
-                    return True
-                if isinstance(prefix, str) and _overlap(uri, prefix):
-                    return True
-        return False
+    def _written_upstream(self, node: Node) -> bool:
+        """Whether a step ``node`` waits for runs a job, which may write what ``node`` reads: to an
+        output prefix or with boto3 through the loopback endpoint (SageMaker runs such a pipeline)."""
+        return any(self.nodes[name].type in JOB_TYPES for name in self.definition.ancestors(node.name))
 
     # ---- execution
     def run(self) -> dict[str, Any]:

@@ -104,11 +104,11 @@ class JobContext:
                                    "local_data or --data S3URI=./local/dir")
 
     def mount_unpacked(self, box: Sandbox, uri: str, container_dir: str) -> str | None:
-        """Show a sourcedir code input, unpacked once per digest, read-only at ``container_dir``
-        instead of copying its bundle for the job to unpack; returns the bundle's name, or None
-        when ``uri`` is no sourcedir or there is no namespace to mount in (then it is copied)."""
+        """Show a code bundle input, unpacked once per digest, read-only at ``container_dir``
+        instead of copying it for the job to unpack; returns the bundle's name, or None when
+        ``uri`` is no bundle or there is no namespace to mount in (then it is copied)."""
         artifact = self.code.get(uri)
-        if not box.isolated or artifact is None or artifact.kind != "sourcedir":
+        if not box.isolated or artifact is None or not self.code.is_bundle(artifact):
             return None
         self._warn_drift(artifact)
         box.mount_readonly(self.code.unpacked(artifact), container_dir)
