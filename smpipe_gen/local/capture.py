@@ -98,7 +98,7 @@ def takes_session(function) -> str | None:
     """The parameter of ``function`` that takes the SDK session, if any."""
     for name, parameter in inspect.signature(function).parameters.items():
         annotation = parameter.annotation
-        shown = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
+        shown = annotation.strip("'\"") if isinstance(annotation, str) else getattr(annotation, "__name__", "")
         if name in SESSION_PARAMETERS or shown.rsplit(".", 1)[-1] in _SESSION_CLASSES:
             return name
     return None

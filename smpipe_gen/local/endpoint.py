@@ -139,7 +139,10 @@ class Endpoint:
         if line:
             return json.loads(line)
         self._process.wait()
-        self._socket.close()  # nobody accepts any more: connections are refused instead of hanging
+        try:  # nobody accepts any more: connections are refused instead of waiting (shutdown, as the
+            self._socket.shutdown(socket.SHUT_RDWR)  # watcher's select holds the socket open)
+        except OSError:
+            pass
         tail = self.log.read_text(errors="replace").strip().splitlines() if self.log.is_file() else []
         self.failure = (f"the loopback AWS endpoint stopped (exit {self._process.returncode}): "
                         f"{tail[-1] if tail else 'no output'}; its log is {self.log}")
@@ -229,7 +232,7 @@ class _Holder:
                     continue
                 if self._write(into, name, key, fake.value):
                     written.append(f"s3://{name}/{key}")
-                    self.known[(name, key)] = fake.etag
+                self.known[(name, key)] = fake.etag  # written or told why not: once
         removed = []
         for name, key in sorted(set(self.known) - present):
             del self.known[(name, key)]

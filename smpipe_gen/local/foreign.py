@@ -54,8 +54,8 @@ def derived_manifest(definition: Definition, folder: Path, name: str, region: st
             path = served_file(uri, folder)
             if path is not None:
                 found[uri] = _object(uri, path, folder)
-    for step in definition:
-        for code in step.code:
+    for step in definition:  # scripts first: a bootstrap among them names the script of its bundle
+        for code in sorted(step.code, key=lambda code: code.s3_uri.endswith(BUNDLE)):
             if code.s3_uri not in found:
                 found[code.s3_uri] = _from_scripts(step, code.s3_uri, folder, found)
     bucket = next((u[5:].split("/", 1)[0] for u in sorted(found)), "smpipe-local")
@@ -80,22 +80,20 @@ def _object(uri: str, path: Path, folder: Path) -> CodeArtifact:
 
 def _from_scripts(step: Step, uri: str, folder: Path, found: dict[str, CodeArtifact]) -> CodeArtifact:
     """A code object missing from ``folder`` made from the scripts in it, or a one-line refusal."""
-    where = f"step {step.name}"
     name = uri.rsplit("/", 1)[-1]
-    entry = entry_point(step.json(), uri, found) if name.endswith(BUNDLE) else name
-    if entry is None:
-        raise SmpipeError(f"code object {uri} is not in {folder}", where=where,
-                          hint=f"put the object itself there (aws s3 cp {uri} {folder}/), or run the SDK program "
-                               "with --pipeline")
-    homes = _homes(folder, entry)
+    bundle = name.endswith(BUNDLE)
+    entry = entry_point(step.json(), uri, found) if bundle else name
+    homes = _homes(folder, entry) if entry else []
     if len(homes) != 1:
-        raise SmpipeError(f"code object {uri} is not in {folder}, and its entry point {entry} is "
-                          + ("in none of its folders" if not homes else
-                             f"in {len(homes)} of its folders ({', '.join(sorted(str(h.relative_to(folder)) for h in homes))})"),
-                          where=where, hint=f"put the object itself there (aws s3 cp {uri} {folder}/), or point --code "
-                                            f"at the one folder holding {entry} and the files beside it")
+        shown = ", ".join(sorted(str(home.relative_to(folder)) for home in homes))
+        what = f"its entry point {entry} is" if bundle else f"a file named {name} is"
+        place = f", and {what} in {len(homes)} of its folders ({shown})" if homes else \
+            f", and {what} in none of its folders" if entry else ""
+        fix = f"point --code at the one folder holding {entry}" if entry else "run the SDK program with --pipeline"
+        raise SmpipeError(f"code object {uri} is not in {folder}{place}", where=f"step {step.name}",
+                          hint=f"put the object itself there (aws s3 cp {uri} {folder}/), or {fix}")
     home = homes[0]
-    if not name.endswith(BUNDLE):
+    if not bundle:
         return _object(uri, home / entry, folder)
     files = [SourceFile(path=p.relative_to(folder).as_posix(), arcname=p.relative_to(home).as_posix(),
                         sha256=object_digest(p)) for p in _sources(home)]
