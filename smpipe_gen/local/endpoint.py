@@ -12,23 +12,25 @@ jobs never call AWS pays nothing for it. The server is a child process (``python
 smpipe_gen.local.endpoint FD``) serving on the inherited listening socket: the connection that
 woke it waits in the socket's backlog until the server accepts it.
 
-The server holds the same objects as the local store. When it starts it loads every object of
-the store (seeds, then the run root's ``s3/``); after each step it loads what the step published
-and writes into the store every object a client created, changed or deleted through it. So what
-a job writes with boto3 is what the next step reads, and the reverse.
+The server holds the same objects as the local store (seeds, the run root's ``s3/``): each S3
+request first loads from the store what it reads, lists, copies or deletes (so the server starts
+at once whatever the store holds), and after each step the runner has it write into the store
+every object a client created, changed or deleted. So what a job writes with boto3 is what the
+next step reads, and the reverse.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import socket
 import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 ACCOUNT = "000000000000"  # the account of the ARNs a local run makes up, and of the endpoint's
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/smpipe-local"  # get_execution_role() while a program builds
@@ -72,13 +74,14 @@ class Endpoint:
             if self._process is None and self.failure is None:
                 self._spawn()
 
-    def sync(self, published: Iterable[str]) -> list[str]:
-        """After a step: serve what it published, write into the store what clients wrote through
-        the endpoint; returns lines for the step log (none while the server has not started)."""
+    def sync(self) -> list[str]:
+        """After a step: write into the store what clients wrote or deleted through the endpoint
+        (what the store holds is loaded when a request asks for it); returns lines for the step
+        log (none while the server has not started)."""
         with self._lock:
             if self._process is None:
                 return []
-            reply = self._request({"op": "sync", "load": sorted(published)})
+            reply = self._request({"op": "sync"})
         return _notes(reply, self.failure)
 
     def dump(self, into: Path) -> list[str]:
@@ -157,51 +160,111 @@ def _notes(reply: dict[str, Any], failure: str | None) -> list[str]:
 
 
 # ---- the server (child process) --------------------------------------------------------------
+_S3_REQUEST = re.compile(r"/s3/aws4_request|%2Fs3%2Faws4_request")  # an S3 request's SigV4 credential scope
+_LISTING = {"list-type", "prefix", "delimiter", "marker", "continuation-token", "start-after", "max-keys",
+            "encoding-type", "fetch-owner", "versions", "key-marker", "version-id-marker"}  # ListObjects(V2), versions
+
+
 class _Holder:
-    """The objects of moto's S3 backend, kept the same as the local store's."""
+    """The objects of moto's S3 backend, kept the same as the local store's. Objects are loaded
+    when a request needs them (a key read, copied or deleted, a prefix listed), so the server
+    starts at once whatever the store holds, and copies only what jobs ask for."""
 
     def __init__(self, region: str):
         from moto.s3.models import s3_backends
 
         self.backend = s3_backends[ACCOUNT]["aws"]
         self.region = region
+        self.lock = threading.Lock()  # requests load in the server's threads, the runner syncs in the main one
         self.root: Path | None = None
+        self.store: Any = None
         self.known: dict[tuple[str, str], str] = {}  # (bucket, key) -> ETag as loaded or written back
         self.sources: dict[tuple[str, str], tuple[str, int, int]] = {}  # -> the file it was loaded from
         self.skipped: list[str] = []
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
-        self.skipped = []
-        if request["op"] == "hold":
-            self.hold(request["root"], request["seeds"])
-            return {"skipped": self.skipped}
-        if request["op"] == "sync":
-            for uri in request["load"]:
-                self.load(uri)
-            return {**self.write_back(self.root), "skipped": self.skipped} if self.root else {}
-        if request["op"] == "dump":
-            return self.write_back(Path(request["into"]))
-        raise ValueError(f"unknown request {request['op']!r}")
+        with self.lock:
+            if request["op"] == "hold":
+                from smpipe_gen.local.store import Store
 
-    def hold(self, root: str | None, seeds: dict[str, str]) -> None:
-        from smpipe_gen.local.store import Store
+                self.root = Path(request["root"]) if request["root"] else None
+                self.store = Store(self.root or Path(os.devnull), {uri: Path(path) for uri, path in request["seeds"].items()})
+                reply = {}
+            elif request["op"] == "sync":
+                reply = self.write_back(self.root) if self.root else {}
+            elif request["op"] == "dump":
+                reply = self.write_back(Path(request["into"]))
+            else:
+                raise ValueError(f"unknown request {request['op']!r}")
+            reply["skipped"], self.skipped = self.skipped, []
+            return reply
 
-        self.root = Path(root) if root else None
-        self.store = Store(self.root or Path(os.devnull), {uri: Path(path) for uri, path in seeds.items()})
-        buckets = {uri[len("s3://"):].split("/", 1)[0] for uri in seeds}
-        if self.root and self.root.is_dir():
-            buckets |= {entry.name for entry in os.scandir(self.root) if entry.is_dir() and not entry.name.startswith(".")}
-        for bucket in sorted(buckets):
-            self.load(f"s3://{bucket}")
+    def before(self, environ: dict[str, Any]) -> None:
+        """Load what an S3 request is about to read, copy or delete."""
+        from urllib.parse import parse_qs, unquote
 
-    def load(self, uri: str) -> None:
-        """Put the store's objects under ``uri`` into the backend (unchanged files are skipped)."""
-        bucket, _, prefix = uri[len("s3://"):].partition("/")
-        prefix = prefix.strip("/")
-        single = self.store.path(uri).is_file() if prefix else False
-        for rel, path in self.store.objects(uri).items():
-            key = prefix if single else f"{prefix}/{rel}".lstrip("/")
-            self._put(bucket, key, path)
+        path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
+        bucket, _, key = path.lstrip("/").partition("/")
+        query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        with self.lock:
+            if not bucket:  # ListBuckets
+                for name in self._buckets():
+                    self._bucket(name)
+            elif key:
+                self._load_key(bucket, key)
+            elif "delete" in query:  # DeleteObjects names its keys in the body: load the bucket
+                self._load_prefix(bucket, "")
+            elif environ.get("REQUEST_METHOD") == "GET" and set(query) <= _LISTING:
+                self._load_prefix(bucket, query.get("prefix", [""])[0])
+            else:  # the bucket itself (head, location, ...)
+                self._bucket(bucket)
+            copied = unquote(environ.get("HTTP_X_AMZ_COPY_SOURCE", "")).lstrip("/").split("?")[0]
+            if "/" in copied:
+                self._load_key(*copied.split("/", 1))
+
+    def _buckets(self) -> set[str]:
+        root = self.store.root
+        found = {entry.name for entry in os.scandir(root) if entry.is_dir() and not entry.name.startswith(".")} \
+            if root.is_dir() else set()
+        return found | {uri[len("s3://"):].split("/", 1)[0] for uri in self.store.seeds}
+
+    def _bucket(self, name: str) -> bool:
+        """Create bucket ``name`` in the backend if the store has it; whether the backend has it."""
+        if name not in self.backend.buckets and name in self._buckets():
+            try:
+                self.backend.create_bucket(name, self.region)
+            except Exception as error:  # moto refuses the name: the bucket stays in the store only
+                self.skipped.append(f"not served through the loopback AWS endpoint: s3://{name} "
+                                    f"({type(error).__name__}: {error})")
+        return name in self.backend.buckets
+
+    def _file(self, bucket: str, key: str) -> Path | None:
+        """The store's file for one object: the run root's, else the deepest seed's (Store's order)."""
+        if _inside(Path("/"), bucket, key) is None:
+            return None
+        uri = f"s3://{bucket}/{key}"
+        candidates = [self.store.path(uri)]
+        for seed, path in sorted(self.store.seeds.items(), reverse=True):
+            if uri == seed or uri.startswith(seed + "/"):
+                candidates.append(path.joinpath(*uri[len(seed):].strip("/").split("/")) if uri != seed else path)
+        return next((c for c in candidates if c.is_file()), None)
+
+    def _load_key(self, bucket: str, key: str) -> None:
+        found = self._file(bucket, key)
+        if found is not None:
+            self._put(bucket, key, found)
+
+    def _load_prefix(self, bucket: str, prefix: str) -> None:
+        """The store's objects whose keys start with ``prefix`` (all of the folder holding them)."""
+        if not self._bucket(bucket):
+            return
+        folder = prefix if prefix.endswith("/") or not prefix else prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+        folder = folder.strip("/")
+        if folder and (_inside(Path("/"), bucket, folder) is None or self._file(bucket, folder) is not None):
+            self._load_key(bucket, folder)  # an object, not a folder, is named so
+            return
+        for rel, path in self.store.objects(f"s3://{bucket}/{folder}").items():
+            self._put(bucket, f"{folder}/{rel}".lstrip("/"), path)
 
     def _put(self, bucket: str, key: str, path: Path) -> None:
         stat = path.stat()
@@ -261,6 +324,18 @@ class _Holder:
         return True
 
 
+class _LoadOnRequest:
+    """WSGI middleware: the holder loads what each S3 request needs, then moto answers it."""
+
+    def __init__(self, app, holder: _Holder):
+        self.app, self.holder = app, holder
+
+    def __call__(self, environ: dict[str, Any], start_response):
+        if _S3_REQUEST.search(environ.get("HTTP_AUTHORIZATION", "") + environ.get("QUERY_STRING", "")):
+            self.holder.before(environ)
+        return self.app(environ, start_response)
+
+
 def _inside(into: Path, bucket: str, key: str) -> Path | None:
     """Where object ``bucket/key`` lives under ``into``, or None for a key no path can hold."""
     parts = key.split("/")
@@ -285,9 +360,9 @@ def serve(fd: int) -> None:
 
             traceback.print_exc()
             reply = {"skipped": [f"the loopback AWS endpoint failed to sync the store: {type(error).__name__}: {error}"]}
-        if server is None:  # the store is loaded: now serve the connections waiting in the backlog
-            server = make_server("127.0.0.1", 0, DomainDispatcherApplication(create_backend_app), threaded=True,
-                                 request_handler=MotoRequestHandler, fd=fd)
+        if server is None:  # it knows the store now: serve the connections waiting in the backlog
+            app = _LoadOnRequest(DomainDispatcherApplication(create_backend_app), holder)
+            server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler, fd=fd)
             threading.Thread(target=server.serve_forever, daemon=True).start()
         sys.stdout.write(json.dumps(reply) + "\n")
         sys.stdout.flush()

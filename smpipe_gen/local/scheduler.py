@@ -423,7 +423,6 @@ class Runner:
                              run_root=self.run_root, use_namespace=self.options.use_namespace,
                              max_parallel=self.options.max_parallel, pass_aws=self.options.pass_aws,
                              aws_env=self.endpoint.env() if self.endpoint and not self.options.pass_aws else {})
-            result = None
             try:
                 result = RUNNERS[node.type](ctx)
             except (StepFailed, SmpipeError) as error:
@@ -435,7 +434,7 @@ class Runner:
             finally:
                 node.process_seconds = round(ctx.process_seconds, 3)
                 if self.endpoint is not None:  # what the job wrote with boto3 is in the store for the next step
-                    for note in self.endpoint.sync(result.outputs if result else ()):
+                    for note in self.endpoint.sync():
                         ctx.say(note)
         if key is not None:
             self.cache.save(node.name, key, self.execution_id, result)
