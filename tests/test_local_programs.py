@@ -150,3 +150,25 @@ def test_a_failure_is_located_in_the_program_and_where_it_was_raised(tmp_path, m
     sys.modules.pop("prog")
     assert report["error"].startswith("JSONDecodeError: Expecting property name enclosed in double quotes")
     assert report["where"].startswith("at prog.py:4 in load, raised in ") and "json/decoder.py" in report["where"]
+
+
+STEP_DRIVER = {"TrainingImage": "123456789012.dkr.ecr.us-east-1.amazonaws.com/py311:latest",
+               "ContainerEntrypoint": ["/bin/bash", "/opt/ml/input/data/sagemaker_remote_function_bootstrap/job_driver.sh"],
+               "ContainerArguments": ["--s3_base_uri", "s3://smpipe-local/CalculatorPipeline", "--pipeline_step_name", "reduce"]}
+
+
+@pytest.mark.parametrize("spec, expected", [
+    ({"AlgorithmSpecification": STEP_DRIVER}, "step S: a @step function step: its job runs the SDK's remote-function "
+                                              "driver in its image, which cannot run locally"),
+    ({"AlgorithmSpecification": {"TrainingImage": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.0-1-cpu-py3"},
+      "HyperParameters": {"num_round": "50"}},
+     "step S: training image 683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.0-1-cpu-py3 has no entry "
+     "point script: built-in algorithms cannot run locally"),
+    ({"AlgorithmSpecification": {"TrainingImage": "x"},
+      "HyperParameters": {"sagemaker_program": '"train.py"', "sagemaker_submit_directory": '"s3://b/s.tar.gz"'}}, None),
+])
+def test_training_that_cannot_run_locally_is_named_for_what_it_is(spec, expected):
+    from smpipe_gen.local.jobs.training import refusal
+
+    refused = refusal(spec, "step S")
+    assert (refused.one_line().split(" (hint")[0] if refused else None) == expected
