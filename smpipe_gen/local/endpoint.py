@@ -6,9 +6,9 @@ seed's preprocess.py downloads its input with boto3). The program being captured
 get ``env()``: ``AWS_ENDPOINT_URL`` naming this endpoint (boto3 sends every call there) and
 throwaway keys, never the host's credentials.
 
-Started lazily: the run binds the port when it starts (a socket, no server) and moto's server,
-about a second to import and start, is started only when something connects, so a run whose
-jobs never call AWS pays nothing for it. The server is a child process (``python -m
+Started lazily: the run binds the port when it starts (a socket, no server) and moto's server
+(0.4 to 0.5 s to import and start on a 2-core machine) is started only when something connects,
+so a run whose jobs never call AWS pays nothing for it. The server is a child process (``python -m
 smpipe_gen.local.endpoint FD``) serving on the inherited listening socket: the connection that
 woke it waits in the socket's backlog until the server accepts it.
 
