@@ -101,6 +101,7 @@ def test_notebook_shaped_program_runs_with_every_aws_call_answered_locally(world
     # the plain Session's account, region and default bucket; the Lambda function created while building
     definition = (captured / "definition.json").read_text()
     assert "000000000000.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn" in definition
+    assert "file://" not in definition  # LocalPipelineSession's steps ship their code through S3, as in the cloud
     assert "created arn:aws:lambda:us-east-1:000000000000:function:notebook-deploy" in (captured / "build.log").read_text()
     # the estimator without a session uploaded its code through a Session of its own: captured too
     train = next(s for s in json.loads(definition)["Steps"] if s["Name"] == "Train")

@@ -58,14 +58,17 @@ def _loopback_everywhere(url: str) -> None:
 
 
 def _cloud_sessions(role: str) -> None:
-    """``LocalPipelineSession(...)`` builds a ``PipelineSession`` with the same boto session and
-    bucket; ``get_execution_role()`` is ``role``."""
+    """``LocalPipelineSession(...)`` builds a ``PipelineSession`` with the same boto session, bucket
+    and prefix (its endpoint is the loopback one anyway, local code is what it avoids);
+    ``get_execution_role()`` is ``role``."""
     import sagemaker
     import sagemaker.session
     from sagemaker.workflow import pipeline_context
 
-    def pipeline_session(_cls, boto_session=None, default_bucket=None, *args, **kwargs):
-        return pipeline_context.PipelineSession(boto_session=boto_session, default_bucket=default_bucket)
+    def pipeline_session(_cls, boto_session=None, default_bucket=None, s3_endpoint_url=None, disable_local_code=False,
+                         default_bucket_prefix=None):
+        return pipeline_context.PipelineSession(boto_session=boto_session, default_bucket=default_bucket,
+                                                default_bucket_prefix=default_bucket_prefix)
 
     pipeline_context.LocalPipelineSession.__new__ = staticmethod(pipeline_session)
     sagemaker.get_execution_role = sagemaker.session.get_execution_role = lambda *args, **kwargs: role

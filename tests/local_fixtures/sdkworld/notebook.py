@@ -1,6 +1,6 @@
 """An SDK program written the way AWS's example notebooks are (their cells made into a module),
 for these tests: a plain ``sagemaker.Session()``, its account, region, default bucket and
-execution role; an IAM role got or created and a Lambda function created while building; the raw
+execution role, and a ``LocalPipelineSession()`` for the steps (SDK local mode's); an IAM role got or created and a Lambda function created while building; the raw
 data staged with ``upload_data``; an estimator without a session (it uploads its code through a
 Session of its own); scripts that call S3 with boto3 and ``sagemaker.s3.S3Downloader`` inside
 their jobs. Run with ``smpipe-gen run --local --pipeline notebook.py``."""
@@ -15,11 +15,11 @@ from sagemaker.lambda_helper import Lambda
 from sagemaker.processing import ProcessingInput, ProcessingOutput
 from sagemaker.sklearn.processing import SKLearnProcessor
 from sagemaker.workflow.pipeline import Pipeline
-from sagemaker.workflow.pipeline_context import PipelineSession
+from sagemaker.workflow.pipeline_context import LocalPipelineSession
 from sagemaker.workflow.steps import ProcessingStep, TrainingStep
 
 sagemaker_session = sagemaker.Session()
-pipeline_session = PipelineSession()
+pipeline_session = LocalPipelineSession()  # as AWS's local-mode walkthrough builds its steps
 region = sagemaker_session.boto_region_name
 account_id = sagemaker_session.account_id()
 role = sagemaker.get_execution_role()
