@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -29,11 +30,14 @@ def run_printing_env(tmp_path, *extra: str) -> str:
     return log.read_text()
 
 
-def test_jobs_do_not_see_host_credentials(tmp_path):
+def test_jobs_do_not_see_host_credentials_but_the_loopback_endpoint(tmp_path):
     log = run_printing_env(tmp_path)
     assert "PATH=" in log  # the script ran and printed its environment
     assert SECRET not in log and "AKIAPLANTED" not in log
     assert "AWS_SHARED_CREDENTIALS_FILE=/dev/null" in log and "AWS_EC2_METADATA_DISABLED=true" in log
+    # boto3 in the job calls the run's endpoint on 127.0.0.1 with throwaway keys (local/endpoint.py)
+    assert re.search(r"^AWS_ENDPOINT_URL=http://127\.0\.0\.1:\d+$", log, re.M)
+    assert "AWS_ACCESS_KEY_ID=smpipe-local" in log and "AWS_DEFAULT_REGION=us-east-1" in log
 
 
 def test_credentials_pass_when_asked(tmp_path):

@@ -69,7 +69,7 @@ def predictions(root: Path) -> list[str]:
     return (root / ".smpipe/s3/smpipe-local/sdkprog/transform/x.csv.out").read_text().splitlines()
 
 
-def test_sdk_definition_runs_from_its_json_and_a_folder_of_code_objects(program):
+def test_sdk_definition_runs_from_its_json_and_a_folder_of_code_objects_or_of_scripts(program):
     built = subprocess.run([sys.executable, "-c", BUILDER, str(program / "built")], cwd=program,
                            capture_output=True, text=True)
     assert built.returncode == 0, built.stderr
@@ -79,6 +79,13 @@ def test_sdk_definition_runs_from_its_json_and_a_folder_of_code_objects(program)
     assert statuses(last_record(program)) == ALL_DONE
     lines = predictions(program)
     assert len(lines) == 30 and all(float(v) == pytest.approx(float(v)) for v in lines)
+    # the program's own folder instead (scripts/, serve/, no sourcedir.tar.gz): the bundles are
+    # built from the folders of the entry points they run, before the first step
+    shutil.rmtree(program / ".smpipe")
+    shutil.rmtree(program / "built" / "code")
+    smpipe(program, "run", "--local", "--definition", "built/definition.json", "--code", ".", "--data", f"{DATA}=./data")
+    assert statuses(last_record(program)) == ALL_DONE
+    assert len(predictions(program)) == 30
 
 
 def test_sdk_program_runs_unchanged(program):
@@ -93,10 +100,12 @@ def test_sdk_program_runs_unchanged(program):
     assert len(predictions(program)) == 30
 
 
-def test_a_program_that_needs_aws_fails_in_one_line(program):
+def test_a_program_that_builds_no_pipeline_fails_in_one_line(program):
     (program / "bad.py").write_text("import boto3\nboto3.client('sts').get_caller_identity()\n")
     result = smpipe(program, "run", "--local", "--pipeline", "bad.py", expect=1)
-    assert "building the pipeline failed" in result.stderr and "Traceback" not in result.stderr
+    assert "error: --pipeline bad.py: building the pipeline failed: bad.py has 0 Pipeline objects at module level; " \
+           "name the function that builds it: --pipeline bad.py:FUNCTION" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_definition_options_are_checked_in_one_line(program):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from helpers import copy_example, smpipe_in_process
-from local_support import last_record, project, run, statuses
+from local_support import last_record, project, statuses
 
 BUCKET = "s3://hostile-bucket"
 

@@ -107,16 +107,23 @@ class CodeArtifacts:
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(self._source(item.path), dest)
 
+    def is_bundle(self, artifact: CodeArtifact) -> bool:
+        """A tarball of code: a sourcedir, or a foreign definition's object that is a tarball."""
+        return artifact.kind == "sourcedir" or (artifact.kind == "file" and _is_tarball(self._source(artifact.files[0].path)))
+
     def unpacked(self, artifact: CodeArtifact) -> Path:
-        """A sourcedir bundle as the SDK's bootstrap (runproc.sh: ``cd`` into the code input,
+        """A bundle (see is_bundle) as the SDK's bootstrap (runproc.sh: ``cd`` into the code input,
         ``tar -xzf`` the bundle) leaves it: its members next to the bundle itself. Unpacked once
         per digest under the build directory and mounted read-only into every job that runs it,
         instead of unpacked again by every step. A directory left by an earlier run is reused
-        only after its files are checked against the digest it is named by (once per run); runs
+        only after its files are checked against the digest it is named by (once per run): a
+        sourcedir's, or a foreign tarball's own (object_digest, by member name and content). Runs
         of one project at once take turns (a file lock), so none finds another's half-unpacked
         or deleted directory."""
-        bundle = self._tarball(artifact)
-        digest = self.digest(artifact.s3_uri)
+        if artifact.kind == "file":
+            bundle, digest = self._source(artifact.files[0].path), self._file_sha(artifact.files[0].path)
+        else:
+            bundle, digest = self._tarball(artifact), self.digest(artifact.s3_uri)
         target = self.build_dir / f"{digest}.d"
         name = artifact.s3_uri.rsplit("/", 1)[-1]  # the bundle beside its members, as runproc.sh leaves it
         with self._lock, locked(self.build_dir / f"{digest}.d.lock"):  # another run may be unpacking it

@@ -7,19 +7,33 @@ of ``bucket/a/b/c.py`` that exists (``bucket/a/b/c.py``, ``a/b/c.py``, ``b/c.py`
 ``c.py``). So a folder mirroring the bucket serves every key exactly, and a flat folder of
 scripts and ``sourcedir.tar.gz`` bundles serves them by file name; the SDK's timestamped repack
 bundle is found by its key as captured (``run --local --pipeline``) or by its file name.
+
+A folder holding the program's scripts rather than what the SDK uploaded serves the code objects
+that are missing from it: a script by its file name anywhere in the folder, a ``sourcedir.tar.gz``
+built from the folder of the entry point it runs (the training job's ``sagemaker_program``, the
+model's ``SAGEMAKER_PROGRAM``, the script the processing job's entrypoint or bootstrap names),
+as the SDK builds it from ``source_dir``. Every code object a step runs is resolved before the
+first step starts. A shell script (the FrameworkProcessor's ``runproc.sh`` bootstrap) is served
+as text, so the runner satisfies the requirements it would pip-install, as for rendered ones.
 """
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path, PurePosixPath
+from typing import Any
 
-from smpipe_gen.artifacts import CodeArtifact, Manifest, PipelineSettings, SourceFile
-from smpipe_gen.definition import Definition, strings
+from smpipe_gen.artifacts import CodeArtifact, Manifest, PipelineSettings, SourceFile, content_digest, text_digest
+from smpipe_gen.definition import Definition, Step, strings
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.local.code import object_digest
+from smpipe_gen.local.endpoint import ROLE
 from smpipe_gen.local.store import split_uri
 
-PLACEHOLDER_ROLE = "arn:aws:iam::000000000000:role/smpipe-local"
+BUNDLE = (".tar.gz", ".tgz", ".tar")
+_RUN_LINE = re.compile(r'(?m)^\s*\S.*?\s(\S+)\s+"\$@"\s*$')  # the bootstrap's last line: python entry.py "$@"
+_NOT_SOURCES = ("__pycache__", "node_modules", "site-packages")
 
 
 def served_file(uri: str, folder: Path) -> Path | None:
@@ -38,23 +52,108 @@ def served_file(uri: str, folder: Path) -> Path | None:
 
 
 def derived_manifest(definition: Definition, folder: Path, name: str, region: str) -> Manifest:
-    """A manifest for a foreign definition: its code objects found in ``folder``."""
+    """A manifest for a foreign definition: its code objects found in (or built from) ``folder``."""
     folder = Path(folder).resolve()
     found: dict[str, CodeArtifact] = {}
     for _key, uri in strings(definition.data.get("Steps", ())):
-        if not uri.startswith("s3://") or uri in found:
-            continue
-        path = served_file(uri, folder)
-        if path is None:
-            continue
-        rel = path.relative_to(folder).as_posix()
-        digest = object_digest(path)
-        found[uri] = CodeArtifact(s3_uri=uri, kind="file", sha256=digest,
-                                  files=[SourceFile(path=rel, arcname=path.name, sha256=digest)])
+        if uri.startswith("s3://") and uri not in found:
+            path = served_file(uri, folder)
+            if path is not None:
+                found[uri] = _object(uri, path, folder)
+    for step in definition:  # scripts first: a bootstrap among them names the script of its bundle
+        for code in sorted(step.code, key=lambda code: code.s3_uri.endswith(BUNDLE)):
+            if code.s3_uri not in found:
+                found[code.s3_uri] = _from_scripts(step, code.s3_uri, folder, found)
     bucket = next((u[5:].split("/", 1)[0] for u in sorted(found)), "smpipe-local")
     return Manifest(generator="smpipe-gen run --definition", config_files=[],
-                    pipeline=PipelineSettings(name=name, role_arn=PLACEHOLDER_ROLE, region=region, bucket=bucket),
+                    pipeline=PipelineSettings(name=name, role_arn=ROLE, region=region, bucket=bucket),
                     artifacts=[found[uri] for uri in sorted(found)])
+
+
+def _object(uri: str, path: Path, folder: Path) -> CodeArtifact:
+    """The artifact serving ``path`` as object ``uri``: a shell script as its text (inline)."""
+    if path.suffix == ".sh":
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            pass
+        else:
+            return CodeArtifact(s3_uri=uri, kind="inline", sha256=text_digest(text), content=text)
+    digest = object_digest(path)
+    return CodeArtifact(s3_uri=uri, kind="file", sha256=digest,
+                        files=[SourceFile(path=path.relative_to(folder).as_posix(), arcname=path.name, sha256=digest)])
+
+
+def _from_scripts(step: Step, uri: str, folder: Path, found: dict[str, CodeArtifact]) -> CodeArtifact:
+    """A code object missing from ``folder`` made from the scripts in it, or a one-line refusal."""
+    name = uri.rsplit("/", 1)[-1]
+    bundle = name.endswith(BUNDLE)
+    entry = entry_point(step.json(), uri, found) if bundle else name
+    homes = _homes(folder, entry) if entry else []
+    if len(homes) != 1:
+        shown = ", ".join(sorted(str(home.relative_to(folder)) for home in homes))
+        what = f"its entry point {entry} is" if bundle else f"a file named {name} is"
+        place = f", and {what} in {len(homes)} of its folders ({shown})" if homes else \
+            f", and {what} in none of its folders" if entry else ""
+        fix = f"point --code at the one folder holding {entry}" if entry else "run the SDK program with --pipeline"
+        raise SmpipeError(f"code object {uri} is not in {folder}{place}", where=f"step {step.name}",
+                          hint=f"put the object itself there (aws s3 cp {uri} {folder}/), or {fix}")
+    home = homes[0]
+    if not bundle:
+        return _object(uri, home / entry, folder)
+    files = [SourceFile(path=p.relative_to(folder).as_posix(), arcname=p.relative_to(home).as_posix(),
+                        sha256=object_digest(p)) for p in _sources(home)]
+    return CodeArtifact(s3_uri=uri, kind="sourcedir", sha256=content_digest(files), files=files)
+
+
+def entry_point(step: dict[str, Any], uri: str, found: dict[str, CodeArtifact]) -> str | None:
+    """The script a code bundle ``uri`` exists to run, as the step names it (relative to the bundle)."""
+    from smpipe_gen.local.jobs.training import decode_hyperparameters
+
+    args = step.get("Arguments", {})
+    for spec in [args, *([args.get("TrainingJobDefinition", {})] if "TrainingJobDefinition" in args else []),
+                 *args.get("TrainingJobDefinitions", [])]:
+        hps = decode_hyperparameters({**spec.get("StaticHyperParameters", {}), **spec.get("HyperParameters", {})})
+        if hps.get("sagemaker_submit_directory") == uri and isinstance(hps.get("sagemaker_program"), str):
+            return hps["sagemaker_program"]
+    for container in [args.get("PrimaryContainer", {}), *args.get("Containers", [])]:
+        env = container.get("Environment", {})
+        if env.get("SAGEMAKER_SUBMIT_DIRECTORY") == uri and env.get("SAGEMAKER_PROGRAM"):
+            return env["SAGEMAKER_PROGRAM"]
+    inputs = {str(i["S3Input"].get("LocalPath", "")).rstrip("/"): i["S3Input"]["S3Uri"]
+              for i in args.get("ProcessingInputs", []) if isinstance(i.get("S3Input", {}).get("S3Uri"), str)}
+    local = next((path for path, source in inputs.items() if source == uri), None)
+    for word in args.get("AppSpecification", {}).get("ContainerEntrypoint", []) if local else ():
+        if not isinstance(word, str):
+            continue
+        if word.startswith(local + "/"):
+            return word[len(local) + 1:]
+        script = found.get(inputs.get(word.rsplit("/", 1)[0]))
+        if script is not None and script.kind == "inline":  # the SDK's bootstrap: its last line runs the entry point
+            run = _RUN_LINE.findall(script.content or "")
+            return run[-1] if run else None
+    return None
+
+
+def _homes(folder: Path, entry: str) -> list[Path]:
+    """The folders under ``folder`` (itself included) holding ``entry``, hidden and virtual
+    environment folders left out."""
+    homes = []
+    for directory, subdirs, _files in os.walk(folder):
+        subdirs[:] = sorted(d for d in subdirs if not d.startswith(".") and d not in _NOT_SOURCES
+                            and not (Path(directory, d) / "pyvenv.cfg").exists())
+        if (Path(directory) / entry).is_file():
+            homes.append(Path(directory))
+    return homes
+
+
+def _sources(home: Path) -> list[Path]:
+    """The files a bundle of ``home`` holds, as the SDK packs ``source_dir`` (no caches)."""
+    found = []
+    for directory, subdirs, files in os.walk(home):
+        subdirs[:] = sorted(d for d in subdirs if d not in _NOT_SOURCES and not d.startswith("."))
+        found += [Path(directory, f) for f in sorted(files) if not f.endswith(".pyc")]
+    return found
 
 
 def pipeline_name(definition_file: Path) -> str:

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from smpipe_gen import artifacts
 from smpipe_gen.artifacts import Manifest
@@ -35,10 +35,14 @@ from smpipe_gen.local.jobs import JobContext, StepFailed, StepResult, read_state
 from smpipe_gen.local.jobs import condition, fail, model, processing, register, training, transform, tuning
 from smpipe_gen.local.store import Store
 
+if TYPE_CHECKING:
+    from smpipe_gen.local.endpoint import Endpoint
+
 RUNNERS: dict[str, Callable[[JobContext], StepResult]] = {
     "Processing": processing.run, "Training": training.run, "Tuning": tuning.run, "Model": model.run,
     "Transform": transform.run, "RegisterModel": register.run, "Condition": condition.run, "Fail": fail.run,
 }
+JOB_TYPES = frozenset({"Processing", "Training", "Tuning", "Transform"})  # steps whose processes may write to S3
 PENDING, RUNNING, DONE, CACHED, FAILED, SKIPPED, NOT_STARTED = (
     "pending", "running", "done", "cached", "failed", "skipped", "not started")
 
@@ -148,7 +152,8 @@ class Runner:
     """One local execution of a rendered pipeline."""
 
     def __init__(self, definition: Definition, manifest: Manifest, repo_root: Path, run_root: Path,
-                 options: RunOptions, on_change: Callable[[Node], None] = lambda node: None):
+                 options: RunOptions, on_change: Callable[[Node], None] = lambda node: None,
+                 endpoint: Endpoint | None = None):
         self.definition = definition
         self.manifest = manifest
         self.repo_root = Path(repo_root)
@@ -166,6 +171,9 @@ class Runner:
         seeds = {uri: (self.repo_root / path) for uri, path in manifest.local_data.items()}
         seeds.update(options.data)
         self.store = Store(self.run_root / "s3", seeds)
+        self.endpoint = endpoint  # the loopback AWS endpoint jobs call (local/endpoint.py), serving the store
+        if endpoint is not None:
+            endpoint.hold(self.store.root, self.store.seeds)
         self.code = CodeArtifacts(manifest, self.repo_root, self.run_root / "code")
         self.cache = Cache(self.run_root / "cache", self.store)
         self.execution_id = _new_execution_id()
@@ -242,7 +250,10 @@ class Runner:
 
     # ---- checks before anything runs
     def precheck(self) -> None:
-        """Fail fast on inputs that are known before the run and missing from the store."""
+        """Before anything runs: refuse the steps that cannot run locally (the steps that do not
+        depend on them still run, then the run fails naming them), and fail fast on inputs that
+        are known now, missing from the store, and that no earlier job may write (those are
+        checked when the step reads them)."""
         self._prechecking = True
         try:
             for node in self.nodes.values():
@@ -250,11 +261,12 @@ class Runner:
                 if node.type in ("Training", "Tuning"):
                     spec = dig(args, "TrainingJobDefinition") if node.type == "Tuning" else args
                     hps = dig(spec, "StaticHyperParameters" if node.type == "Tuning" else "HyperParameters")
-                    if not isinstance(hps, dict) or "sagemaker_program" not in hps:
-                        image = dig(spec, "AlgorithmSpecification", "TrainingImage") or "?"
-                        raise SmpipeError(f"training image {image} has no entry point script", where=f"step {node.name}",
-                                          hint="built-in algorithm images cannot run locally; use an Estimator with entry_point")
-                for value in input_uris(node.type, node.step.get("Arguments", {})):
+                    spec = {**(spec if isinstance(spec, dict) else {}), "HyperParameters": hps if isinstance(hps, dict) else {}}
+                    refused = training.refusal(spec, f"step {node.name}")
+                    if refused is not None and not node.branch_of:  # in a branch: fails if the branch is taken
+                        self._refuse(node, refused)
+                        continue
+                for value in input_uris(node.type, args):
                     try:
                         uri = self.resolver.resolve(value, f"step {node.name}")
                         present = not isinstance(uri, str) or self.code.get(uri) or self.store.objects(uri)
@@ -262,11 +274,22 @@ class Runner:
                         continue
                     except SmpipeError as error:  # a URI the store refuses
                         raise _located(error, node.name) from None
-                    if not present:
+                    if not present and not self._written_upstream(node):
                         raise SmpipeError(f"input {uri} is not in the local store", where=f"step {node.name}",
                                           hint="add it to the manifest's local_data or pass --data S3URI=./local/dir")
         finally:
             self._prechecking = False
+
+    def _refuse(self, node: Node, error: SmpipeError) -> None:
+        node.state, node.error, node.message = FAILED, error, error.one_line()
+        if self.failure is None:
+            self.failure = node
+        self.on_change(node)
+
+    def _written_upstream(self, node: Node) -> bool:
+        """Whether a step ``node`` waits for runs a job, which may write what ``node`` reads: to an
+        output prefix or with boto3 through the loopback endpoint (SageMaker runs such a pipeline)."""
+        return any(self.nodes[name].type in JOB_TYPES for name in self.definition.ancestors(node.name))
 
     # ---- execution
     def run(self) -> dict[str, Any]:
@@ -411,7 +434,8 @@ class Runner:
                              pipeline_name=self.manifest.pipeline.name, region=self.manifest.pipeline.region,
                              store=self.store, code=self.code, resolver=self.resolver, step_dir=step_dir, log=log,
                              run_root=self.run_root, use_namespace=self.options.use_namespace,
-                             max_parallel=self.options.max_parallel, pass_aws=self.options.pass_aws)
+                             max_parallel=self.options.max_parallel, pass_aws=self.options.pass_aws,
+                             aws_env=self.endpoint.env() if self.endpoint and not self.options.pass_aws else {})
             try:
                 result = RUNNERS[node.type](ctx)
             except (StepFailed, SmpipeError) as error:
@@ -426,6 +450,9 @@ class Runner:
                 raise
             finally:
                 node.process_seconds = round(ctx.process_seconds, 3)
+                if self.endpoint is not None:  # what the job wrote with boto3 is in the store for the next step
+                    for note in self.endpoint.sync():
+                        ctx.say(note)
         if key is not None:
             self.cache.save(node.name, key, self.execution_id, result)
         # outputs are in the store now; the job's working copies of inputs and code only take space

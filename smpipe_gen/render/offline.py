@@ -78,19 +78,24 @@ class _RecordedObject:
 
 
 @contextmanager
-def offline_sdk(root: Path) -> Iterator[UploadRecorder]:
+def offline_sdk(root: Path, default_bucket: str | None = None, user_config: bool = False) -> Iterator[UploadRecorder]:
     """Make the SDK usable offline while the block runs; yields the upload recorder.
 
     Sets what the SDK reads at import and call time (telemetry opt-out through its defaults
     config, the v2 notice off, no instance metadata), records which files each source tarball
     holds so uploads trace back to repository paths, and quiets the SDK's logging.
+    ``default_bucket``: every Session's bucket unless it names its own (the SDK's
+    ``DefaultS3Bucket`` setting); ``user_config``: the user's SDK config file still applies on
+    top (a program being captured may rely on it), where render reads none.
     """
     recorder = UploadRecorder(root=Path(os.path.abspath(root)))
     with tempfile.TemporaryDirectory(prefix="smpipe-sdk-") as tmp:
         config_file = Path(tmp, "sagemaker-config.yaml")
-        config_file.write_text(_SDK_CONFIG)
-        env = dict(_OFFLINE_ENV, SAGEMAKER_USER_CONFIG_OVERRIDE=str(config_file),
-                   SAGEMAKER_ADMIN_CONFIG_OVERRIDE=str(config_file))
+        session = f"      Session:\n        DefaultS3Bucket: {default_bucket}\n" if default_bucket else ""
+        config_file.write_text(_SDK_CONFIG + session)
+        env = dict(_OFFLINE_ENV, SAGEMAKER_ADMIN_CONFIG_OVERRIDE=str(config_file))
+        if not user_config:
+            env["SAGEMAKER_USER_CONFIG_OVERRIDE"] = str(config_file)
         with _environ(env), _quiet_sdk():
             import sagemaker.config.config
             import sagemaker.session

@@ -49,6 +49,7 @@ class JobContext:
     use_namespace: bool
     max_parallel: int
     pass_aws: bool = False  # --pass-aws-credentials
+    aws_env: dict[str, str] = field(default_factory=dict)  # the loopback AWS endpoint (local/endpoint.py)
     process_seconds: float = 0.0  # time spent in the job's own processes (for benchmarks)
     _told_no_namespace: bool = False
 
@@ -75,10 +76,11 @@ class JobContext:
 
     def env(self, extra: dict[str, str], overlay: Overlay | None = None) -> dict[str, str]:
         """The job's environment: the allowed host variables (sandbox.HOST_VARIABLES; AWS_* only
-        with --pass-aws-credentials), then the job's own variables; the packages and commands of
-        ``overlay`` (its requirements, see local/requirements.py) come before the host's."""
-        env = python_env({**host_env(self.pass_aws), **{k: str(v) for k, v in extra.items()}}, self.run_root / "bin",
-                         overlay.bin if overlay else None)
+        with --pass-aws-credentials, else the loopback endpoint's), then the job's own variables;
+        the packages and commands of ``overlay`` (its requirements, see local/requirements.py)
+        come before the host's."""
+        env = python_env({**host_env(self.pass_aws), **self.aws_env, **{k: str(v) for k, v in extra.items()}},
+                         self.run_root / "bin", overlay.bin if overlay else None)
         # any other ``pip install`` the job runs goes to a directory of its own, never into the
         # interpreter running smpipe-gen
         target = self.step_dir / "site-packages"
@@ -103,11 +105,11 @@ class JobContext:
                                    "local_data or --data S3URI=./local/dir")
 
     def mount_unpacked(self, box: Sandbox, uri: str, container_dir: str) -> str | None:
-        """Show a sourcedir code input, unpacked once per digest, read-only at ``container_dir``
-        instead of copying its bundle for the job to unpack; returns the bundle's name, or None
-        when ``uri`` is no sourcedir or there is no namespace to mount in (then it is copied)."""
+        """Show a code bundle input, unpacked once per digest, read-only at ``container_dir``
+        instead of copying it for the job to unpack; returns the bundle's name, or None when
+        ``uri`` is no bundle or there is no namespace to mount in (then it is copied)."""
         artifact = self.code.get(uri)
-        if not box.isolated or artifact is None or artifact.kind != "sourcedir":
+        if not box.isolated or artifact is None or not self.code.is_bundle(artifact):
             return None
         self._warn_drift(artifact)
         box.mount_readonly(self.code.unpacked(artifact), container_dir)

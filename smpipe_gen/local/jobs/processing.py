@@ -40,7 +40,10 @@ def _requirements(ctx: JobContext, inputs: list[tuple[str, str, str]], prepared:
         if directory is None:
             continue
         code = next((ctx.code.get(u) for _n, u, local in inputs if local.rstrip("/") == directory), None)
-        if code is None or code.kind != "sourcedir" or not any(f.arcname == bootstrap.REQUIREMENTS for f in code.files):
+        if code is None or not ctx.code.is_bundle(code):
+            return None
+        if not (any(f.arcname == bootstrap.REQUIREMENTS for f in code.files) if code.kind == "sourcedir"
+                else (ctx.code.unpacked(code) / bootstrap.REQUIREMENTS).is_file()):
             return None
         overlay = requirements.prepare(ctx, ctx.code.unpacked(code) / bootstrap.REQUIREMENTS, bootstrap.REQUIREMENTS)
         prepared.installed.add(directory)

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from smpipe_gen.definition import dig
 from smpipe_gen.errors import SmpipeError, shorten
 from smpipe_gen.local import requirements
 from smpipe_gen.local.jobs import JobContext, StepResult, write_json
@@ -38,16 +39,33 @@ def _arg(value: Any) -> str:
     return str(value) if isinstance(value, (int, float)) else json.dumps(value)
 
 
+def refusal(spec: dict[str, Any], where: str) -> SmpipeError | None:
+    """Why a training job (CreateTrainingJob arguments) cannot run locally, or None: it names no
+    entry point script, so its image's own program would run: the SDK's @step function driver,
+    or a built-in algorithm."""
+    hps = decode_hyperparameters(spec.get("HyperParameters", {}))
+    if hps.get("sagemaker_program") and hps.get("sagemaker_submit_directory"):
+        return None
+    others = "the steps that do not depend on it run"
+    algorithm = spec.get("AlgorithmSpecification")
+    if "sagemaker_remote_function_bootstrap" in json.dumps(algorithm, default=str):
+        return SmpipeError("a @step function step: its job runs the SDK's remote-function driver in its image, "
+                           "which cannot run locally", where=where,
+                           hint=f"{others}; a ProcessingStep or TrainingStep with a script runs locally")
+    return SmpipeError(f"training image {dig(algorithm, 'TrainingImage') or '?'} has no entry point script: "
+                       "built-in algorithms cannot run locally", where=where,
+                       hint=f"{others}; an Estimator with entry_point (script mode) runs locally")
+
+
 def train(ctx: JobContext, spec: dict[str, Any], job_name: str, box: Sandbox) -> dict[str, Any]:
     """Run one training job described by ``spec`` (CreateTrainingJob arguments, resolved).
     Returns its Describe-like properties; raises StepFailed when the script fails."""
+    refused = refusal(spec, f"step {ctx.name}")
+    if refused is not None:
+        raise refused
     hps = decode_hyperparameters(spec.get("HyperParameters", {}))
-    program = hps.get("sagemaker_program")
-    submit = hps.get("sagemaker_submit_directory")
-    if not program or not submit:
-        image = spec.get("AlgorithmSpecification", {}).get("TrainingImage", "?")
-        raise SmpipeError(f"training image {image} has no entry point script", where=f"step {ctx.name}",
-                          hint="built-in algorithm images cannot run locally; use an Estimator with entry_point")
+    program = hps["sagemaker_program"]
+    submit = hps["sagemaker_submit_directory"]
     user_hps = {k: v for k, v in hps.items() if not k.startswith("sagemaker_")}
     code_dir = box.opt_ml / "code"
     ctx.code.extract(ctx.code.require(submit, f"step {ctx.name}"), code_dir)

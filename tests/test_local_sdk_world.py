@@ -1,0 +1,139 @@
+"""SDK programs as others write them run with ``run --local --pipeline`` (tests/local_fixtures/
+sdkworld): the Projects seed code's shape called the way its CI calls it, an AWS notebook's shape
+(a plain Session, IAM and Lambda while building, upload_data, an estimator with a session of its
+own, boto3 and S3Downloader inside jobs), a program that uploads nothing. Every AWS call goes to
+the run's loopback endpoint: the machine has no credentials (helpers.offline_env). The SDK runs
+only in the child processes."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import offline_env
+from local_support import FIXTURES, last_record, statuses
+
+SEED_DATA = "s3://sagemaker-servicecatalog-seedcode-us-east-1/dataset"
+# the keyword arguments the seed's codebuild-buildspec.yml passes to run-pipeline
+CI_KWARGS = {"region": "us-east-1", "role": "arn:aws:iam::000000000000:role/ci-pipeline-role",
+             "default_bucket": "ci-artifacts", "pipeline_name": "abalone-p-1", "model_package_group_name": "abalone-p-1",
+             "base_job_prefix": "abalone-p-1", "sagemaker_project_name": "abalone"}
+ROWS = 200
+
+
+def abalone_csv(path: Path, rows: int = ROWS) -> None:
+    """The public abalone data set's shape, headerless: sex, seven measurements, rings."""
+    rng = random.Random(7)
+    lines = []
+    for _ in range(rows):
+        length = rng.uniform(0.1, 0.8)
+        weight = length ** 3 * 4 + rng.uniform(0, 0.1)
+        rings = max(1, round(3 + length * 20 + rng.gauss(0, 1.5)))
+        lines.append(f"{rng.choice('MFI')},{length:.3f},{length * .8:.3f},{length * .3:.3f},{weight:.4f},"
+                     f"{weight * .4:.4f},{weight * .2:.4f},{weight * .3:.4f},{rings}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Path:
+    root = tmp_path / "world"
+    shutil.copytree(FIXTURES / "sdkworld", root, ignore=shutil.ignore_patterns("__pycache__"))
+    abalone_csv(root / "data" / "abalone-dataset.csv")
+    return root
+
+
+def smpipe(cwd: Path, *args: str, expect: int = 0) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, "-m", "smpipe_gen", "run", "--local", *args], cwd=cwd,
+                            capture_output=True, text=True, env=offline_env(COLUMNS="200"), timeout=600)
+    assert result.returncode == expect, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def step_log(root: Path, step: str) -> str:
+    record = last_record(root)
+    return Path(record["steps"][step]["log"]).read_text()
+
+
+def seed_run(root: Path, **kwargs) -> subprocess.CompletedProcess:
+    return smpipe(root, "--pipeline", "pipelines.abalone.pipeline", "--kwargs", json.dumps({**CI_KWARGS, **kwargs}),
+                  "--data", f"{SEED_DATA}=./data", expect=0 if kwargs else 1)
+
+
+def test_seed_shaped_program_runs_as_its_ci_calls_it_up_to_the_builtin_algorithm(world):
+    result = seed_run(world)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert errors == ["error: step TrainAbaloneModel: training image 683313688378.dkr.ecr.us-east-1.amazonaws.com/"
+                      "sagemaker-xgboost:1.0-1-cpu-py3 has no entry point script: built-in algorithms cannot run "
+                      "locally (hint: the steps that do not depend on it run; an Estimator with entry_point (script "
+                      "mode) runs locally)"]
+    assert statuses(last_record(world)) == {
+        "PreprocessAbaloneData": "done", "TrainAbaloneModel": "failed", "EvaluateAbaloneModel": "not started",
+        "CheckMSEAbaloneEvaluation": "not started", "RegisterAbaloneModel-RegisterModel": "not started"}
+    # preprocess.py downloaded its input with boto3 inside the job, from the loopback endpoint
+    assert "downloading bucket sagemaker-servicecatalog-seedcode-us-east-1 key dataset/abalone-dataset.csv" in \
+        step_log(world, "PreprocessAbaloneData")
+    outputs = last_record(world)["steps"]["PreprocessAbaloneData"]["outputs"]
+    counts = {Path(path).name: len(Path(path, f"{Path(path).name}.csv").read_text().splitlines())
+              for path in outputs.values()}
+    assert counts == {"train": ROWS * 70 // 100, "validation": ROWS * 15 // 100, "test": ROWS * 15 // 100}
+    assert all(uri.startswith("s3://ci-artifacts/abalone-p-1/") for uri in outputs)  # the bucket --kwargs named
+
+
+def test_seed_shaped_program_in_script_mode_runs_to_the_end(world):
+    seed_run(world, training_entry_point="train.py", role=None)
+    record = last_record(world)
+    assert set(statuses(record).values()) == {"done"}
+    evaluation = next(Path(p) for p in record["steps"]["EvaluateAbaloneModel"]["outputs"].values())
+    assert json.loads((evaluation / "evaluation.json").read_text())["regression_metrics"]["mse"]["value"] < 6.0
+
+
+def test_notebook_shaped_program_runs_with_every_aws_call_answered_locally(world):
+    smpipe(world, "--pipeline", "notebook.py")
+    assert set(statuses(last_record(world)).values()) == {"done"}
+    captured = world / ".smpipe" / "captured"
+    # the plain Session's account, region and default bucket; the Lambda function created while building
+    definition = (captured / "definition.json").read_text()
+    assert "000000000000.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn" in definition
+    assert "file://" not in definition  # LocalPipelineSession's steps ship their code through S3, as in the cloud
+    assert "created arn:aws:lambda:us-east-1:000000000000:function:notebook-deploy" in (captured / "build.log").read_text()
+    # the estimator without a session uploaded its code through a Session of its own: captured too
+    train = next(s for s in json.loads(definition)["Steps"] if s["Name"] == "Train")
+    submit = json.loads(train["Arguments"]["HyperParameters"]["sagemaker_submit_directory"])
+    assert submit.startswith("s3://smpipe-local/") and (captured / "objects" / submit[len("s3://"):]).is_file()
+    # what Stage wrote with boto3 is in the store, and Report read it with boto3, S3Downloader and as an input
+    store = world / ".smpipe" / "s3" / "smpipe-local" / "notebook"
+    assert json.loads((store / "shared" / "summary.json").read_text()) == {"rows": ROWS}
+    assert "written through the loopback AWS endpoint, now in the local store: s3://smpipe-local/notebook/shared/" \
+           "summary.json" in step_log(world, "Stage")
+    report = json.loads((store / "report" / "report.json").read_text())
+    assert report == {"listed": ["notebook/shared/notes/stage.txt", "notebook/shared/summary.json"],
+                      "summary": {"rows": ROWS}, "downloaded": ["stage.txt"], "notes": "staged by boto3",
+                      "as_input": ["notes", "summary.json"], "mean": pytest.approx(report["mean"])}
+    assert 3 < report["mean"] < 20
+
+
+def test_a_program_that_uploads_nothing_runs(world):
+    smpipe(world, "--pipeline", "nothing.py:build", "--kwargs", '{"name": "quiet"}')
+    record = last_record(world)
+    assert (record["pipeline"], statuses(record)) == ("quiet", {"Hello": "done"})
+    (output,) = record["steps"]["Hello"]["outputs"].values()
+    assert Path(output, "hello.txt").read_text() == "hello"
+
+
+def test_a_failed_build_shows_the_exception_and_the_line_it_came_through(world):
+    (world / "broken.py").write_text("import boto3\n\n\ndef fetch():\n"
+                                     "    return boto3.client('s3').get_object(Bucket='absent', Key='x')\n\n\nfetch()\n")
+    result = smpipe(world, "--pipeline", "broken.py", expect=1)
+    assert "Traceback" not in result.stderr
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert line.startswith("error: --pipeline broken.py: building the pipeline failed: NoSuchBucket: An error occurred "
+                           "(NoSuchBucket) when calling the GetObject operation")
+    assert "(at broken.py:5 in fetch, raised in botocore/" in line
+    assert "Traceback" in (world / ".smpipe" / "captured" / "build.log").read_text()
