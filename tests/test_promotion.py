@@ -68,7 +68,7 @@ def test_one_commit_is_applied_to_dev_then_prod_each_in_its_account(repo, aws):
         account_session(aws, name).client("s3", endpoint_url=aws.endpoint).create_bucket(Bucket=f"ml-{name}-bucket")
     # Prod's render with dev's credentials: refused before anything is written.
     wrong = run_cli("apply", "-E", "prod", "--yes", "--assume-role", deploy_role("dev"), cwd=root, env=aws.env)
-    assert wrong.returncode == 1 and "deploys to account 222222222222" in wrong.stderr, wrong.stderr
+    assert wrong.returncode == 1 and "this render is for account 222222222222" in wrong.stderr, wrong.stderr
     for name in ("dev", "prod"):
         done = run_cli("apply", "-E", name, "--yes", "--assume-role", deploy_role(name), cwd=root, env=aws.env)
         assert done.returncode == 0, done.stdout + done.stderr
@@ -132,3 +132,38 @@ def test_plan_refuses_a_pr_target_branch_it_cannot_see(repo):
     assert done.returncode == 1, done.stdout + done.stderr
     assert "the PR's target branch 'release' is not in this clone" in done.stderr
     assert "git fetch origin +refs/heads/release:refs/remotes/origin/release" in done.stderr
+
+
+COMMANDS_THAT_READ_OR_WRITE_AWS = [("plan", "--deployed"), ("apply", "--yes", "--skip-check"), ("delete", "--yes")]
+
+
+@pytest.mark.parametrize("command", COMMANDS_THAT_READ_OR_WRITE_AWS, ids=lambda c: c[0])
+def test_credentials_of_another_account_are_refused_with_environments(repo, aws, command):
+    """dev's render read or written with prod's deploy role: refused before any SageMaker call."""
+    root, _git = repo
+    done = smpipe_in_process(*command, "-E", "dev", "--assume-role", deploy_role("prod"), cwd=root, env=aws.env)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert ("environment dev: the credentials are for account 222222222222, but this render is for account "
+            "111111111111 (hint: pass --assume-role with a role in account 111111111111") in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("command", COMMANDS_THAT_READ_OR_WRITE_AWS, ids=lambda c: c[0])
+def test_credentials_of_another_account_are_refused_without_environments(project, aws, command):
+    """A repository with only env.env: the same check, naming the pipeline."""
+    root, _git = project
+    other = "arn:aws:iam::222222222222:role/smpipe-deploy"
+    done = smpipe_in_process(*command, "--assume-role", other, cwd=root, env=aws.env)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "the credentials are for account 222222222222, but this render is for account 123456789012" in done.stderr
+    assert aws.client("sagemaker").list_pipelines()["PipelineSummaries"] == []
+    if command[0] != "plan":  # and with the render's own account's credentials the same command goes through
+        assert smpipe_in_process(*command, cwd=root, env=aws.env).returncode == 0
+
+
+def test_plan_deployed_with_the_right_role_compares_that_accounts_pipeline(repo, aws):
+    root, _git = repo
+    done = smpipe_in_process("plan", "--deployed", "-E", "dev", "--assume-role", deploy_role("dev"), cwd=root,
+                             env=aws.env)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "pipeline abalone (not deployed)" in done.stdout and f"assumed {deploy_role('dev')}" in done.stderr

@@ -156,13 +156,14 @@ def against_definition(project: Project, path: Path) -> Plan:
     return compare(before, current, base=str(path), head=head_label(project), environment=project.environment)
 
 
-def against_deployed(project: Project) -> Plan:
-    """Plan from the pipeline as deployed (DescribePipeline) to the render."""
+def against_deployed(project: Project, *, assume_role: str | None = None, echo: Any = print) -> Plan:
+    """Plan from the pipeline as deployed (DescribePipeline) to the render, read with
+    credentials of the render's account (another account's pipeline is refused, not compared)."""
     from smpipe_gen import apply as deploy
 
     loaded = deploy.load(project)
     current = definition.load(project)
-    described = deploy.Deployer(loaded.manifest).describe()
+    described = deploy.connect(loaded.manifest, assume_role=assume_role, echo=echo).describe()
     name = loaded.manifest.pipeline.name
     if described is None:
         return compare(definition.from_json({}), current, base=f"pipeline {name} (not deployed)",
