@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from smpipe_gen.render.engine import Rendered
 
 # The tool's version (headers, manifest) and the SDK's (manifest) do not count as drift themselves.
-_VERSION_LINE = re.compile(r"smpipe-gen \d+\.\d+\.\d+\S*|(?<=\"sagemaker_version\": )\"[^\"]*\"")
+_VERSION_LINE = re.compile(r"smpipe-gen \d+(?:\.\d+)+\S*|(?<=\"sagemaker_version\": )\"[^\"]*\"")
 
 
 def _prefix(project: Project) -> str:
