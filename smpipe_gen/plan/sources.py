@@ -21,8 +21,9 @@ from smpipe_gen.project import Project
 
 
 def _ci_base_branch() -> str | None:
-    """The PR's target branch when CI names it (CodeBuild webhooks, GitHub Actions)."""
-    for variable in ("CODEBUILD_WEBHOOK_BASE_REF", "GITHUB_BASE_REF"):
+    """The PR's target branch when CI names it (CodeBuild webhooks, GitHub Actions, the template's
+    plan build, which EventBridge starts without webhook variables)."""
+    for variable in ("CODEBUILD_WEBHOOK_BASE_REF", "GITHUB_BASE_REF", "SMPIPE_BASE_BRANCH"):
         branch = os.environ.get(variable, "").removeprefix("refs/heads/")
         if branch:
             return branch
