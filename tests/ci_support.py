@@ -350,3 +350,57 @@ def checkout(origin: Path, branch: str, dst: Path, depth: int | None = 1) -> Pat
     git("clone", "-q", *(["--depth", str(depth)] if depth else []), "--branch", branch, f"file://{origin}", str(dst),
         cwd=origin.parent)
     return dst
+
+
+class PromotionExecution:
+    """One execution of the template's promotion pipeline (AWS::CodePipeline::Pipeline) as
+    CodePipeline runs it: the source action takes main's head once, then the stages run in order;
+    a CodeBuild action is a build of its project with the action's environment variables and
+    CodeBuild's (CODEBUILD_INITIATOR=codepipeline/<name>); a failed action ends the execution; a
+    manual approval waits until approve()."""
+
+    def __init__(self, stack: Stack, origin: Path, work: Path, env: dict[str, str]):
+        self.stack, self.origin, self.work, self.env = stack, origin, work, env
+        self.pipeline, = stack.resources("AWS::CodePipeline::Pipeline").values()
+        self.projects = {p["Name"]: p for p in stack.resources("AWS::CodeBuild::Project").values()}
+        self.stages = list(self.pipeline["Stages"])
+        self.history: list[tuple[str, str]] = []  # (stage, status)
+        self.outputs: dict[str, str] = {}
+        self.source: Path | None = None
+
+    def run(self) -> list[tuple[str, str]]:
+        while self.stages:
+            stage = self.stages[0]
+            status = self._stage(stage)
+            self.history.append((stage["Name"], status))
+            if status != "Succeeded":
+                return self.history
+            self.stages.pop(0)
+        return self.history
+
+    def approve(self) -> list[tuple[str, str]]:
+        assert self.history[-1][1] == "InProgress", self.history
+        self.history[-1] = (self.history[-1][0], "Approved")
+        self.stages.pop(0)
+        return self.run()
+
+    def _stage(self, stage: dict) -> str:
+        for action in stage["Actions"]:
+            kind = action["ActionTypeId"]
+            if kind["Category"] == "Source":
+                self.source = checkout(self.origin, action["Configuration"]["BranchName"], self.work / "source",
+                                       depth=None)  # CODEBUILD_CLONE_REF: a full clone
+                self.commit = git("rev-parse", "HEAD", cwd=self.source)
+            elif kind["Category"] == "Approval":
+                return "InProgress"
+            elif kind["Provider"] == "CodeBuild":
+                variables = {v["name"]: v["value"] for v in json.loads(action["Configuration"]["EnvironmentVariables"])}
+                home = self.work / f"{action['Name']}-{len(self.history)}"
+                env = {**self.env, **variables, "HOME": str(home), "CODEBUILD_RESOLVED_SOURCE_VERSION": self.commit,
+                       "CODEBUILD_INITIATOR": f"codepipeline/{self.pipeline['Name']}"}
+                home.mkdir(parents=True)
+                done = run_build(self.projects[action["Configuration"]["ProjectName"]], self.source, env)
+                self.outputs[action["Name"]] = done.stdout
+                if done.returncode:
+                    return "Failed"
+        return "Succeeded"
