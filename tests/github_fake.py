@@ -11,6 +11,8 @@ import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
+
 _LIST = re.compile(r"^/repos/([^/]+/[^/]+)/issues/(\d+)/comments(?:\?.*)?$")
 _EDIT = re.compile(r"^/repos/([^/]+/[^/]+)/issues/comments/(\d+)$")
 BOT = {"id": 4242, "login": "ci-bot"}
@@ -89,3 +91,13 @@ class FakeGitHub:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+@pytest.fixture
+def fake_github():
+    """A FakeGitHub on loopback for one test (``.url``: its API URL). Modules load it with
+    ``pytest_plugins = ["github_fake"]``."""
+    server = FakeGitHub()
+    server.url = server.start()
+    yield server
+    server.stop()

@@ -26,7 +26,7 @@ from github_fake import FakeGitHub
 from helpers import built_once, smpipe_in_process
 from smpipe_gen.github import MARKER
 
-pytest_plugins = ["deploy_support"]
+pytest_plugins = ["deploy_support", "github_fake"]
 # Its module-scoped fixtures build once per run only if the module stays in one xdist worker.
 pytestmark = [pytest.mark.filterwarnings("ignore::copier.errors.DirtyLocalWarning"),
               pytest.mark.filterwarnings("ignore:Tried to parse AWS"),  # moto: no CodeBuild/CodePipeline
@@ -87,14 +87,6 @@ def test_take_everything():
 def built(tmp_path_factory) -> Path:
     """The template copied into a model repository with dev and prod, rendered once per run."""
     return built_once(tmp_path_factory, "ci-model-repository", model_repository)
-
-
-@pytest.fixture
-def github():
-    fake = FakeGitHub()
-    fake.url = fake.start()
-    yield fake
-    fake.stop()
 
 
 def stack(built: Path, **parameters: str) -> Stack:
@@ -209,8 +201,8 @@ def role_credentials(aws, role_arn: str) -> dict:
 
 @pytest.mark.slow
 def test_hostile_pull_request_reaches_no_token_and_no_role_that_writes_and_the_plan_is_still_posted(
-        built, aws, auth, github, tmp_path):
-    token_arn = aws.client("secretsmanager").create_secret(Name=SECRET_NAME, SecretString=github.token + "\n")["ARN"]
+        built, aws, auth, fake_github, tmp_path):
+    token_arn = aws.client("secretsmanager").create_secret(Name=SECRET_NAME, SecretString=fake_github.token + "\n")["ARN"]
     ci = stack(built, GitHubTokenSecretArn=token_arn)
     outputs = ci.deploy(aws, "my-model-ci")
     work, origin = working_copy(built, tmp_path)
@@ -244,7 +236,7 @@ def test_hostile_pull_request_reaches_no_token_and_no_role_that_writes_and_the_p
         credentials.stop()
     assert tests.returncode == 1 and "nothing here is a test" in tests.stdout, tests.stdout
     loot = json.loads((home / "loot.json").read_text())
-    assert not [name for name, value in loot["environ"].items() if github.token in value or "GITHUB" in name]
+    assert not [name for name, value in loot["environ"].items() if fake_github.token in value or "GITHUB" in name]
     assert not loot["ListSecrets"]["ok"] and not loot["GetSecretValue"]["ok"], loot
     assert loot["GetCallerIdentity"]["result"].startswith("arn:aws:sts::123456789012:assumed-role/"
                                                           + outputs["PullRequestTestsRoleArn"].rsplit("/", 1)[1])
@@ -252,13 +244,13 @@ def test_hostile_pull_request_reaches_no_token_and_no_role_that_writes_and_the_p
     assert all("AccessDenied" in a["error"] or "not authorized" in a["error"] for a in loot["writes"].values()), loot
 
     event = build_state_change(tests_project["Name"], "FAILED", "pr/5")
-    plan = plan_build(aws, ci, outputs, token_arn, event, github, origin, tmp_path, webhook)
+    plan = plan_build(aws, ci, outputs, token_arn, event, fake_github, origin, tmp_path, webhook)
     pip_log = tmp_path / "plan" / "pip.log"
     assert plan.returncode == 1, plan.stdout  # red on the PR: the tests failed
     installed = pip_log.read_text()
     assert "smpipe-gen @ git+https://github.com/acme/smpipe-gen.git@" in installed
     assert "totally-harmless-package" not in installed and "-r requirements.txt" not in installed  # nothing the PR named
-    comments = github.comments[(REPOSITORY, 5)]
+    comments = fake_github.comments[(REPOSITORY, 5)]
     assert len(comments) == 1 and comments[0]["user"]["login"] == "ci-bot"
     body = comments[0]["body"]
     assert "**Tests FAILED**" in body and event["detail"]["additional-information"]["logs"]["deep-link"] in body
@@ -266,7 +258,7 @@ def test_hostile_pull_request_reaches_no_token_and_no_role_that_writes_and_the_p
     assert "Stale render" not in body and "merge base with origin/main" in body and f"PR #5 ({sha[:8]})" in body
 
 
-def plan_build(aws, ci: Stack, outputs: dict, token_arn: str, event: dict, github: FakeGitHub, origin: Path,
+def plan_build(aws, ci: Stack, outputs: dict, token_arn: str, event: dict, fake_github: FakeGitHub, origin: Path,
                tmp_path: Path, webhook: dict):
     """What follows the end of a tests build: EventBridge's rule matches the event and starts the
     plan build with the request its input transformer makes; CodeBuild reads the token from
@@ -287,14 +279,14 @@ def plan_build(aws, ci: Stack, outputs: dict, token_arn: str, event: dict, githu
     project["Environment"]["EnvironmentVariables"] = [v for v in variables if v is not secret]
     overrides = {v["name"]: v["value"] for v in request["environmentVariablesOverride"]}
     env = codebuild_env(aws.env, tmp_path / "plan" / "home", tools(tmp_path / "plan" / "bin", tmp_path / "plan" / "pip.log"),
-                        **{**webhook, "CODEBUILD_SOURCE_VERSION": request["sourceVersion"]}, GITHUB_API_URL=github.url,
+                        **{**webhook, "CODEBUILD_SOURCE_VERSION": request["sourceVersion"]}, GITHUB_API_URL=fake_github.url,
                         **{secret["Name"]: token}, **overrides)
     return run_build(project, checkout(origin, "feature", tmp_path / "plan" / "src"), env)
 
 
 @pytest.mark.slow
-def test_a_stale_render_is_said_in_the_same_comment_with_the_fix(built, aws, github, tmp_path):
-    token_arn = aws.client("secretsmanager").create_secret(Name=SECRET_NAME, SecretString=github.token)["ARN"]
+def test_a_stale_render_is_said_in_the_same_comment_with_the_fix(built, aws, fake_github, tmp_path):
+    token_arn = aws.client("secretsmanager").create_secret(Name=SECRET_NAME, SecretString=fake_github.token)["ARN"]
     ci = stack(built, GitHubTokenSecretArn=token_arn)
     outputs = ci.deploy(aws, "my-model-ci")
     work, origin = working_copy(built, tmp_path)
@@ -303,14 +295,14 @@ def test_a_stale_render_is_said_in_the_same_comment_with_the_fix(built, aws, git
     conf.write_text(conf.read_text().replace("n_estimators: 100", "n_estimators: 175"))  # and no render
     git("commit", "-q", "-am", "forgot to render", cwd=work)
     git("push", "-q", "origin", "feature", cwd=work)
-    planted = github.add((REPOSITORY, 5), f"{MARKER}\nmy own plan", {"id": 777, "login": "mallory"})
-    earlier = github.add((REPOSITORY, 5), f"{MARKER}\nthe plan of the previous push", github.user)
+    planted = fake_github.add((REPOSITORY, 5), f"{MARKER}\nmy own plan", {"id": 777, "login": "mallory"})
+    earlier = fake_github.add((REPOSITORY, 5), f"{MARKER}\nthe plan of the previous push", fake_github.user)
     webhook = {"CODEBUILD_SOURCE_REPO_URL": f"https://github.com/{REPOSITORY}.git",
                "CODEBUILD_RESOLVED_SOURCE_VERSION": git("rev-parse", "HEAD", cwd=work)}
     event = build_state_change("my-model-pr-tests", "SUCCEEDED", "pr/5")
-    plan = plan_build(aws, ci, outputs, token_arn, event, github, origin, tmp_path, webhook)
+    plan = plan_build(aws, ci, outputs, token_arn, event, fake_github, origin, tmp_path, webhook)
     assert plan.returncode == 1 and "stale: the committed artifacts differ from the config" in plan.stdout, plan.stdout
-    assert [c["id"] for c in github.comments[(REPOSITORY, 5)]] == [planted["id"], earlier["id"]]
+    assert [c["id"] for c in fake_github.comments[(REPOSITORY, 5)]] == [planted["id"], earlier["id"]]
     assert planted["body"] == f"{MARKER}\nmy own plan"
     assert "**Stale render**" in earlier["body"] and "Fix: `smpipe-gen render`, commit `pipeline/`" in earlier["body"]
     assert "Tests" not in earlier["body"] and "No changes" in earlier["body"]  # the committed render did not change
