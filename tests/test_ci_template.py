@@ -10,6 +10,7 @@ from the template's own source, a new version at every commit.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import urllib.request
@@ -20,7 +21,7 @@ import pytest
 import yaml
 
 from ci_support import (ACCOUNTS, ContainerCredentials, Stack, build_state_change, checkout, codebuild_env, git,
-                        grants, matches, model_repository, run_build, start_build_input, template_source, tools,
+                        grants, matches, model_repository, run_build, start_build_input, template, template_source, tools,
                         working_copy)
 from github_fake import FakeGitHub
 from helpers import built_once, smpipe_in_process
@@ -306,3 +307,31 @@ def test_a_stale_render_is_said_in_the_same_comment_with_the_fix(built, aws, fak
     assert planted["body"] == f"{MARKER}\nmy own plan"
     assert "**Stale render**" in earlier["body"] and "Fix: `smpipe-gen render`, commit `pipeline/`" in earlier["body"]
     assert "Tests" not in earlier["body"] and "No changes" in earlier["body"]  # the committed render did not change
+
+
+def readme_section(title: str) -> str:
+    text = (SRC / "README.md").read_text()
+    start = text.index(f"## {title}\n")
+    return text[start:text.index("\n## ", start + 1)]
+
+
+def test_readme_setup_deploys_each_template_with_parameters_it_has(built):
+    """The README's "Set up CI in your AWS accounts": every `aws cloudformation deploy` names a
+    template the copy has, only parameters it declares, and every parameter it requires."""
+    section = readme_section("Set up CI in your AWS accounts").replace("\\\n", " ")
+    deploys = [line.split() for line in section.splitlines() if "aws cloudformation deploy" in line]
+    assert len(deploys) == 3, deploys
+    for words in deploys:
+        path = built / "my-model" / words[words.index("--template-file") + 1]
+        declared = template_parameters(path)
+        overrides = " ".join(words[words.index("--parameter-overrides") + 1:])
+        given = set(re.findall(r"(?<!\S)([A-Z][A-Za-z]+)=", overrides))
+        required = {name for name, spec in declared.items() if "Default" not in spec}
+        assert given <= set(declared) and required <= given, (path.name, given ^ set(declared))
+        capability = words[words.index("--capabilities") + 1]
+        named = any("RoleName" in r.get("Properties", {}) for r in template(path)["Resources"].values())
+        assert capability == ("CAPABILITY_NAMED_IAM" if named else "CAPABILITY_IAM"), path.name
+
+
+def template_parameters(path: Path) -> dict:
+    return template(path)["Parameters"]
