@@ -185,14 +185,18 @@ class Deployer:
                                      aws_session_token=credentials["SessionToken"], region_name=self.settings.region)
 
     def check_account(self) -> None:
-        """Refuse to deploy an environment's render with another account's credentials (prod's
-        render into dev): the account is the one of the pipeline role the render names."""
-        wanted = self.settings.role_arn.split(":")[4] if self.settings.role_arn.count(":") >= 5 else ""
+        """Refuse to read or write a render's pipeline with another account's credentials (prod's
+        render into dev, or dev's plan against prod): the account is the one of the pipeline role
+        the render names, in both layouts (with and without environments/)."""
+        wanted = render_account(self.settings)
         identity = self.call("GetCallerIdentity", self.sts.get_caller_identity)
         if wanted and identity.get("Account") != wanted:
-            raise SmpipeError(f"the credentials are for account {identity.get('Account')}, but this render deploys "
-                              f"to account {wanted}", where=f"environment {self.settings.environment}",
-                              hint="pass --assume-role with the deploy role of that account, or use its credentials")
+            where = f"environment {self.settings.environment}" if self.settings.environment \
+                else f"pipeline {self.settings.name}"
+            raise SmpipeError(f"the credentials are for account {identity.get('Account')}, but this render is for "
+                              f"account {wanted}", where=where,
+                              hint=f"pass --assume-role with a role in account {wanted} (its deploy role), "
+                                   "or run with that account's credentials")
 
     def encryption(self) -> dict[str, str]:
         """PutObject arguments that encrypt with the configured KMS key (none without one)."""
@@ -263,6 +267,22 @@ class Deployer:
                       Body=artifact_bytes(artifact, root), Metadata={DIGEST_METADATA: artifact.sha256},
                       **self.encryption())
         return True
+
+
+def connect(manifest: Manifest, *, assume_role: str | None = None,
+            echo: Callable[[str], None] = print) -> Deployer:
+    """Clients for the render's account, after the account check: the one way apply, delete and
+    plan --deployed reach AWS."""
+    deployer = Deployer(manifest, echo=echo, assume_role=assume_role)
+    deployer.check_account()
+    return deployer
+
+
+def render_account(settings: artifacts.PipelineSettings) -> str:
+    """The AWS account a render is for: the one in its pipeline role's ARN (SMP_ROLE, which
+    validate holds to SMP_ACCOUNTID)."""
+    parts = settings.role_arn.split(":")
+    return parts[4] if len(parts) >= 6 and parts[4].isdigit() else ""
 
 
 def parse_definition(value: Any) -> dict[str, Any] | None:

@@ -15,6 +15,9 @@ ENVIRONMENT = click.option("--environment", "-E", "environment", default=None, m
                            help="Environment (environments/<NAME>.env); needed when there are several.")
 EACH_ENVIRONMENT = click.option("--environment", "-E", "environment", default=None, metavar="<str>",
                                 help="Only this environment (environments/<NAME>.env); default: every one.")
+ASSUME_ROLE = click.option("--assume-role", metavar="ARN",
+                           help="Assume this IAM role (STS) first, e.g. the deploy role in the render's account; "
+                                "credentials of another account than the render's are refused either way.")
 OVERRIDES = click.option("--env", "-e", "env", multiple=True, metavar="<str>",
                          help="Override a framework variable: SMP_NAME=value.")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from smpipe_gen.cli_options import EACH_ENVIRONMENT, ENVIRONMENT, OUTPUT_DIR, PROJECT_DIR, flag
+from smpipe_gen.cli_options import ASSUME_ROLE, EACH_ENVIRONMENT, ENVIRONMENT, OUTPUT_DIR, PROJECT_DIR, flag
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.project import Project
 
@@ -32,8 +32,7 @@ def _interactive() -> bool:
 @flag("--skip-check", "Trust that `smpipe-gen check` already passed in this build.")
 @click.option("--poll-seconds", "poll", type=float, default=15.0, hidden=True, help="Polling interval for --wait.")
 @ENVIRONMENT
-@click.option("--assume-role", metavar="ARN", help="Assume this IAM role (STS) before deploying, e.g. the "
-                                                    "environment account's deploy role.")
+@ASSUME_ROLE
 def apply_command(project_dir: Path, out: Path, start: bool, param: tuple[str, ...], wait: bool, dry_run: bool,
                   yes: bool, skip_check: bool, poll: float, environment: str | None, assume_role: str | None) -> None:
     """Upload the code artifacts and create or update the pipeline from the committed definition.
@@ -52,9 +51,7 @@ def apply_command(project_dir: Path, out: Path, start: bool, param: tuple[str, .
     if not skip_check:
         deploy.ensure_fresh(project)
     deploy.verify_sources(loaded)
-    deployer = deploy.Deployer(loaded.manifest, echo=click.echo, assume_role=assume_role)
-    if project.environment:
-        deployer.check_account()
+    deployer = deploy.connect(loaded.manifest, assume_role=assume_role, echo=click.echo)
 
     def confirm(changes: list[str]) -> bool:
         return click.confirm(f"apply to pipeline {loaded.manifest.pipeline.name} ({', '.join(changes)})?")
@@ -92,23 +89,24 @@ def apply_command(project_dir: Path, out: Path, start: bool, param: tuple[str, .
 @OUTPUT_DIR
 @flag("--yes", "Delete without asking.", "-y")
 @ENVIRONMENT
-def delete_command(project_dir: Path, out: Path, yes: bool, environment: str | None) -> None:
+@ASSUME_ROLE
+def delete_command(project_dir: Path, out: Path, yes: bool, environment: str | None, assume_role: str | None) -> None:
     """Delete the pipeline named in the manifest (its executions' jobs and S3 objects stay)."""
     from smpipe_gen import apply as deploy
 
     project = Project.at(project_dir, out, environment)
     manifest = deploy.load(project).manifest
     name = manifest.pipeline.name
-    if not yes:
-        if not _interactive():
-            raise SmpipeError("refusing to delete without confirmation (no terminal to ask on)",
-                              where=f"pipeline {name}", hint="pass --yes to delete from CI")
-        if not click.confirm(f"delete pipeline {name} in {manifest.pipeline.region}?"):
-            raise SmpipeError("delete declined", where=f"pipeline {name}", hint="nothing was changed")
-    deployer = deploy.Deployer(manifest, echo=click.echo)
+    if not yes and not _interactive():
+        raise SmpipeError("refusing to delete without confirmation (no terminal to ask on)",
+                          where=f"pipeline {name}", hint="pass --yes to delete from CI")
+    deployer = deploy.connect(manifest, assume_role=assume_role, echo=click.echo)  # before asking anything
     if deployer.describe() is None:
         click.echo(f"pipeline {name}: not found, nothing to delete")
         return
+    if not yes and not click.confirm(f"delete pipeline {name} in account {deploy.render_account(manifest.pipeline)}, "
+                                     f"{manifest.pipeline.region}?"):
+        raise SmpipeError("delete declined", where=f"pipeline {name}", hint="nothing was changed")
     deleted = deployer.call("DeletePipeline", deployer.sagemaker.delete_pipeline, PipelineName=name)
     click.echo(f"pipeline {name}: deleted ({deleted.get('PipelineArn', '')})")
 
@@ -124,10 +122,14 @@ def delete_command(project_dir: Path, out: Path, yes: bool, environment: str | N
 @click.option("--format", "output_format", type=click.Choice(PLAN_FORMATS), default="text", show_default=True,
               help="Output format.")
 @EACH_ENVIRONMENT
-@flag("--comment", "Also post the markdown plan on the GitHub PR, as one comment updated in place "
-                   "(GITHUB_TOKEN, CodeBuild's PR variables).")
+@ASSUME_ROLE
+@flag("--comment", "Also post the markdown plan on the GitHub pull request, as one comment updated in place "
+                   "(GITHUB_TOKEN, CodeBuild's PR variables); also when planning fails, saying why.")
+@click.option("--note", "notes", multiple=True, metavar="<str>",
+              help="With --comment: a line to show above the plan (what else the build found); repeatable.")
 def plan_command(project_dir: Path, out: Path, base: str | None, deployed: bool, base_definition: Path | None,
-                 output_format: str, environment: str | None, comment: bool) -> None:
+                 output_format: str, environment: str | None, assume_role: str | None, comment: bool,
+                 notes: tuple[str, ...]) -> None:
     """Show what the definition changes: steps, parameters, risks, downstream steps; one section
     per environment.
 
@@ -139,21 +141,45 @@ def plan_command(project_dir: Path, out: Path, base: str | None, deployed: bool,
     if sum(map(bool, (base, deployed, base_definition))) > 1:
         raise SmpipeError("--base, --deployed and --base-definition exclude each other", where="plan",
                           hint="pick one")
+    if assume_role and not deployed:
+        raise SmpipeError("--assume-role needs --deployed", where="plan",
+                          hint="only the comparison with the deployed pipeline reads AWS")
+    if notes and not comment:
+        raise SmpipeError("--note needs --comment", where="plan", hint="add --comment")
     pull_request = None
     if comment:
         from smpipe_gen import github
 
         pull_request = github.pull_request(os.environ)  # before any work: a misconfigured build fails fast
-    projects = Project.each(project_dir, out, environment)
-    if base_definition:
-        results = [plan.against_definition(p, base_definition) for p in projects]
-    else:
-        results = [plan.against_deployed(p) if deployed else plan.against_ref(p, base) for p in projects]
+    try:
+        results = _plans(project_dir, out, environment, base, deployed, base_definition, assume_role)
+    except SmpipeError as error:
+        if pull_request is not None:  # the PR still learns why there is no plan
+            github.upsert_comment(pull_request, _comment_head(notes) + f"**No plan**: `{error.one_line()}`\n")
+        raise
     click.echo(plan.format_plans(results, output_format), nl=False)
     if pull_request is not None:
-        url = github.upsert_comment(pull_request, plan.format_plans(results, "markdown"))
+        sections = [plan.format_plans([result], "markdown") for result in results]
+        url = github.upsert_comment(pull_request, _comment_head(notes) + github.fit(sections))
         click.echo(f"plan posted: {url}", err=True)
     raise click.exceptions.Exit(2 if any(result.has_changes for result in results) else 0)
+
+
+def _plans(project_dir: Path, out: Path, environment: str | None, base: str | None, deployed: bool,
+           base_definition: Path | None, assume_role: str | None) -> list:
+    from smpipe_gen import plan
+
+    projects = Project.each(project_dir, out, environment)
+    if base_definition:
+        return [plan.against_definition(p, base_definition) for p in projects]
+    if deployed:
+        return [plan.against_deployed(p, assume_role=assume_role, echo=lambda line: click.echo(line, err=True))
+                for p in projects]
+    return [plan.against_ref(p, base) for p in projects]
+
+
+def _comment_head(notes: tuple[str, ...]) -> str:
+    return "".join(f"> {note}\n>\n" for note in notes) + ("\n" if notes else "")
 
 
 @click.command("graph")

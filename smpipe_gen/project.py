@@ -12,6 +12,8 @@ from pathlib import Path
 from smpipe_gen import artifacts
 from smpipe_gen.config.environment import check_environment, environment_names
 
+RENDER_FILES = (artifacts.PIPELINE_PY, artifacts.DEFINITION_JSON, artifacts.MANIFEST_JSON)
+
 
 @dataclass(frozen=True)
 class Project:
@@ -62,3 +64,27 @@ class Project:
             return Path(path).resolve().relative_to(self.root).as_posix()
         except ValueError:
             return str(path)
+
+
+def renders_of_another_layout(root: str | Path = ".", output_dir: str | Path = artifacts.DEFAULT_OUTPUT_DIR) -> list[Path]:
+    """Rendered files the repository's layout no longer writes, which nothing would check or apply:
+    the single render under ``<out>/`` once there are environments, and ``<out>/<name>/`` of an
+    environment that is gone (or of every environment once there are none). Only a directory
+    whose manifest smpipe-gen wrote counts, so no file of the user's is ever taken for a render."""
+    root = Path(root).resolve()
+    out = Path(output_dir) if Path(output_dir).is_absolute() else root / output_dir
+    names = set(environment_names(root))
+    children = sorted(child for child in (out.iterdir() if out.is_dir() else ())
+                      if child.is_dir() and not child.is_symlink() and child.name not in names)
+    return [directory / name for directory in ([out] if names else []) + children if _is_render(directory)
+            for name in RENDER_FILES if (directory / name).is_file() and not (directory / name).is_symlink()]
+
+
+def _is_render(directory: Path) -> bool:
+    import json
+
+    try:
+        manifest = json.loads((directory / artifacts.MANIFEST_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and str(manifest.get("generator", "")).startswith("smpipe-gen ")

@@ -15,13 +15,13 @@ import click
 from smpipe_gen.artifacts import write_atomic
 from smpipe_gen.cli_options import EACH_ENVIRONMENT, OUTPUT_DIR, OVERRIDES, PROJECT_DIR, flag
 from smpipe_gen.parameters import parse_assignments
-from smpipe_gen.project import Project
+from smpipe_gen.project import Project, renders_of_another_layout
 
 if TYPE_CHECKING:
     from smpipe_gen.render.engine import Rendered
 
 # The tool's version (headers, manifest) and the SDK's (manifest) do not count as drift themselves.
-_VERSION_LINE = re.compile(r"smpipe-gen \d+\.\d+\.\d+\S*|(?<=\"sagemaker_version\": )\"[^\"]*\"")
+_VERSION_LINE = re.compile(r"smpipe-gen \d+(?:\.\d+)+\S*|(?<=\"sagemaker_version\": )\"[^\"]*\"")
 
 
 def _prefix(project: Project) -> str:
@@ -70,6 +70,12 @@ def register(app: click.Group) -> None:
                 write_atomic(project.output_dir / name, text)
             fingerprint.remember(project, overrides, inputs, rendered.code_directories)
             click.echo(f"rendered {project.relative(project.output_dir)}/: {', '.join(rendered.files())}")
+        if environment is None:  # every environment rendered: what no environment wrote goes
+            for leftover in renders_of_another_layout(project_dir, out):
+                leftover.unlink()
+                _remove_if_empty(leftover.parent)
+                click.echo(f"removed {projects[0].relative(leftover)}: a render of a layout this repository no "
+                           "longer has (commit the removal)")
 
     @app.command()
     @PROJECT_DIR
@@ -101,6 +107,11 @@ def register(app: click.Group) -> None:
                 drift.update(_sdk_drift(project, rendered))
             else:
                 fingerprint.remember(project, overrides, inputs, rendered.code_directories)
+        leftovers = renders_of_another_layout(project_dir, out) if environment is None else []
+        for leftover in leftovers:
+            click.echo(f"stale: {projects[0].relative(leftover)} is a render of a layout this repository no longer "
+                       "has: nothing checks or applies it (hint: `smpipe-gen render` removes it; commit the removal)",
+                       err=True)
         if diffs:
             click.echo("".join(diffs), nl=False)
             for recorded, installed in sorted(drift):
@@ -113,8 +124,17 @@ def register(app: click.Group) -> None:
                 click.echo("stale: the committed artifacts differ from the config; run `smpipe-gen render` "
                            "and commit the result", err=True)
             raise click.exceptions.Exit(2)
+        if leftovers:
+            raise click.exceptions.Exit(2)
         names = [p.environment for p in projects if p.environment]
         click.echo("ok: rendered artifacts are current" + (f" ({', '.join(names)})" if names else ""))
+
+
+def _remove_if_empty(directory: Path) -> None:
+    try:
+        directory.rmdir()
+    except OSError:  # not empty (other files of the user's): keep it
+        pass
 
 
 def _differences(project: Project, rendered: Rendered) -> list[str]:

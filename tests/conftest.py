@@ -3,7 +3,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# Helper modules that tests import and also load as plugins: rewrite their asserts in both uses.
+pytest.register_assert_rewrite("deploy_support", "github_fake", "ci_support")
 
 # One OpenMP/BLAS thread per process, inherited by every child (CLI runs, the generated
 # repositories' tests, the scripts of local runs): two xdist workers and their children already

@@ -36,13 +36,14 @@ def smpipe(*args: str, cwd: Path | None = None, env: dict[str, str] | None = Non
                           capture_output=True, text=True, timeout=timeout)
 
 
-_SDK_VERSION = re.compile(r'(?<="sagemaker_version": )"[^"]*"')
+_VERSIONS = re.compile(r'(?<="sagemaker_version": )"[^"]*"|(?<=smpipe-gen )\d+(?:\.\d+)+[^\s"]*')
 
 
-def without_sdk_version(text: str) -> str:
-    """A rendered file with the manifest's SDK version blanked: the one line that depends on the
-    machine's SDK install rather than on the repository (check ignores it too)."""
-    return _SDK_VERSION.sub('""', text)
+def without_versions(text: str) -> str:
+    """A rendered file with the SDK's and the tool's versions blanked: what depends on the machine's
+    SDK install and on the tool's commit (every commit has its own version) rather than on the
+    repository (check ignores them too)."""
+    return _VERSIONS.sub('""', text)
 
 
 def smpipe_in_process(*args: str, cwd: Path | None = None,

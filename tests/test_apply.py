@@ -18,7 +18,7 @@ import pytest
 pytest.register_assert_rewrite("deploy_support")  # before the import below, as for a plugin
 from deploy_support import BUCKET, Fault, aws_env, commit_all, git_repo, run_cli, sdk_probe, use_variant  # noqa: E402
 from helpers import smpipe_in_process  # noqa: E402
-from smpipe_gen import artifacts, definition  # noqa: E402
+from smpipe_gen import __version__, artifacts, definition  # noqa: E402
 from smpipe_gen.project import Project  # noqa: E402
 
 pytest_plugins = ["deploy_support"]  # its fixtures: moto server, proxy, SDK-rendered projects
@@ -52,7 +52,7 @@ def test_create_uploads_code_with_exact_bytes_and_tags(aws, project):
     assert tags(aws) == {
         "smpipe-gen:git-commit": repo.head.commit.hexsha,
         "smpipe-gen:definition-sha256": artifacts.sha256_file(root / "pipeline/definition.json"),
-        "smpipe-gen:version": "0.1.0",
+        "smpipe-gen:version": __version__,
         "smpipe-gen:user-tag-keys": "",
     }
     s3 = aws.client("s3")

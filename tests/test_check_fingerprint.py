@@ -143,10 +143,10 @@ def test_an_sdk_upgrade_a_new_tool_or_interpreter_is_never_verified(repo, monkey
     shutil.copytree(fingerprint._PACKAGE, tool, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(fingerprint, "_PACKAGE", tool)
     assert is_verified(repo)  # the same files elsewhere: the same tool
-    version = tool / "__init__.py"
-    version.write_text(version.read_text().replace('__version__ = "', '__version__ = "9.'))
+    version = tool / "_version.py"
+    version.write_text(version.read_text().replace("version = '", "version = '9."))
     assert not is_verified(repo)
-    shutil.copy2(PACKAGE / "__init__.py", version)
+    shutil.copy2(PACKAGE / "_version.py", version)
     assert is_verified(repo)
     # A tool pinned at another git commit keeps its version string: its code still counts.
     (tool / "render" / "codegen.py").write_text((tool / "render" / "codegen.py").read_text() + "\n# changed\n")

@@ -117,7 +117,8 @@ def test_a_token_one_environment_forgets_stops_that_render(tmp_path):
     line = caught.value.lines()[0]
     assert line.startswith("conf/conf.yaml:") and "conf.models.m.train.hyperparameters.max_depth: " \
         "SMP_MAX_DEPTH is not defined" in line, line
-    assert "define it in env.env or in every environment file" in line
+    assert "SMP_MAX_DEPTH is not defined for environment prod" in line
+    assert "(hint: define it in environments/prod.env (or in env.env, for every environment))" in line
 
 
 def test_process_environment_never_changes_a_committed_environment(tmp_path):
@@ -139,6 +140,20 @@ def test_role_of_another_account_is_refused(tmp_path):
         framework_variables(tmp_path, {}, {}, "prod")
     assert caught.value.one_line().startswith(
         "environments/prod.env:4: SMP_ROLE is in account 111111111111, but SMP_ACCOUNTID is 222222222222")
+
+
+def test_dev_account_copied_into_prod_names_both_values_and_where_each_is_set(tmp_path):
+    """prod.env with dev's SMP_ACCOUNTID and prod's (correct) role: the hint must not only say
+    to change the role."""
+    make_repo(tmp_path, BASE)
+    environments(tmp_path, prod=PROD.replace("222222222222", "111111111111", 1))
+    with pytest.raises(SmpipeError) as caught:
+        framework_variables(tmp_path, {}, {}, "prod")
+    line = caught.value.one_line()
+    assert line.startswith("environments/prod.env:4: SMP_ROLE is in account 222222222222, but SMP_ACCOUNTID is "
+                           "111111111111"), line
+    assert "if this one is account 222222222222, set SMP_ACCOUNTID in environments/prod.env:1 to 222222222222" in line
+    assert "else give SMP_ROLE a value of account 111111111111" in line
 
 
 def test_process_variables_are_tokens_only_when_declared(tmp_path):
@@ -187,3 +202,22 @@ def test_every_environment_renders_into_its_own_directory(tmp_path):
     assert smpipe_in_process("check", "-E", "dev", cwd=root).returncode == 0
     graph = smpipe_in_process("graph", "-E", "dev", cwd=root)
     assert graph.returncode == 0 and graph.stdout.startswith("flowchart"), graph.stdout + graph.stderr
+
+
+def test_render_removes_and_check_reports_renders_of_a_layout_the_repository_no_longer_has(tmp_path):
+    root = copy_example("abalone", tmp_path)  # its single render is committed under pipeline/
+    assert (root / "pipeline" / "definition.json").is_file()
+    (root / "pipeline" / "notes.md").write_text("the user's own file\n")
+    environments(root, dev=DEV, prod=PROD.replace('export SMP_KMSKEY="alias/ml-prod"\n', ""))
+    stale = smpipe_in_process("check", cwd=root)
+    assert stale.returncode == 2, stale.stdout + stale.stderr
+    assert "stale: pipeline/definition.json is a render of a layout this repository no longer has" in stale.stderr
+    done = smpipe_in_process("render", cwd=root)
+    assert done.returncode == 0, done.stderr
+    assert "removed pipeline/manifest.json: a render of a layout this repository no longer has" in done.stdout
+    assert sorted(p.name for p in (root / "pipeline").iterdir()) == ["dev", "notes.md", "prod"]
+    assert smpipe_in_process("check", cwd=root).returncode == 0
+    (root / "environments" / "prod.env").unlink()  # an environment that is gone leaves its directory
+    assert "pipeline/prod/definition.json is a render" in smpipe_in_process("check", cwd=root).stderr
+    assert smpipe_in_process("render", cwd=root).returncode == 0
+    assert sorted(p.name for p in (root / "pipeline").iterdir()) == ["dev", "notes.md"]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import EXAMPLES, copy_example, smpipe_in_process, without_sdk_version
+from helpers import EXAMPLES, copy_example, smpipe_in_process, without_versions
 from local_support import last_record, run, statuses
 from smpipe_gen.definition import load_file
 from smpipe_gen.render.engine import render_project
@@ -47,7 +47,7 @@ def test_renders_identical_to_committed_files(name):
     rendered = render_project(EXAMPLES / name)
     for file_name, text in rendered.files().items():
         committed = (EXAMPLES / name / "pipeline" / file_name).read_text(encoding="utf-8")
-        assert without_sdk_version(committed) == without_sdk_version(text), file_name
+        assert without_versions(committed) == without_versions(text), file_name
 
 
 @pytest.mark.parametrize("name", SEED_EXAMPLES)

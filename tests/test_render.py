@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from helpers import EXAMPLES, copy_example, make_repo, offline_env, smpipe, without_sdk_version, write
+from helpers import EXAMPLES, copy_example, make_repo, offline_env, smpipe, without_versions, write
 from smpipe_gen.definition import from_json
 from smpipe_gen.render.engine import render_project
 
@@ -28,7 +28,7 @@ def test_committed_examples_are_current(example):
     rendered = render_project(EXAMPLES / example)
     for name, text in rendered.files().items():
         committed = (EXAMPLES / example / "pipeline" / name).read_text(encoding="utf-8")
-        assert without_sdk_version(committed) == without_sdk_version(text), name
+        assert without_versions(committed) == without_versions(text), name
 
 
 def test_abalone_definition_carries_the_dag(abalone):

@@ -186,110 +186,127 @@ def test_layout_answers_and_no_credentials(generated, variant):
 
 
 def smpipe_commands(text: str) -> list[tuple[str, list[str]]]:
-    """(subcommand, options) of every `smpipe-gen ...` invocation in a shell snippet."""
+    """(subcommand, options) of every `smpipe-gen ...` command (a line's first word) in a shell snippet."""
     return [(m.group(1), re.findall(r"(?<!\S)(--[a-z][a-z-]*)", m.group(2)))
-            for m in re.finditer(r"smpipe-gen\s+([a-z][a-z-]*)([^\n;|&>]*)", text)]
+            for m in re.finditer(r"(?m)^\s*smpipe-gen\s+([a-z][a-z-]*)([^\n;|&>]*)", text)]
+
+
+def inline_buildspecs(repo: Path) -> dict[str, dict]:
+    """Each CodeBuild project's buildspec, inline in ci/codebuild.yaml, by project."""
+    from ci_support import Stack
+
+    projects = Stack(repo / "ci" / "codebuild.yaml", CI_PARAMETERS).resources("AWS::CodeBuild::Project")
+    return {name: project for name, project in projects.items()}
+
+
+CI_PARAMETERS = {"GitHubRepository": "acme/my-model", "ConnectionArn": "arn:aws:codeconnections:us-east-1:1:connection/x",
+                 "DevDeployRoleArn": "arn:aws:iam::111111111111:role/d", "ProdDeployRoleArn": "arn:aws:iam::2:role/d"}
 
 
 @GENERATED
 def test_buildspec_and_hooks_use_existing_commands(generated):
     gen = generated[FIRST].result()
     gen.require("copy")
-    buildspecs = [yaml.safe_load((gen.repo / "ci" / name).read_text())
-                  for name in ("pr.buildspec.yml", "deploy.buildspec.yml")]
-    assert all(spec["version"] == 0.2 for spec in buildspecs)
+    buildspecs = [yaml.safe_load(p["Source"]["BuildSpec"]) for p in inline_buildspecs(gen.repo).values()]
+    assert len(buildspecs) == 3 and all(spec["version"] == 0.2 for spec in buildspecs)
     commands = "\n".join(cmd for spec in buildspecs for phase in spec["phases"].values() for cmd in phase["commands"])
     hooks = yaml.safe_load((gen.repo / ".pre-commit-config.yaml").read_text())["repos"][0]["hooks"]
     ours = yaml.safe_load((SRC / ".pre-commit-hooks.yaml").read_text())
     assert ours[0]["id"] == "smpipe-gen-check" and ours[0]["pass_filenames"] is False
     used = smpipe_commands(commands) + smpipe_commands(hooks[0]["entry"]) + smpipe_commands(ours[0]["entry"])
     subcommands = {sub for sub, _ in used}
-    assert {"validate", "check", "plan", "apply"} <= subcommands, subcommands
+    assert {"check", "plan", "apply"} <= subcommands, subcommands
+    for option in ("--comment", "--note", "--assume-role", "--start", "--wait", "--skip-check"):
+        assert option in commands, option
     for sub in sorted(subcommands):
         result = smpipe_in_process(sub, "--help", env=ENV)
         assert result.returncode == 0, f"smpipe-gen {sub} does not exist: {result.stderr}"
-        for option in {o for s, opts in used if s == sub for o in opts}:
+        for option in {o for s, opts in used if s == sub for o in opts} | ({"--comment", "--note"} if sub == "plan" else
+                                                                          {"--assume-role", "--wait"} if sub == "apply"
+                                                                          else set()):
             assert option in result.stdout, f"smpipe-gen {sub} has no option {option}"
 
 
-def run_phases(buildspec: dict, phases: tuple[str, ...], cwd: Path, env: dict) -> subprocess.CompletedProcess:
-    """The buildspec's own commands of ``phases``, run by bash as CodeBuild runs them (one shell,
-    stopping at the first failing command)."""
-    script = "\n".join(cmd for phase in phases for cmd in buildspec["phases"][phase]["commands"])
-    return subprocess.run(["bash", "-e", "-c", script], cwd=cwd, env=env, capture_output=True, text=True,
-                          check=False, timeout=600)
-
-
-def recorders(tmp_path: Path, plan_exit: int = 0) -> tuple[Path, Path]:
-    """smpipe-gen, git and python (the scripts' tests) replaced by scripts that record their arguments."""
+def recorders(tmp_path: Path, plan_exit: int = 0, check_exit: int = 0) -> tuple[Path, Path]:
+    """smpipe-gen replaced by a script that records its arguments and exits as told."""
     log, bin_dir = tmp_path / "calls.log", tmp_path / "bin"
     bin_dir.mkdir()
-    for tool in ("smpipe-gen", "git", "python"):
-        stub = bin_dir / tool
-        stub.write_text(f'#!/bin/sh\necho "{tool} $*" >> "{log}"\n'
-                        f'[ "$1" = plan ] && exit {plan_exit}\n[ "$1" = rev-parse ] && echo false\n'
-                        f'[ "$1" = grep ] && exit 1\nexit 0\n')
-        stub.chmod(0o755)
+    stub = bin_dir / "smpipe-gen"
+    stub.write_text(f'#!/bin/sh\necho "smpipe-gen $*" >> "{log}"\n'
+                    f'[ "$1" = plan ] && exit {plan_exit}\n[ "$1" = check ] && exit {check_exit}\nexit 0\n')
+    stub.chmod(0o755)
     return log, bin_dir
 
 
 def calls(log: Path) -> list[str]:
-    return [line for line in (log.read_text().splitlines() if log.exists() else [])
-            if not line.startswith(("git rev-parse", "git grep"))]
+    return log.read_text().splitlines() if log.exists() else []
 
 
-PR_CALLS = ["smpipe-gen validate", "smpipe-gen check --full",
-            "git fetch --no-tags origin +refs/heads/main:refs/remotes/origin/main"]
+def run_phase(project: dict, phase: str, cwd: Path, env: dict) -> subprocess.CompletedProcess:
+    """One phase of the project's inline buildspec, as CodeBuild runs it (tests/ci_support.py)."""
+    from ci_support import run_build
+
+    return run_build(project, cwd, {**ENV, **env}, phases=(phase,))
+
+
+PIN = "smpipe-gen @ git+https://github.com/acme/smpipe-gen.git@abc\n"
 
 
 @GENERATED
-@pytest.mark.parametrize(("trigger", "token", "plan_exit", "build_exit", "expected"), [
-    ("pr/12", "", 2, 0, PR_CALLS + ["smpipe-gen plan --format markdown"]),  # changes: a report, not a failure
-    ("pr/12", "ghp-x", 0, 0, PR_CALLS + ["smpipe-gen plan --format markdown --comment"]),
-    ("pr/12", "", 1, 1, PR_CALLS + ["smpipe-gen plan --format markdown"]),  # plan itself failed
-    ("branch/main", "", 0, 0, PR_CALLS[:2]),  # checked; a PR build never plans nor applies other builds
-    ("", "", 0, 0, PR_CALLS[:2]),
+@pytest.mark.parametrize(("tests", "token", "plan_exit", "check_exit", "build_exit", "notes"), [
+    ("SUCCEEDED", "ghp-x", 2, 0, 0, []),  # changes: a report, not a failure
+    ("SUCCEEDED", "", 0, 0, 0, []),  # no token: the plan goes to the log only
+    ("FAILED", "ghp-x", 0, 0, 1, ["**Tests FAILED**"]),
+    ("SUCCEEDED", "ghp-x", 0, 2, 1, ["**Stale render**"]),
+    ("TIMED_OUT", "ghp-x", 0, 1, 1, ["**Tests TIMED_OUT**", "**smpipe-gen check failed**"]),
+    ("SUCCEEDED", "ghp-x", 1, 0, 1, []),  # plan itself failed (it comments why)
 ])
-def test_pr_buildspec_plans_pull_requests_and_never_applies(generated, tmp_path, trigger, token, plan_exit,
-                                                           build_exit, expected):
+def test_plan_build_comments_why_it_is_red_and_never_applies(generated, tmp_path, tests, token, plan_exit, check_exit,
+                                                             build_exit, notes):
     gen = generated[FIRST].result()
     gen.require("copy")
-    buildspec = yaml.safe_load((gen.repo / "ci" / "pr.buildspec.yml").read_text())
-    log, bin_dir = recorders(tmp_path, plan_exit)
-    env = {**ENV, "PATH": f"{bin_dir}:{os.environ['PATH']}", "CODEBUILD_WEBHOOK_TRIGGER": trigger,
-           "CODEBUILD_WEBHOOK_BASE_REF": "refs/heads/main", "GITHUB_TOKEN": token}
-    result = run_phases(buildspec, ("pre_build", "build"), tmp_path, env)
-    assert result.returncode == build_exit, result.stdout + result.stderr
-    assert [c for c in calls(log) if not c.startswith("python")] == expected
-    assert "python -m pytest -q" in calls(log)
-    assert not any("apply" in cmd for phase in buildspec["phases"].values() for cmd in phase["commands"])
+    project = inline_buildspecs(gen.repo)["PullRequestPlanProject"]
+    (tmp_path / "requirements.txt").write_text(PIN)
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "base-tool.txt").write_text(PIN)
+    log, bin_dir = recorders(tmp_path, plan_exit, check_exit)
+    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "HOME": str(tmp_path / "home"), "SMPIPE_TESTS_STATUS": tests,
+           "GITHUB_TOKEN": token}
+    result = run_phase(project, "build", tmp_path, env)
+    assert result.returncode == build_exit, result.stdout
+    plan, = [c for c in calls(log) if c.startswith("smpipe-gen plan")]
+    assert calls(log)[0] == "smpipe-gen check --full"
+    assert plan.startswith("smpipe-gen plan --format markdown") and ("--comment" in plan) == bool(token)
+    assert [n for n in notes if n in plan] == notes and plan.count("--note") == len(notes)
+    assert not any("apply" in c for c in calls(log))
 
 
 @GENERATED
-@pytest.mark.parametrize(("trigger", "head_ref", "variables", "expected"), [
-    ("branch/main", "refs/heads/main", {"SMPIPE_ENVIRONMENT": "prod", "SMPIPE_DEPLOY_ROLE": "arn:aws:iam::2:role/d"},
+@pytest.mark.parametrize(("initiator", "variables", "expected"), [
+    ("codepipeline/my-model-promotion", {"SMPIPE_ENVIRONMENT": "prod", "SMPIPE_DEPLOY_ROLE": "arn:aws:iam::2:role/d"},
      ["smpipe-gen check --full --environment prod",
       "smpipe-gen apply --yes --skip-check --environment prod --assume-role arn:aws:iam::2:role/d"]),
-    ("branch/main", "refs/heads/main", {"SMPIPE_START": "true"},
-     ["smpipe-gen check --full", "smpipe-gen apply --yes --skip-check --start"]),
-    ("", "", {}, None),  # a manual start or CodePipeline: no webhook trigger is not main
-    ("branch/feature-x", "refs/heads/feature-x", {}, None),
-    ("pr/12", "refs/heads/feature-x", {}, None),
-    ("branch/main", "refs/heads/feature-x", {}, None),
+    ("codepipeline/my-model-promotion", {"SMPIPE_ENVIRONMENT": "dev", "SMPIPE_START": "true", "SMPIPE_WAIT": "true"},
+     ["smpipe-gen check --full --environment dev", "smpipe-gen apply --yes --skip-check --environment dev --start --wait"]),
+    ("", {}, None),  # a start without an initiator
+    ("alice", {"SMPIPE_ENVIRONMENT": "prod"}, None),  # started by hand
+    ("codepipeline/another-pipeline", {"SMPIPE_ENVIRONMENT": "prod"}, None),
 ])
-def test_deploy_buildspec_applies_only_pushes_to_main(generated, tmp_path, trigger, head_ref, variables, expected):
+def test_deploy_build_applies_only_as_a_stage_of_the_promotion_pipeline(generated, tmp_path, initiator, variables,
+                                                                        expected):
     gen = generated[FIRST].result()
     gen.require("copy")
-    buildspec = yaml.safe_load((gen.repo / "ci" / "deploy.buildspec.yml").read_text())
+    project = inline_buildspecs(gen.repo)["DeployProject"]
     log, bin_dir = recorders(tmp_path)
-    env = {**ENV, **buildspec["env"]["variables"], **variables, "PATH": f"{bin_dir}:{os.environ['PATH']}",
-           "CODEBUILD_WEBHOOK_TRIGGER": trigger, "CODEBUILD_WEBHOOK_HEAD_REF": head_ref}
-    result = run_phases(buildspec, ("pre_build", "build"), tmp_path, env)
+    env = {**variables, "PATH": f"{bin_dir}:{os.environ['PATH']}", "CODEBUILD_INITIATOR": initiator}
+    from ci_support import run_build
+
+    result = run_build(project, tmp_path, {**ENV, **env}, phases=("pre_build", "build"))
     if expected is None:
-        assert result.returncode != 0 and "refusing to deploy" in result.stderr, result.stdout + result.stderr
+        assert result.returncode != 0 and "refusing to deploy" in result.stdout, result.stdout
         assert calls(log) == []
     else:
-        assert result.returncode == 0, result.stdout + result.stderr
+        assert result.returncode == 0, result.stdout
         assert calls(log) == expected
 
 
@@ -431,8 +448,8 @@ def test_update_merges_template_changes_and_keeps_user_edits(tmp_path):
     # Template v2: a CI change, a README change, a script change (user-owned: must not clobber the
     # user's file), and a renamed conf key that the migration renames in the user's conf.yaml.
     tpl = template / "templates"
-    edit(tpl / "ci" / "pr.buildspec.yml", "      - pip install -r requirements.txt\n",
-         "      - pip install -r requirements.txt\n      - pip check\n")
+    edit(tpl / "ci" / "codebuild.yaml.jinja", "                - pip install -r requirements.txt\n",
+         "                - pip install -r requirements.txt\n                - pip check\n")
     edit(tpl / "README.md.jinja", "## The loop\n", "## The loop\nTemplate v2 adds dependency checks to CI.\n\n")
     edit(tpl / "{{ model_dir }}" / "scripts" / "train.py.jinja", '"--max_depth", type=int, default=3',
          '"--max_depth", type=int, default=4')
@@ -457,7 +474,7 @@ def test_update_merges_template_changes_and_keeps_user_edits(tmp_path):
     conf = (model / "conf" / "conf.yaml").read_text()
     assert "n_estimators: 120" in conf
     assert yaml.safe_load(conf)["conf"]["sagemakerPipeline"]["tags"] == {"model-name": "my-model"}
-    assert "      - pip check\n" in (model / "ci" / "pr.buildspec.yml").read_text()
+    assert "                - pip check\n" in (model / "ci" / "codebuild.yaml").read_text()
     readme = (model / "README.md").read_text()
     assert "Template v2 adds dependency checks to CI." in readme and "## Team notes\nRetrain monthly." in readme
     assert yaml.safe_load((model / ".copier-answers.yml").read_text())["_commit"] == "v2.0.0"
@@ -493,7 +510,8 @@ def test_update_conflicts_stop_the_pr_build(tmp_path):
     assert sh(COPIER + ["update", "--defaults", "--trust", "--quiet"], model).returncode == 0
     assert "<<<<<<< " in (model / "README.md").read_text()
     git(model, "add", ".")
-    buildspec = yaml.safe_load((model / "ci" / "pr.buildspec.yml").read_text())
-    guard = buildspec["phases"]["pre_build"]["commands"][0]
-    result = subprocess.run(["bash", "-e", "-c", guard], cwd=model, env=ENV, capture_output=True, text=True)
-    assert result.returncode != 0 and "README.md" in result.stdout and "conflict markers" in result.stderr
+    log, bin_dir = recorders(tmp_path)
+    (tmp_path / "home").mkdir()
+    result = run_phase(inline_buildspecs(model)["PullRequestPlanProject"], "build", model, {
+        "PATH": f"{bin_dir}:{os.environ['PATH']}", "HOME": str(tmp_path / "home"), "SMPIPE_TESTS_STATUS": "SUCCEEDED"})
+    assert result.returncode != 0 and "note: **Unresolved conflict markers** in README.md." in result.stdout

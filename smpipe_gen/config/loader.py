@@ -61,6 +61,17 @@ class LoadedConfig:
     variables: dict[str, str]
 
 
+def _undefined_token(token: str, where: str, environment: str | None) -> SmpipeError:
+    """A token no file defines, naming the environment whose file lacks it (dev.env may set what
+    prod.env forgot)."""
+    if environment:
+        return SmpipeError(f"{token} is not defined for environment {environment}", where=where,
+                           hint=f"define it in environments/{environment}.env (or in {ENV_FILE}, for every "
+                                "environment)")
+    return SmpipeError(f"{token} is not defined", where=where,
+                       hint=f"define it in {ENV_FILE} (tokens are the SMP_* variables it sets)")
+
+
 def load_config(root: Path, overrides: Mapping[str, str] | None = None,
                 environ: Mapping[str, str] | None = None, environment: str | None = None) -> LoadedConfig:
     """Load and merge (not yet cross-validate: see validate.validate_config). ``environment``
@@ -79,9 +90,7 @@ def load_config(root: Path, overrides: Mapping[str, str] | None = None,
         doc = load_yaml(path, shown)
         config_files.append(shown)
         for path_, token in undefined_tokens(doc.data, variables):
-            errors.append(SmpipeError(f"{token} is not defined", where=doc.where(path_),
-                                      hint=f"define it in {ENV_FILE} or in every environment file "
-                                           "(tokens are the SMP_* variables those files set)"))
+            errors.append(_undefined_token(token, doc.where(path_), variables.get("SMP_ENVIRONMENT")))
         doc.data = substitute(doc.data, variables)
         conf = _conf_block(doc, allowed=("models", "sagemakerPipeline"), errors=errors)
         for name, section in _models_block(doc, conf, errors).items():

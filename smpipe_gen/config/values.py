@@ -107,12 +107,12 @@ def problem(name: str, value: str) -> str | None:
 
 
 def _other_account(name: str, value: str, account: str) -> str | None:
-    """An ARN of another account than SMP_ACCOUNTID: most likely one environment's value pasted
-    into another's file (prod's render would run with dev's role)."""
+    """The account of an ARN that is not SMP_ACCOUNTID: most likely one environment's value pasted
+    into another's file (prod's render would run with dev's role), or dev's SMP_ACCOUNTID itself."""
     if name in ("SMP_ROLE", "SMP_KMSKEY") and value.startswith("arn:") and value.count(":") >= 5:
         owner = value.split(":")[4]
         if owner and owner != account:
-            return f"is in account {owner}, but SMP_ACCOUNTID is {account}"
+            return owner
     return None
 
 
@@ -121,12 +121,16 @@ def validate(variables: Mapping[str, str], origins: Mapping[str, str]) -> None:
     errors = []
     account = variables.get("SMP_ACCOUNTID", "")
     for name in sorted(variables):
-        why = problem(name, variables[name]) or (_other_account(name, variables[name], account)
-                                                  if not problem("SMP_ACCOUNTID", account) else None)
+        where = origins.get(name, "environment")
+        why, hint = problem(name, variables[name]), f"set the real value of {name} in {where.split(':')[0]}"
+        owner = None if why or problem("SMP_ACCOUNTID", account) else _other_account(name, variables[name], account)
+        if owner:  # which of the two is wrong only the user knows: name both, and where each is set
+            why = f"is in account {owner}, but SMP_ACCOUNTID is {account}"
+            hint = (f"one of them comes from another environment: if this one is account {owner}, set SMP_ACCOUNTID "
+                    f"in {origins.get('SMP_ACCOUNTID', 'its file')} to {owner}; else give {name} a value of "
+                    f"account {account}")
         if why:
-            where = origins.get(name, "environment")
-            errors.append(SmpipeError(f"{name} {why}", where=where,
-                                      hint=f"set the real value of {name} in {where.split(':')[0]}"))
+            errors.append(SmpipeError(f"{name} {why}", where=where, hint=hint))
     if len(errors) == 1:
         raise errors[0]
     if errors:

@@ -20,8 +20,9 @@ from smpipe_gen.project import Project
 
 
 def _ci_base_branch() -> str | None:
-    """The PR's target branch when CI names it (CodeBuild webhooks, GitHub Actions)."""
-    for variable in ("CODEBUILD_WEBHOOK_BASE_REF", "GITHUB_BASE_REF"):
+    """The PR's target branch when CI names it (CodeBuild webhooks, GitHub Actions, the template's
+    plan build, which EventBridge starts without webhook variables)."""
+    for variable in ("CODEBUILD_WEBHOOK_BASE_REF", "GITHUB_BASE_REF", "SMPIPE_BASE_BRANCH"):
         branch = os.environ.get(variable, "").removeprefix("refs/heads/")
         if branch:
             return branch
@@ -156,13 +157,14 @@ def against_definition(project: Project, path: Path) -> Plan:
     return compare(before, current, base=str(path), head=head_label(project), environment=project.environment)
 
 
-def against_deployed(project: Project) -> Plan:
-    """Plan from the pipeline as deployed (DescribePipeline) to the render."""
+def against_deployed(project: Project, *, assume_role: str | None = None, echo: Any = print) -> Plan:
+    """Plan from the pipeline as deployed (DescribePipeline) to the render, read with
+    credentials of the render's account (another account's pipeline is refused, not compared)."""
     from smpipe_gen import apply as deploy
 
     loaded = deploy.load(project)
     current = definition.load(project)
-    described = deploy.Deployer(loaded.manifest).describe()
+    described = deploy.connect(loaded.manifest, assume_role=assume_role, echo=echo).describe()
     name = loaded.manifest.pipeline.name
     if described is None:
         return compare(definition.from_json({}), current, base=f"pipeline {name} (not deployed)",
