@@ -88,7 +88,7 @@ def test_a_saved_json_plan_renders_as_the_plan_itself():
     step(after, "abalone-Train")["Arguments"]["HyperParameters"]["num_round"] = '"60"'
     plan = compare(definition.from_json(before), definition.from_json(after), base="a", head="b")
     saved = json.loads(format_plans([plan], "json"))
-    assert saved["format_version"] == "1.0"
+    assert saved["format_version"] == "2.0"
     for output_format in ("text", "markdown"):
         assert render(saved, output_format) == format_plans([plan], output_format)
     assert "  MISS  abalone-Train       arguments changed (hyperparameter num_round: 50 -> 60)" in render(saved, "text")

@@ -114,7 +114,7 @@ ALWAYS_NEW_MODEL = ("miss", ["upstream output changed"])  # CreateModel runs eve
 def test_instance_type_alone_keeps_the_cache(prs):
     """SageMaker's cache key leaves out instance types: a bigger training instance re-runs nothing."""
     result = machine_plan(prs["instance"])
-    assert result["format_version"] == "1.0"
+    assert result["format_version"] == "2.0"
     (step,) = result["steps"]
     assert (step["display_name"], step["status"], [c["category"] for c in step["changes"]]) == \
         ("abalone-Train", "changed", ["instance type"])

@@ -183,7 +183,8 @@ def _upstream_causes(gets: list[str], after: Definition, outcomes: dict[str, Cac
 
 
 def _predict(step: Step, before: Definition, after: Definition, renamed: dict[str, str],
-             outcomes: dict[str, CachePrediction], notes: dict[str, str], changed: set[str]) -> CachePrediction:
+             outcomes: dict[str, CachePrediction], notes: dict[str, str], changed: set[str],
+             new_pipeline: str | None = None) -> CachePrediction:
     job = step.type in CACHE_KEYS
     prediction = CachePrediction(step=step.name, display_name=step.display_name, type=step.step_class,
                                  outcome=CacheOutcome.RUNS, job=job, cost=_cost(step),
@@ -197,6 +198,11 @@ def _predict(step: Step, before: Definition, after: Definition, renamed: dict[st
         return prediction
     old_name = next((old for old, new in renamed.items() if new == step.name), step.name)
     old = before.steps.get(old_name)
+    if new_pipeline:
+        prediction.outcome = CacheOutcome.MISS
+        prediction.causes = [CauseDetail(CacheReason.NEW_PIPELINE, f"{new_pipeline} is a new pipeline: SageMaker "
+                                         "caches per pipeline, and it has no runs yet")]
+        return prediction
     if old is None:
         causes = [CauseDetail(CacheReason.NEW_STEP, "no previous run")]
     elif old_name != step.name:
@@ -228,11 +234,14 @@ def _hit_cause(step: Step, old: Step | None) -> CauseDetail:
 
 
 def predict(before: Definition, after: Definition, renamed: dict[str, str],
-            code_notes: dict[str, str] | None = None, changed: set[str] | None = None) -> list[CachePrediction]:
+            code_notes: dict[str, str] | None = None, changed: set[str] | None = None,
+            new_pipeline: str | None = None) -> list[CachePrediction]:
     """One prediction per step of ``after``, in definition order; ``code_notes`` name the files
-    behind each step's code change, ``changed`` every code file that changed (changed_code)."""
+    behind each step's code change, ``changed`` every code file that changed (changed_code);
+    ``new_pipeline`` names the head when it is a new pipeline (a rename): nothing hits."""
     outcomes: dict[str, CachePrediction] = {}
     for name in after.order():
-        outcomes[name] = _predict(after[name], before, after, renamed, outcomes, code_notes or {}, changed or set())
+        outcomes[name] = _predict(after[name], before, after, renamed, outcomes, code_notes or {}, changed or set(),
+                                  new_pipeline)
     return [outcomes[step.name] for step in after]
 

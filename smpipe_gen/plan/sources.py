@@ -12,12 +12,15 @@ import re
 from pathlib import Path
 from typing import Any
 
-from smpipe_gen import definition
+from smpipe_gen import artifacts, definition
 from smpipe_gen.artifacts import Manifest
+from smpipe_gen.definition import Definition
 from smpipe_gen.errors import SmpipeError
+from smpipe_gen.paths import bundle_files
 from smpipe_gen.plan.diff import compare, settings_changes
 from smpipe_gen.plan.model import Plan
 from smpipe_gen.project import Project
+from smpipe_gen.render import unshipped
 
 
 def _ci_base_branch() -> str | None:
@@ -116,6 +119,30 @@ def _base_manifest(data: Any, where: str) -> Manifest | None:
         return None
 
 
+def unshipped_code(project: Project, head: Definition) -> list[unshipped.Unshipped]:
+    """What the code each step of the render ships refers to that its bundle leaves out
+    (render/unshipped.py), from the manifest's record of each bundle and the repository now."""
+    shipped: dict[str, dict[str, set[str]]] = {}
+    for step in head:
+        for code in step.code:
+            directory = code.artifact.source_directory if code.artifact else None
+            if directory is not None:
+                shipped.setdefault(directory, {}).setdefault(step.display_name, set()).update(
+                    item.path for item in code.artifact.files)
+    excluded = [project.root / artifacts.DEFAULT_OUTPUT_DIR, project.renders_dir]
+    return [item for directory, steps in sorted(shipped.items())
+            for item in unshipped.find(project.root, directory, bundle_files(project.root, directory, excluded), steps)]
+
+
+def _plan(project: Project, before: Definition, head: Definition, base: str, settings: list | None = None) -> Plan:
+    """The plan of the project's render against ``before``, with what the head's code leaves out."""
+    result = compare(before, head, base=base, head=head_label(project), settings=settings,
+                     environment=project.environment,
+                     pipeline_name=head.manifest.pipeline.name if head.manifest else None)
+    result.unshipped = unshipped_code(project, head)
+    return result
+
+
 def against_ref(project: Project, ref: str | None = None) -> Plan:
     """Plan from the render committed at ``ref`` (default: merge base with the PR's target)."""
     import git
@@ -142,8 +169,7 @@ def against_ref(project: Project, ref: str | None = None) -> Plan:
     before = definition.from_json(data, manifest, where=where)
     settings = settings_changes(manifest.to_json()["pipeline"], current.manifest.to_json()["pipeline"]) \
         if manifest and current.manifest else []
-    return compare(before, current, base=f"{label} ({sha[:8]})", head=head_label(project), settings=settings,
-                   environment=project.environment)
+    return _plan(project, before, current, f"{label} ({sha[:8]})", settings)
 
 
 def against_definition(project: Project, path: Path) -> Plan:
@@ -153,7 +179,7 @@ def against_definition(project: Project, path: Path) -> Plan:
     before = definition.load_file(Path(path), shown=shown,
                                   hint="give a pipeline definition (the original writes pipeline_definition.json)")
     current = definition.load(project)
-    return compare(before, current, base=str(path), head=head_label(project), environment=project.environment)
+    return _plan(project, before, current, str(path))
 
 
 def against_deployed(project: Project) -> Plan:
@@ -165,8 +191,7 @@ def against_deployed(project: Project) -> Plan:
     described = deploy.Deployer(loaded.manifest).describe()
     name = loaded.manifest.pipeline.name
     if described is None:
-        return compare(definition.from_json({}), current, base=f"pipeline {name} (not deployed)",
-                       head=head_label(project), environment=project.environment)
+        return _plan(project, definition.from_json({}), current, f"pipeline {name} (not deployed)")
     settings = loaded.manifest.pipeline
     deployed_settings = {"role_arn": described.get("RoleArn"),
                          "display_name": described.get("PipelineDisplayName") or name,
@@ -178,5 +203,4 @@ def against_deployed(project: Project) -> Plan:
         raise SmpipeError("the deployed definition is not readable JSON", where=f"pipeline {name}",
                           hint="compare with a git ref instead: --base <ref>")
     before = definition.from_json(deployed, where=f"deployed pipeline {name}")
-    return compare(before, current, base=f"deployed pipeline {name}", head=head_label(project),
-                   settings=settings_changes(deployed_settings, wanted), environment=project.environment)
+    return _plan(project, before, current, f"deployed pipeline {name}", settings_changes(deployed_settings, wanted))
