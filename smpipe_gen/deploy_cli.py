@@ -123,11 +123,13 @@ def delete_command(project_dir: Path, out: Path, yes: bool, environment: str | N
               help="Compare with a definition JSON file (e.g. the original framework's pipeline_definition.json).")
 @click.option("--format", "output_format", type=click.Choice(PLAN_FORMATS), default="text", show_default=True,
               help="Output format.")
+@flag("--cache-history", "Forecast the cache from the deployed pipeline's executions within each step's "
+                        "ExpireAfter (read access to SageMaker); --deployed always does.")
 @EACH_ENVIRONMENT
 @flag("--comment", "Also post the markdown plan on the GitHub PR, as one comment updated in place "
                    "(GITHUB_TOKEN, CodeBuild's PR variables).")
 def plan_command(project_dir: Path, out: Path, base: str | None, deployed: bool, base_definition: Path | None,
-                 output_format: str, environment: str | None, comment: bool) -> None:
+                 output_format: str, cache_history: bool, environment: str | None, comment: bool) -> None:
     """Show what the definition changes: steps, parameters, risks, downstream steps; one section
     per environment.
 
@@ -146,9 +148,9 @@ def plan_command(project_dir: Path, out: Path, base: str | None, deployed: bool,
         pull_request = github.pull_request(os.environ)  # before any work: a misconfigured build fails fast
     projects = Project.each(project_dir, out, environment)
     if base_definition:
-        results = [plan.against_definition(p, base_definition) for p in projects]
+        results = [plan.against_definition(p, base_definition, cache_history) for p in projects]
     else:
-        results = [plan.against_deployed(p) if deployed else plan.against_ref(p, base) for p in projects]
+        results = [plan.against_deployed(p) if deployed else plan.against_ref(p, base, cache_history) for p in projects]
     click.echo(plan.format_plans(results, output_format), nl=False)
     if pull_request is not None:
         url = github.upsert_comment(pull_request, plan.format_plans(results, "markdown"))

@@ -169,10 +169,12 @@ def _definition_settings(before: Definition, after: Definition) -> list[Change]:
 
 
 def compare(before: Definition, after: Definition, *, base: str, head: str, settings: list[Change] | None = None,
-            environment: str | None = None, pipeline_name: str | None = None) -> Plan:
+            environment: str | None = None, pipeline_name: str | None = None,
+            history: cache.History | None = None) -> Plan:
     """The machine plan from ``before`` to ``after`` (an empty definition stands for "no
     pipeline"); ``settings`` are changed pipeline settings (manifest or DescribePipeline), where
-    a changed ``name`` makes the head a new pipeline beside the old one."""
+    a changed ``name`` makes the head a new pipeline beside the old one; with ``history`` (what
+    ran, history.py) the cache forecast compares with the runs instead of the base."""
     removed = [step for step in before if step.name not in after]
     added = [step for step in after if step.name not in before]
     renamed = renames(removed, added)
@@ -198,6 +200,11 @@ def compare(before: Definition, after: Definition, *, base: str, head: str, sett
     replaced = pipeline.name if pipeline.action is PipelineAction.REPLACE else None
     predictions = cache.predict(before, after, renamed, {d.name: c.note for d in diffs for c in d.changes if c.note},
                                 cache.changed_code(before, after), new_pipeline=replaced)
+    forecast = Forecast(CacheBasis.BASE, f"assumes {base} is what ran last on SageMaker (offline; "
+                        "--cache-history reads the executions that ran)")
+    if history is not None:
+        predictions = cache.predict_from_runs(after, predictions, history.runs, history.now)
+        forecast = Forecast(CacheBasis.EXECUTIONS, history.assumption, history.executions)
     _say_when(diffs, after, predictions)
     risks = _risks(diffs, before, after, all_settings)
     if replaced:
@@ -207,8 +214,7 @@ def compare(before: Definition, after: Definition, *, base: str, head: str, sett
     topology = _topology_changed(before, after, renamed)
     return Plan(base=base, head=head, environment=environment, steps=diffs, parameters=_parameters(before, after),
                 settings=all_settings, risks=risks, cache=predictions,
-                forecast=Forecast(CacheBasis.BASE, f"assumes {base} is what ran last on SageMaker (offline; "
-                                  "--cache-history reads the executions that ran)"),
+                forecast=forecast,
                 pipeline=pipeline, effects=_effects(after, predictions), topology_changed=topology,
                 graph=_graph(before, after, diffs, renamed) if topology else "")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from smpipe_gen.artifacts import Manifest
 from smpipe_gen.definition import Definition
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.paths import bundle_files
+from smpipe_gen.plan.cache import History
 from smpipe_gen.plan.diff import compare, settings_changes
 from smpipe_gen.plan.model import Plan
 from smpipe_gen.project import Project
@@ -134,16 +136,29 @@ def unshipped_code(project: Project, head: Definition) -> list[unshipped.Unshipp
             for item in unshipped.find(project.root, directory, bundle_files(project.root, directory, excluded), steps)]
 
 
-def _plan(project: Project, before: Definition, head: Definition, base: str, settings: list | None = None) -> Plan:
-    """The plan of the project's render against ``before``, with what the head's code leaves out."""
+def history(project: Project, head: Definition) -> History:
+    """What the deployed pipeline ran, for the cache forecast (read access to SageMaker)."""
+    from smpipe_gen import apply as deploy
+    from smpipe_gen.plan.history import read_runs
+
+    now = datetime.now(timezone.utc)
+    runs, executions, line = read_runs(deploy.Deployer(deploy.load(project).manifest), head, now)
+    return History(runs, executions, line, now)
+
+
+def _plan(project: Project, before: Definition, head: Definition, base: str, settings: list | None = None,
+          ran: bool = False) -> Plan:
+    """The plan of the project's render against ``before``, with what the head's code leaves out;
+    ``ran``: forecast the cache from the executions that ran (history)."""
     result = compare(before, head, base=base, head=head_label(project), settings=settings,
                      environment=project.environment,
-                     pipeline_name=head.manifest.pipeline.name if head.manifest else None)
+                     pipeline_name=head.manifest.pipeline.name if head.manifest else None,
+                     history=history(project, head) if ran else None)
     result.unshipped = unshipped_code(project, head)
     return result
 
 
-def against_ref(project: Project, ref: str | None = None) -> Plan:
+def against_ref(project: Project, ref: str | None = None, ran: bool = False) -> Plan:
     """Plan from the render committed at ``ref`` (default: merge base with the PR's target)."""
     import git
 
@@ -169,21 +184,22 @@ def against_ref(project: Project, ref: str | None = None) -> Plan:
     before = definition.from_json(data, manifest, where=where)
     settings = settings_changes(manifest.to_json()["pipeline"], current.manifest.to_json()["pipeline"]) \
         if manifest and current.manifest else []
-    return _plan(project, before, current, f"{label} ({sha[:8]})", settings)
+    return _plan(project, before, current, f"{label} ({sha[:8]})", settings, ran)
 
 
-def against_definition(project: Project, path: Path) -> Plan:
+def against_definition(project: Project, path: Path, ran: bool = False) -> Plan:
     """Plan from any definition JSON file to the render: a migration preview against the
     ``pipeline_definition.json`` the original framework writes on every run."""
     shown = f"--base-definition {path}"
     before = definition.load_file(Path(path), shown=shown,
                                   hint="give a pipeline definition (the original writes pipeline_definition.json)")
     current = definition.load(project)
-    return _plan(project, before, current, str(path))
+    return _plan(project, before, current, str(path), ran=ran)
 
 
 def against_deployed(project: Project) -> Plan:
-    """Plan from the pipeline as deployed (DescribePipeline) to the render."""
+    """Plan from the pipeline as deployed (DescribePipeline) to the render; the cache forecast
+    from the executions that ran."""
     from smpipe_gen import apply as deploy
 
     loaded = deploy.load(project)
@@ -191,7 +207,7 @@ def against_deployed(project: Project) -> Plan:
     described = deploy.Deployer(loaded.manifest).describe()
     name = loaded.manifest.pipeline.name
     if described is None:
-        return _plan(project, definition.from_json({}), current, f"pipeline {name} (not deployed)")
+        return _plan(project, definition.from_json({}), current, f"pipeline {name} (not deployed)", ran=True)
     settings = loaded.manifest.pipeline
     deployed_settings = {"role_arn": described.get("RoleArn"),
                          "display_name": described.get("PipelineDisplayName") or name,
@@ -203,4 +219,5 @@ def against_deployed(project: Project) -> Plan:
         raise SmpipeError("the deployed definition is not readable JSON", where=f"pipeline {name}",
                           hint="compare with a git ref instead: --base <ref>")
     before = definition.from_json(deployed, where=f"deployed pipeline {name}")
-    return _plan(project, before, current, f"deployed pipeline {name}", settings_changes(deployed_settings, wanted))
+    return _plan(project, before, current, f"deployed pipeline {name}", settings_changes(deployed_settings, wanted),
+                 ran=True)
