@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from smpipe_gen.errors import SmpipeError
+from smpipe_gen.local import isolation
 from smpipe_gen.local.bootstrap import Prepared
 from smpipe_gen.local.code import CodeArtifacts
 from smpipe_gen.local.expressions import Resolver
@@ -76,13 +77,15 @@ class JobContext:
         """The job's environment: the allowed host variables (sandbox.HOST_VARIABLES; AWS_* only
         with --pass-aws-credentials), then the job's own variables; the packages and commands of
         ``overlay`` (its requirements, see local/requirements.py) come before the host's."""
-        env = python_env({**host_env(self.pass_aws), **{k: str(v) for k, v in extra.items()}}, self.run_root / "bin",
-                         overlay.bin if overlay else None)
+        guard, hidden = isolation.guard(self.run_root, self.code.repo_root)
+        env = python_env({**host_env(self.pass_aws), **hidden, **{k: str(v) for k, v in extra.items()}},
+                         self.run_root / "bin", overlay.bin if overlay else None)
         # any other ``pip install`` the job runs goes to a directory of its own, never into the
-        # interpreter running smpipe-gen
+        # interpreter running smpipe-gen; the repository is seen only through the bundle (isolation.py)
         target = self.step_dir / "site-packages"
         target.mkdir(parents=True, exist_ok=True)
-        path = [*([str(overlay.site)] if overlay else []), str(target), *([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])]
+        path = [str(guard), *([str(overlay.site)] if overlay else []), str(target),
+                *([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])]
         return {**env, "PIP_TARGET": str(target), "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PYTHONPATH": os.pathsep.join(path)}
 
     def materialize_input(self, box: Sandbox, uri: str, target: Path, what: str,
@@ -126,7 +129,18 @@ class JobContext:
         if code != 0:
             failure = box.opt_ml / "output" / "failure"
             reason = failure.read_text(errors="replace").strip()[:500] if failure.is_file() else ""
-            raise StepFailed(f"process exited with code {code}" + (f": {reason}" if reason else ""))
+            unshipped = self._unshipped()
+            raise StepFailed(f"process exited with code {code}" + (f": {reason}" if reason else "")
+                             + (f"; {unshipped}" if unshipped else ""))
+
+    def _unshipped(self) -> str:
+        """A file the job looked for that the repository holds but its bundle leaves out (local/missing.py)."""
+        from smpipe_gen.local import missing
+
+        with open(self.log.name, "rb") as handle:
+            log = handle.read()[-20000:].decode(errors="replace")
+        return missing.explain(log, self.arguments, map(self.code.get, missing.code_uris(self.arguments)),
+                               self.code.repo_root)
 
 
 def read_state(path: Path, what: str, shape: type = dict) -> Any | None:
