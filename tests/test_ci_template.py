@@ -199,13 +199,13 @@ def test_pr_builds_plan_every_environment_once_on_the_pr_then_main_deploys_dev_t
             assert done.returncode == 0, done.stdout + done.stderr
             report = (build / "plan-report.md").read_text()
             headings = [line for line in report.splitlines() if line.startswith("### smpipe-gen plan")]
-            assert len(headings) == 2 and "environment dev" in headings[0] and "environment prod" in headings[1]
+            assert len(headings) == 2 and "environment `dev`" in headings[0] and "environment `prod`" in headings[1]
             assert all(f"PR #5 ({sha[:8]})" in h and "merge base with origin/main" in h for h in headings), headings
             changed = [line for line in report.splitlines()
-                       if line.startswith("  - hyperparameters:") and "n_estimators" in line and value in line]
+                       if line.startswith("  - hyperparameters `") and "n_estimators" in line and value in line]
             assert len(changed) == 2, report  # the PR's change, once per environment
         comments = fake.comments[("acme/my-model", 5)]
-        assert len(comments) == 1 and "175" in comments[0]["body"] and "environment prod" in comments[0]["body"]
+        assert len(comments) == 1 and "175" in comments[0]["body"] and "environment `prod`" in comments[0]["body"]
         assert fake.requests.count("POST /repos/acme/my-model/issues/5/comments") == 1
     finally:
         fake.stop()

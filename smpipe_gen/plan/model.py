@@ -19,8 +19,8 @@ from smpipe_gen.render.unshipped import Unshipped
 # 2.0: ``before_graph``/``after_graph`` replaced by one ``graph`` of both (empty when the
 # topology is the same) and ``topology_changed``; added ``pipeline`` (create, update or replace
 # the pipeline), ``unshipped`` (files the code refers to that its bundle leaves out),
-# ``effects`` (steps that act outside the pipeline on every execution), ``cache_basis`` (what
-# the cache forecast compares with: the base, or the executions that ran), per prediction
+# ``effects`` (steps that act outside the pipeline on every execution), ``forecast`` (what the
+# cache forecast compares with: the base, or the executions that ran), per prediction
 # ``source_execution`` and ``ran``, per change ``when`` (a change outside the cache key of a step
 # that hits), the risk kind ``replacement`` and the cache reasons ``new pipeline``, ``matches a
 # run`` and ``no matching run``.
