@@ -61,6 +61,17 @@ class CodeArtifact:
     def __post_init__(self) -> None:
         _readonly(self)
 
+    @property
+    def source_directory(self) -> str | None:
+        """The repository directory a bundle packs ("." for the root): its files' paths less
+        their member names; None for an object packing no repository file."""
+        for item in self.files:
+            if item.path == item.arcname:
+                return "."
+            if item.path.endswith("/" + item.arcname):
+                return item.path[:-len(item.arcname) - 1]
+        return None
+
 
 @dataclass(frozen=True)
 class PipelineSettings:

@@ -65,6 +65,18 @@ class Parameter:
     enum_values: tuple[Any, ...] | None = None
 
 
+_DURATION = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
+
+
+def expire_seconds(text: str | None) -> float | None:
+    """ISO 8601 duration (CacheConfig.ExpireAfter) in seconds; None means never expires."""
+    match = _DURATION.match(text) if isinstance(text, str) else None  # a hand-made definition may give any JSON
+    if not text or not match:
+        return None
+    y, mo, w, d, h, mi, s = (int(g or 0) for g in match.groups())
+    return ((((y * 365 + mo * 30 + w * 7 + d) * 24 + h) * 60 + mi) * 60) + s
+
+
 @dataclass(frozen=True)
 class CacheConfig:
     enabled: bool

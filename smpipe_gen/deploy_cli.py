@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -121,6 +122,8 @@ def delete_command(project_dir: Path, out: Path, yes: bool, environment: str | N
               help="Compare with a definition JSON file (e.g. the original framework's pipeline_definition.json).")
 @click.option("--format", "output_format", type=click.Choice(PLAN_FORMATS), default="text", show_default=True,
               help="Output format.")
+@flag("--cache-history", "Forecast the cache from the deployed pipeline's executions within each step's "
+                        "ExpireAfter (read access to SageMaker); --deployed always does.")
 @EACH_ENVIRONMENT
 @ASSUME_ROLE
 @flag("--comment", "Also post the markdown plan on the GitHub pull request, as one comment updated in place "
@@ -128,8 +131,8 @@ def delete_command(project_dir: Path, out: Path, yes: bool, environment: str | N
 @click.option("--note", "notes", multiple=True, metavar="<str>",
               help="With --comment: a line to show above the plan (what else the build found); repeatable.")
 def plan_command(project_dir: Path, out: Path, base: str | None, deployed: bool, base_definition: Path | None,
-                 output_format: str, environment: str | None, assume_role: str | None, comment: bool,
-                 notes: tuple[str, ...]) -> None:
+                 output_format: str, cache_history: bool, environment: str | None, assume_role: str | None,
+                 comment: bool, notes: tuple[str, ...]) -> None:
     """Show what the definition changes: steps, parameters, risks, downstream steps; one section
     per environment.
 
@@ -141,9 +144,9 @@ def plan_command(project_dir: Path, out: Path, base: str | None, deployed: bool,
     if sum(map(bool, (base, deployed, base_definition))) > 1:
         raise SmpipeError("--base, --deployed and --base-definition exclude each other", where="plan",
                           hint="pick one")
-    if assume_role and not deployed:
-        raise SmpipeError("--assume-role needs --deployed", where="plan",
-                          hint="only the comparison with the deployed pipeline reads AWS")
+    if assume_role and not (deployed or cache_history):
+        raise SmpipeError("--assume-role needs --deployed or --cache-history", where="plan",
+                          hint="only the comparison with the deployed pipeline and the cache history read AWS")
     if notes and not comment:
         raise SmpipeError("--note needs --comment", where="plan", hint="add --comment")
     pull_request = None
@@ -152,7 +155,7 @@ def plan_command(project_dir: Path, out: Path, base: str | None, deployed: bool,
 
         pull_request = github.pull_request(os.environ)  # before any work: a misconfigured build fails fast
     try:
-        results = _plans(project_dir, out, environment, base, deployed, base_definition, assume_role)
+        results = _plans(project_dir, out, environment, base, deployed, base_definition, cache_history, assume_role)
     except SmpipeError as error:
         if pull_request is not None:  # the PR still learns why there is no plan
             github.upsert_comment(pull_request, _comment_head(notes) + f"**No plan**: `{error.one_line()}`\n")
@@ -166,16 +169,21 @@ def plan_command(project_dir: Path, out: Path, base: str | None, deployed: bool,
 
 
 def _plans(project_dir: Path, out: Path, environment: str | None, base: str | None, deployed: bool,
-           base_definition: Path | None, assume_role: str | None) -> list:
+           base_definition: Path | None, cache_history: bool, assume_role: str | None) -> list:
     from smpipe_gen import plan
+
+    def echo(line: str) -> None:
+        click.echo(line, err=True)
+
+    def reader(project: Project) -> Any:  # what ran, for the cache forecast
+        return plan.history_reader(project, assume_role=assume_role, echo=echo) if cache_history else None
 
     projects = Project.each(project_dir, out, environment)
     if base_definition:
-        return [plan.against_definition(p, base_definition) for p in projects]
+        return [plan.against_definition(p, base_definition, reader(p)) for p in projects]
     if deployed:
-        return [plan.against_deployed(p, assume_role=assume_role, echo=lambda line: click.echo(line, err=True))
-                for p in projects]
-    return [plan.against_ref(p, base) for p in projects]
+        return [plan.against_deployed(p, assume_role=assume_role, echo=echo) for p in projects]
+    return [plan.against_ref(p, base, reader(p)) for p in projects]
 
 
 def _comment_head(notes: tuple[str, ...]) -> str:

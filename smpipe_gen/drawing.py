@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from smpipe_gen.definition import Definition, Step
+from smpipe_gen.definition import Definition, Edge, Step
 
 _MERMAID_KEYWORDS = {"end", "graph", "subgraph", "flowchart", "class", "classdef", "style", "click",
                      "linkstyle", "direction"}
@@ -40,23 +40,31 @@ MERMAID_CLASSES = {
 
 
 def _label(text: str) -> str:
-    return text.replace('"', "#quot;")
+    """A label inside quotes: mermaid's entity codes for what would end the label, add markup, or
+    (a line break, a backtick) close the markdown code fence a PR comment puts the graph in."""
+    text = re.sub(r"[\x00-\x1f\x7f\u0085\u2028\u2029]", " ", text)
+    for char, code in (("#", "#35;"), ('"', "#quot;"), ("`", "#96;"), ("<", "#lt;"), (">", "#gt;")):
+        text = text.replace(char, code)
+    return text
 
 
-def _groups(definition: Definition) -> list[tuple[str | None, list[Step]]]:
+def _groups(steps: list[Step]) -> list[tuple[str | None, list[Step]]]:
     """(model, its steps) in order of first appearance; one unnamed group when no step's model
     is known (a definition without a manifest), so nothing is boxed."""
     groups: dict[str | None, list[Step]] = {}
-    for step in definition:
+    for step in steps:
         groups.setdefault(step.model, []).append(step)
     return list(groups.items())
 
 
-def mermaid(definition: Definition, marks: dict[str, str] | None = None) -> str:
+def mermaid(definition: Definition, marks: dict[str, str] | None = None, gone: list[Step] | None = None,
+            gone_edges: list[Edge] | None = None) -> str:
     """A ``flowchart TD``; ``marks`` maps step names to a class of MERMAID_CLASSES (plan uses it
-    to colour added, changed and removed steps)."""
-    ids = _node_ids(list(definition.steps))
-    groups = _groups(definition)
+    to colour added, changed and removed steps). ``gone``: steps of an earlier definition drawn
+    too (plan's removed steps, with ``gone_edges``, the earlier edges that touch them)."""
+    steps = [*definition, *(gone or [])]
+    ids = _node_ids([step.name for step in steps])
+    groups = _groups(steps)
     group_ids = _node_ids([f"model_{model}" for model, _ in groups if model is not None], tuple(ids.values()))
     lines = ["flowchart TD"]
     for model, members in groups:
@@ -65,16 +73,17 @@ def mermaid(definition: Definition, marks: dict[str, str] | None = None) -> str:
             lines.append(f'  subgraph {group_ids[f"model_{model}"]}["{_label(model)}"]')
         for step in members:
             left, right = _MERMAID_SHAPES.get(step.type, ("[", "]"))
-            lines.append(f'{indent}{ids[step.name]}{left}"{_label(step.display_name)}<br/>{step.step_class}"{right}')
+            lines.append(f'{indent}{ids[step.name]}{left}"{_label(step.display_name)}<br/>{_label(step.step_class)}"{right}')
         if model is not None:
             lines.append("  end")
     arrows = {"data": "-->", "depends": "-.->", "if": "-->|if|", "else": "-->|else|"}
-    for edge in definition.edges():
-        lines.append(f"  {ids[edge.source]} {arrows[edge.kind]} {ids[edge.target]}")
+    for edge in [*definition.edges(), *(gone_edges or [])]:
+        if edge.source in ids and edge.target in ids:
+            lines.append(f"  {ids[edge.source]} {arrows[edge.kind]} {ids[edge.target]}")
     used = sorted({mark for name, mark in (marks or {}).items() if name in ids})
     for mark in used:
         lines.append(f"  classDef {mark} {MERMAID_CLASSES[mark]}")
-        members_marked = ",".join(ids[name] for name in definition.steps if (marks or {}).get(name) == mark)
+        members_marked = ",".join(ids[step.name] for step in steps if (marks or {}).get(step.name) == mark)
         lines.append(f"  class {members_marked} {mark}")
     return "\n".join(lines) + "\n"
 
@@ -89,7 +98,7 @@ def _quote(text: str) -> str:
 def dot(definition: Definition) -> str:
     """A Graphviz digraph: ``dot -Tsvg`` draws it."""
     lines = ["digraph pipeline {", "  rankdir=TB;", "  node [shape=box, fontname=Helvetica];"]
-    for number, (model, members) in enumerate(_groups(definition)):
+    for number, (model, members) in enumerate(_groups(list(definition))):
         indent = "  " if model is None else "    "
         if model is not None:
             lines += [f"  subgraph cluster_{number} {{", f"    label={_quote(model)};"]

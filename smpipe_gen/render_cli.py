@@ -34,13 +34,22 @@ def register(app: click.Group) -> None:
     @OVERRIDES
     @EACH_ENVIRONMENT
     def validate(project_dir: Path, env: tuple[str, ...], environment: str | None) -> None:
-        """Check the config (types, names, references, cycles) without rendering."""
-        from smpipe_gen.render.engine import validate_project
+        """Check the config (types, names, references, cycles) without rendering; warn about files
+        the code refers to that its step's bundle leaves out."""
+        from smpipe_gen.errors import SmpipeError
+        from smpipe_gen.render.engine import unshipped_code, validate_project
+        from smpipe_gen.render.unshipped import HINT
 
+        warned: set[str] = set()
         for project in Project.each(project_dir, environment=environment):
             resolved = validate_project(project.root, parse_assignments(env, "--env"), project.environment)
             click.echo(f"{_prefix(project)}ok: pipeline {resolved.spec.pipeline.pipelineName!r}, "
                        f"{len(resolved.steps)} steps, {len(resolved.spec.models)} model(s)")
+            for item in unshipped_code(resolved, project.renders_dir):
+                line = f"warning: {SmpipeError(item.message(), where=item.where, hint=HINT)}"
+                if line not in warned:  # the same code in every environment: once
+                    warned.add(line)
+                    click.echo(line, err=True)
 
     @app.command()
     def schema() -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from helpers import write
 from smpipe_gen.render.bundles import step_entries, top_entries
 
@@ -97,3 +99,35 @@ def test_a_file_the_analysis_cannot_parse_ships_the_whole_directory(tmp_path):
     assert step_entries(tmp_path, files, "train.py") == top_entries(files) == ["helpers.py", "other.py", "train.py"]
     (tmp_path / "helpers.py").write_text("x = " + "-" * 2_000_000 + "1\n")  # deeper than the parser goes
     assert step_entries(tmp_path, files, "train.py") == top_entries(files)
+
+
+UNSHIPPED_FORMS = {  # a line of preprocess.py -> (how the detector says it refers, the files it names)
+    "subprocess.run([sys.executable, 'helper.py'], check=True)": ("starts it with subprocess", ["helper.py"]),
+    "runpy.run_path(os.path.join(os.path.dirname(__file__), 'runner.py'))": ("runs it with runpy", ["runner.py"]),
+    "importlib.import_module(f'plugins.{os.environ[\"P\"]}')": (
+        "imports a module by a computed name", ["plugins/__init__.py", "plugins/fast.py"]),
+    "text = open('/opt/ml/processing/input/code/settings.py').read()": ("opens it", ["settings.py"]),
+    "data = pkgutil.get_data(__name__, 'tools/cols.json')": ("reads it with pkgutil", ["tools/cols.json"]),
+    "subprocess.run([sys.executable, '-m', 'tools.job'])": ("starts it with python -m", ["tools/__init__.py", "tools/job.py"]),
+    "COLUMNS = 'tools/cols.json'": ("names it", ["tools/cols.json"]),
+    "text = (Path(__file__).parent / os.environ['X']).read_text()": (
+        "reads it by a path built at run time", ["helper.py", "plugins/__init__.py", "plugins/fast.py", "runner.py",
+                                                  "settings.py", "tools/__init__.py", "tools/cols.json", "tools/job.py"]),
+    '"""Mentions helper.py in a docstring."""': None,  # a docstring refers to nothing
+    "import train": None,  # shipped: the analysis follows the import
+}
+
+
+@pytest.mark.parametrize("line", UNSHIPPED_FORMS)
+def test_what_shipped_code_refers_to_without_importing_it_is_found(tmp_path, line):
+    from smpipe_gen.render import unshipped
+
+    files = tree(tmp_path, {"scripts/preprocess.py": f"import importlib, os, pkgutil, runpy, subprocess, sys\n{line}\n",
+                            **{f"scripts/{name}": "" for name in ("helper.py", "runner.py", "settings.py", "train.py",
+                                                                  "plugins/__init__.py", "plugins/fast.py",
+                                                                  "tools/__init__.py", "tools/job.py")},
+                            "scripts/tools/cols.json": "[]"})
+    found = unshipped.find(tmp_path, "scripts", files, {"Pre": ["scripts/preprocess.py", "scripts/train.py"]})
+    expected = UNSHIPPED_FORMS[line]
+    assert [(u.file, u.line, u.how, u.targets, u.steps) for u in found] == ([] if expected is None else [
+        ("scripts/preprocess.py", 2, expected[0], [f"scripts/{name}" for name in expected[1]], ["Pre"])])

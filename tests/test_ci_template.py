@@ -255,7 +255,7 @@ def test_hostile_pull_request_reaches_no_token_and_no_role_that_writes_and_the_p
     assert len(comments) == 1 and comments[0]["user"]["login"] == "ci-bot"
     body = comments[0]["body"]
     assert "**Tests FAILED**" in body and event["detail"]["additional-information"]["logs"]["deep-link"] in body
-    assert "environment dev" in body and "environment prod" in body and body.count("n_estimators") >= 2, body
+    assert "environment `dev`" in body and "environment `prod`" in body and body.count("n_estimators") >= 2, body
     assert "Stale render" not in body and "merge base with origin/main" in body and f"PR #5 ({sha[:8]})" in body
 
 

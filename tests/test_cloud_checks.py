@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import make_repo, smpipe
+from helpers import make_repo, smpipe, smpipe_in_process
 
 ECR = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/smpipe-train:1.0"  # the test repos run in eu-west-1
 
@@ -131,3 +131,44 @@ def test_an_inference_entry_point_that_cannot_be_a_module_name_is_refused(tmp_pa
     assert code == 1
     assert any("conf.models.m.transform.entry_point: entry point 'v1.2/inference.py' cannot be imported as a "
                "module name" in e for e in errors), errors
+
+
+XGBOOST_OF_US_EAST_1 = "683313688378.dkr.ecr.SMP_REGION.amazonaws.com/sagemaker-xgboost:1.7-1"
+
+
+def test_an_aws_image_of_another_regions_account_fails_only_in_that_environment(tmp_path):
+    """The abalone example's images with SMP_REGION but us-east-1's account: dev (us-east-1)
+    validates, prod (eu-west-1) is refused with the URI the SDK's own table gives there."""
+    make_repo(tmp_path, CONF.format(**{**GOOD, "train_image": XGBOOST_OF_US_EAST_1}))
+    env = (tmp_path / "env.env").read_text()
+    (tmp_path / "environments").mkdir()
+    (tmp_path / "environments/dev.env").write_text(env.replace("eu-west-1", "us-east-1"))
+    (tmp_path / "environments/prod.env").write_text(env)
+    (tmp_path / "env.env").write_text('export SMP_MODEL_CONFIGPATH="conf/conf.yaml"\n')
+    conf = tmp_path / "conf/conf.yaml"  # the team's own images: in each environment's region
+    conf.write_text(conf.read_text().replace("123456789012.dkr.ecr.eu-west-1", "123456789012.dkr.ecr.SMP_REGION"))
+    done = smpipe_in_process("validate", "-C", str(tmp_path))
+    assert done.returncode == 1
+    assert "dev: ok" in done.stdout, done.stdout + done.stderr
+    (error,) = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert error.startswith("error: conf/conf.yaml:10: conf.models.m.train.image_uri: image "
+                            "'683313688378.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1' uses account "
+                            "683313688378, AWS's sagemaker-xgboost account in us-east-1; in eu-west-1 (environment "
+                            "prod) AWS publishes it under account 141502667606"), error
+    assert "use 141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1" in error
+
+
+@pytest.mark.parametrize("uri, region, verdict", [
+    ("683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3", "us-east-1", None),
+    ("141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3", "eu-west-1", None),
+    ("683313688378.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3", "eu-west-1",
+     "use 141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"),
+    ("763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.1.0-gpu-py310", "us-east-1", None),
+    ("683313688378.dkr.ecr.eu-west-1.amazonaws.com/my-own-model:1", "eu-west-1", None),  # not an AWS repository
+    ("123456789012.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1", "eu-west-1", None),  # a mirror
+])
+def test_aws_image_accounts_come_from_the_sdk_tables(uri, region, verdict):
+    from smpipe_gen.config.cloud_checks import aws_image_problem
+
+    problem = aws_image_problem(uri, region)
+    assert (problem if verdict is None else problem[1].split(" (")[0]) == verdict

@@ -183,8 +183,10 @@ def test_environment_option_needs_environments(tmp_path):
 def test_every_environment_renders_into_its_own_directory(tmp_path):
     root = copy_example("abalone", tmp_path)
     conf = root / "conf" / "conf.yaml"
-    conf.write_text(conf.read_text().replace("instance_type: ml.m5.xlarge", "instance_type: SMP_TRAIN_INSTANCE"))
-    environments(root, dev=DEV, prod=PROD)
+    conf.write_text(conf.read_text().replace("instance_type: ml.m5.xlarge", "instance_type: SMP_TRAIN_INSTANCE")
+                    .replace("683313688378.dkr.ecr", "SMP_IMAGE_ACCOUNT.dkr.ecr"))  # AWS's account differs per region
+    environments(root, dev=DEV + 'export SMP_IMAGE_ACCOUNT="683313688378"\n',
+                 prod=PROD + 'export SMP_IMAGE_ACCOUNT="141502667606"\n')
     done = smpipe_in_process("render", cwd=root)
     assert done.returncode == 0, done.stderr
     assert "rendered pipeline/dev/" in done.stdout and "rendered pipeline/prod/" in done.stdout
@@ -196,7 +198,8 @@ def test_every_environment_renders_into_its_own_directory(tmp_path):
     manifest = json.loads((root / "pipeline" / "prod" / "manifest.json").read_text())["pipeline"]
     assert (manifest["environment"], manifest["kms_key"], manifest["region"]) == ("prod", "alias/ml-prod", "eu-west-1")
     assert smpipe_in_process("check", cwd=root).stdout.strip() == "ok: rendered artifacts are current (dev, prod)"
-    (root / "environments" / "prod.env").write_text(PROD.replace("ml.m5.4xlarge", "ml.m5.2xlarge"))
+    (root / "environments" / "prod.env").write_text(PROD.replace("ml.m5.4xlarge", "ml.m5.2xlarge")
+                                                    + 'export SMP_IMAGE_ACCOUNT="141502667606"\n')
     stale = smpipe_in_process("check", "-E", "prod", cwd=root)
     assert stale.returncode == 2 and "pipeline/prod/definition.json" in stale.stdout, stale.stdout
     assert smpipe_in_process("check", "-E", "dev", cwd=root).returncode == 0

@@ -88,10 +88,15 @@ def test_plan_graphs_are_boxed_per_model_from_the_manifests():
     manifest = Manifest.from_json(data, where="manifest.json")
     result = plan.compare(definition.from_json(before, manifest), definition.from_json(after, manifest),
                           base="main", head="pr")
-    for graph in (result.before_graph, result.after_graph):
-        assert '  subgraph model_abalone["abalone"]' in graph and "abalone-Evaluate<br/>Metrics" in graph
-    without = plan.compare(definition.from_json(before), definition.from_json(after, manifest), base="main", head="pr")
-    assert "subgraph" not in without.before_graph and "subgraph" in without.after_graph
+    assert (result.topology_changed, result.graph) == (False, "")  # one instance type: no graph to look at
+    branch = after["Steps"][3]["Arguments"]["IfSteps"]  # abalone-CheckMse's: the Transform step goes
+    branch[:] = [step for step in branch if step["Name"] != "abalone-Transform"]
+    result = plan.compare(definition.from_json(before, manifest), definition.from_json(after, manifest),
+                          base="main", head="pr")
+    assert result.topology_changed
+    assert '  subgraph model_abalone["abalone"]' in result.graph and "abalone-Evaluate<br/>Metrics" in result.graph
+    assert "abalone_CreateModel_CreateModel --> abalone_Transform" in result.graph  # its edges, from the base
+    assert "  class abalone_Transform removed" in result.graph
 
 
 def test_step_graph_orders_walks_and_names_cycles_in_declaration_order():

@@ -8,7 +8,7 @@ import os
 import pytest
 
 pytest.register_assert_rewrite("deploy_support")  # before the import below, as for a plugin
-from deploy_support import commit_all, run_cli, sdk_probe, use_variant  # noqa: E402
+from deploy_support import Fault, commit_all, run_cli, sdk_probe, use_variant  # noqa: E402
 
 pytest_plugins = ["deploy_support"]  # its fixtures: moto server, proxy, SDK-rendered projects
 
@@ -27,8 +27,8 @@ def plan(root, *args, env=None):
     return run_cli("plan", "-C", str(root), *args, env=env)
 
 
-def plan_json(root, *args) -> dict:
-    done = plan(root, "--format", "json", *args)
+def plan_json(root, *args, env=None) -> dict:
+    done = plan(root, "--format", "json", *args, env=env)
     assert done.returncode == 2, done.stderr
     return json.loads(done.stdout)
 
@@ -59,7 +59,8 @@ def test_instance_type_changed_with_downstream_steps(project):
     (step,) = result["steps"]
     assert (step["name"], step["status"]) == ("Train", "changed")
     assert step["changes"] == [{"category": "instance type", "path": "Arguments.ResourceConfig.InstanceType",
-                                "before": '"ml.m5.xlarge"', "after": '"ml.m5.2xlarge"', "note": ""}]
+                                "before": '"ml.m5.xlarge"', "after": '"ml.m5.2xlarge"', "note": "",
+                                "when": ""}]  # no cache in this variant: used on the next execution
     assert step["downstream"] == ["Evaluate", "CheckMse", "Register", "Fail"]  # display names: no -RegisterModel
     assert result["risks"] == []
     text = plan(root).stdout
@@ -85,12 +86,10 @@ def test_removed_condition_is_flagged_as_risk(project):
     assert "it guarded Register, Fail" in next(r["message"] for r in gates if r["steps"] == ["CheckMse"])
     markdown = plan(root, "--format", "markdown")
     assert markdown.returncode == 2
-    assert "#### ⚠️ Risks" in markdown.stdout
-    assert "**gate** Condition step removed: a quality gate is gone (it guarded Register, Fail) (`CheckMse`)" \
+    assert "**gate**: `Condition step removed: a quality gate is gone (it guarded Register, Fail)` (`CheckMse`)" \
         in markdown.stdout
-    before, after = markdown.stdout.split("<summary>Before</summary>")[1].split("<summary>After</summary>")
-    assert "CheckMse{" in before and "class CheckMse,Fail removed" in before
-    assert "CheckMse" not in after and "```mermaid" in after
+    (graph,) = markdown.stdout.split("```mermaid")[1:]  # one graph: the head, the removed steps drawn in
+    assert "CheckMse{" in graph and "class CheckMse,Fail removed" in graph and "class Register_RegisterModel changed" in graph
 
 
 def test_model_approval_becoming_approved_is_a_risk(project):
@@ -198,3 +197,77 @@ def test_head_label_names_the_commit_or_the_pr_whatever_else_lies_in_the_tree(pr
     assert plan(root, env=ci).stdout.startswith(f"Plan: merge base with main ({sha[:8]}) -> PR #5 ({sha[:8]})\n")
     use_variant(root, "instance")  # an uncommitted render is what the working tree holds
     assert plan(root, env=clean).stdout.startswith(f"Plan: merge base with main ({sha[:8]}) -> working tree\n")
+
+
+def _with_code(root, variant: str) -> None:
+    """``variant``'s render and the training code it was rendered from (apply checks the files)."""
+    use_variant(root, variant)
+    code = root / "variants" / variant / "train.py"
+    (root / "scripts/train.py").write_text(code.read_text() if code.exists() else (root / "base-train.py").read_text())
+
+
+def _deploy_and_run(aws, root, repo, variant: str) -> str:
+    """Merge ``variant`` on main, apply it and start an execution (moto records its definition)."""
+    _with_code(root, variant)
+    commit_all(repo, f"merge {variant}")
+    assert run_cli("apply", "-C", str(root), "--skip-check", env=aws.env).returncode == 0
+    return aws.client("sagemaker").start_pipeline_execution(PipelineName="abalone")["PipelineExecutionArn"]
+
+
+def test_a_revert_hits_the_run_before_the_change_when_the_forecast_reads_what_ran(aws, project):
+    """main ran the base (E1), then new training code (E2); a PR reverts the code. Against the
+    merge base the forecast says Preprocess misses; from the executions it hits E1's run.
+    moto offers ListPipelineExecutions, DescribePipelineDefinitionForExecution and
+    ListPipelineParametersForExecution, not ListPipelineExecutionSteps: the plan says what it assumes."""
+    root, repo = project
+    (root / "base-train.py").write_text((root / "scripts/train.py").read_text())
+    first = _deploy_and_run(aws, root, repo, "base")
+    _deploy_and_run(aws, root, repo, "newcode")
+    repo.git.checkout("-b", "revert")
+    _with_code(root, "base")
+    commit_all(repo, "revert the training code")
+    offline = plan_json(root)
+    assert {p["step"]: p["outcome"] for p in offline["cache"] if p["job"]}["Preprocess"] == "miss"
+    assert offline["forecast"]["basis"] == "base"
+    result = plan_json(root, "--cache-history", env=aws.env)
+    preprocess = next(p for p in result["cache"] if p["step"] == "Preprocess")
+    assert (preprocess["outcome"], preprocess["source_execution"]) == ("hit", first)
+    assert preprocess["causes"][0]["reason"] == "matches a run"
+    forecast = result["forecast"]
+    assert forecast["basis"] == "executions" and len(forecast["executions"]) == 2
+    assert forecast["assumption"].startswith("compares with the 2 executions of abalone within 30 days")
+    assert "lists no execution steps, so every step of a succeeded execution counts as succeeded" in forecast["assumption"]
+
+
+def test_a_step_that_failed_in_every_run_has_nothing_to_reuse(aws, project, fault_proxy):
+    """ListPipelineExecutionSteps answered in the service model's own shape (checked against
+    botocore's output shape): a run whose Preprocess failed is no cache entry."""
+    from botocore.loaders import Loader
+    from botocore.model import ServiceModel
+    from botocore.validate import ParamValidator
+
+    root, repo = project
+    (root / "base-train.py").write_text((root / "scripts/train.py").read_text())
+    _deploy_and_run(aws, root, repo, "base")
+    answer = {"PipelineExecutionSteps": [
+        {"StepName": "Preprocess", "StepStatus": "Failed", "FailureReason": "ClientError: AlgorithmError",
+         "StartTime": 1767225600, "Metadata": {"ProcessingJob": {"Arn": "arn:aws:sagemaker:us-east-1:123456789012:"
+                                                                       "processing-job/pipelines-x-preprocess"}}},
+        {"StepName": "Train", "StepStatus": "Succeeded", "StartTime": 1767225600,
+         "CacheHitResult": {"SourcePipelineExecutionArn": "arn:aws:sagemaker:us-east-1:123456789012:pipeline/"
+                                                          "abalone/execution/older"}}]}
+    output = ServiceModel(Loader().load_service_model("sagemaker", "service-2")).operation_model(
+        "ListPipelineExecutionSteps").output_shape
+    report = ParamValidator().validate({**answer, "PipelineExecutionSteps": [
+        {**s, "StartTime": 1767225600.0} for s in answer["PipelineExecutionSteps"]]}, output)
+    assert not report.has_errors(), report.generate_report()
+    fault_proxy.faults.append(Fault("ListPipelineExecutionSteps", 200, answer, times=-1))
+    env = dict(aws.env, AWS_ENDPOINT_URL=fault_proxy.endpoint)
+    use_variant(root, "instance")
+    result = plan_json(root, "--cache-history", env=env)
+    preprocess = next(p for p in result["cache"] if p["step"] == "Preprocess")
+    assert preprocess["outcome"] == "miss"
+    assert preprocess["causes"][0] == {"reason": "no matching run",
+                                       "detail": "no successful run of this step within P30D has this cache key"}
+    assert "lists no execution steps" not in result["forecast"]["assumption"]
+    assert "SageMaker.ListPipelineExecutionSteps" in fault_proxy.seen

@@ -88,7 +88,7 @@ def test_a_saved_json_plan_renders_as_the_plan_itself():
     step(after, "abalone-Train")["Arguments"]["HyperParameters"]["num_round"] = '"60"'
     plan = compare(definition.from_json(before), definition.from_json(after), base="a", head="b")
     saved = json.loads(format_plans([plan], "json"))
-    assert saved["format_version"] == "1.0"
+    assert saved["format_version"] == "2.0"
     for output_format in ("text", "markdown"):
         assert render(saved, output_format) == format_plans([plan], output_format)
     assert "  MISS  abalone-Train       arguments changed (hyperparameter num_round: 50 -> 60)" in render(saved, "text")
@@ -107,3 +107,69 @@ def test_tuning_step_attributes_and_cost_come_from_its_training_job_definition()
     assert attributes["inputs"] == "train <- Preprocess output train"
     cost = next(p for p in plan["cache"] if p["step"] == "Tune")["cost"]
     assert (cost["max_instance_hours"], cost["instance_type"]) == (72.0, "ml.m5.xlarge")  # 3 jobs × 1 × 24 h
+
+
+def _history(*runs: tuple[str, dict, int, set[str] | None]):
+    """Runs (name, definition as it ran, days ago, steps that succeeded or None for all)."""
+    from datetime import datetime, timedelta, timezone
+
+    from smpipe_gen.plan.cache import History, Run
+
+    now = datetime(2026, 6, 1, tzinfo=timezone.utc)
+    made = [Run(f"arn:aws:sagemaker:us-east-1:123456789012:pipeline/abalone/execution/{name}", now - timedelta(days=days),
+                definition.from_json(data), frozenset(succeeded if succeeded is not None else
+                                                      {s["Name"] for s in data["Steps"]} | _branch_steps(data)))
+            for name, data, days, succeeded in runs]
+    return History(made, [], "what ran", now)
+
+
+def _branch_steps(data: dict) -> set[str]:
+    return {s["Name"] for top in data["Steps"] if top["Type"] == "Condition"
+            for s in top["Arguments"]["IfSteps"] + top["Arguments"]["ElseSteps"]}
+
+
+def _with_rounds(rounds: str) -> dict:
+    data = abalone()
+    step(data, "abalone-Train")["Arguments"]["HyperParameters"]["num_round"] = f'"{rounds}"'
+    return data
+
+
+def forecast(base: dict, head: dict, history) -> dict[str, tuple[str, str | None]]:
+    plan = to_json(compare(definition.from_json(base), definition.from_json(head), base="main", head="pr",
+                           history=history))
+    return {p["display_name"]: (p["outcome"], (p["source_execution"] or "").rsplit("/", 1)[-1] or None)
+            for p in plan["cache"] if p["job"]}
+
+
+def test_a_revert_hits_the_older_run_and_so_does_what_reads_its_model():
+    """E1 ran 50 rounds, E2 (newer) 60; the PR goes back to 50: Train and Evaluate (which reads
+    Train's model) reuse E1, and so does Preprocess, whose run E2 itself reused (no step listing:
+    inferred)."""
+    history = _history(("e2", _with_rounds("60"), 1, None), ("e1", _with_rounds("50"), 3, None))
+    assert forecast(_with_rounds("60"), _with_rounds("50"), history) == {
+        "abalone-Preprocess": ("hit", "e1"), "abalone-Train": ("hit", "e1"), "abalone-Evaluate": ("hit", "e1"),
+        "abalone-Transform": ("miss", None)}
+
+
+def test_a_run_older_than_expire_after_or_a_failed_step_is_no_cache_entry():
+    old = _history(("e2", _with_rounds("60"), 1, None), ("e1", _with_rounds("50"), 11, None))  # P10D
+    result = forecast(_with_rounds("60"), _with_rounds("50"), old)
+    assert result["abalone-Train"] == ("miss", None) and result["abalone-Evaluate"] == ("miss", None)
+    failed = _history(("e1", _with_rounds("50"), 1, {"abalone-Preprocess"}))
+    assert forecast(_with_rounds("60"), _with_rounds("50"), failed)["abalone-Train"] == ("miss", None)
+    plan = to_json(compare(definition.from_json(_with_rounds("60")), definition.from_json(_with_rounds("50")),
+                           base="main", head="pr", history=old))
+    train = next(p for p in plan["cache"] if p["display_name"] == "abalone-Train")
+    assert [c["reason"] for c in train["causes"]] == ["no matching run", "arguments changed"]
+    assert train["causes"][1]["detail"] == "hyperparameter num_round: 60 -> 50"  # against the newest run in reach
+    assert plan["forecast"] == {"basis": "executions", "assumption": "what ran", "executions": []}
+
+
+def test_a_step_reading_a_result_another_run_made_misses():
+    """Train hits only E1; Evaluate's own arguments match only E2, which read E2's model: a miss."""
+    e2 = _with_rounds("60")
+    step(e2, "abalone-Evaluate")["Arguments"]["Environment"] = {"SEED": "1"}
+    history = _history(("e2", e2, 1, None), ("e1", _with_rounds("50"), 2, {"abalone-Preprocess", "abalone-Train"}))
+    head = _with_rounds("50")
+    step(head, "abalone-Evaluate")["Arguments"]["Environment"] = {"SEED": "1"}
+    assert forecast(e2, head, history)["abalone-Evaluate"] == ("miss", None)

@@ -15,7 +15,7 @@ from pathlib import Path
 import git
 import pytest
 
-from helpers import copy_example, render_each, smpipe
+from helpers import copy_example, render_each, smpipe, smpipe_in_process
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group('plan-prs')]  # ten SDK renders in one process: about a minute on a busy machine
 # (the group keeps the module in one xdist worker, so its module fixture renders once per run)
@@ -66,7 +66,17 @@ PULL_REQUESTS = {
                               "step_class: Training\n            enable_cache: true\n            cache_expire_after: P1D\n"),
     "parameter": lambda r: _edit(r, CONF, "        default: 6.0\n",
                                  "        default: 6.0\n      - name: MaxDepth\n        type: Integer\n        default: 5\n"),
+    "pipeline_rename": lambda r: _edit(r, CONF, "pipelineName: abalone\n", "pipelineName: abalone-v2\n"),
+    "hostile": lambda r: (PULL_REQUESTS["instance"](r), _edit(r, CONF, "objective: reg:squarederror",
+                                                              f"objective: {json.dumps(HOSTILE)}")),
+    "unshipped": lambda r: (
+        (r / "scripts/helper.py").write_text("print('helping')\n"),
+        _edit(r, "scripts/preprocess.py", "import argparse", "import subprocess\nimport sys\nimport argparse"),
+        _edit(r, "scripts/preprocess.py", "\ndef main", "\nsubprocess.run([sys.executable, 'helper.py'], check=True)\n\ndef main")),
 }
+# A config value that tries to close the comment's code, hide the rest of the comment, mention
+# someone, link an issue and inject an image.
+HOSTILE = "x`y\n<!-- hidden\n@octocat <img src=x onerror=alert(1)> #1 [link](https://evil.example) **bold**"
 
 
 
@@ -114,7 +124,7 @@ ALWAYS_NEW_MODEL = ("miss", ["upstream output changed"])  # CreateModel runs eve
 def test_instance_type_alone_keeps_the_cache(prs):
     """SageMaker's cache key leaves out instance types: a bigger training instance re-runs nothing."""
     result = machine_plan(prs["instance"])
-    assert result["format_version"] == "1.0"
+    assert result["format_version"] == "2.0"
     (step,) = result["steps"]
     assert (step["display_name"], step["status"], [c["category"] for c in step["changes"]]) == \
         ("abalone-Train", "changed", ["instance type"])
@@ -248,3 +258,81 @@ def test_text_plan_through_the_cli(prs):
     assert lines[2].startswith("Cache: 3 of 4 job steps will re-run on SageMaker "
                                "(abalone-Train, abalone-Evaluate, abalone-Transform); at most ")
     assert "  MISS  abalone-Train       arguments changed (hyperparameter num_round: 50 -> 60)" in lines
+
+
+def markdown_of(root: Path) -> str:
+    from smpipe_gen import plan
+    from smpipe_gen.project import Project
+
+    return plan.format_plans([plan.against_ref(Project.at(root))], "markdown")
+
+
+def github_html(markdown: str) -> str:
+    """The comment as GitHub renders it (cmark-gfm, raw HTML let through as GitHub's sanitizer
+    would see it), to read what a reviewer sees."""
+    import cmarkgfm
+    from cmarkgfm.cmark import Options
+
+    return cmarkgfm.github_flavored_markdown_to_html(markdown, options=Options.CMARK_OPT_UNSAFE)
+
+
+def test_instance_type_comment_opens_with_the_verdict_fits_25_lines_and_draws_no_graph(prs):
+    """The instance type is outside the cache key: the comment says Train keeps its cache and
+    when the new type takes effect, lists what runs on every execution, and draws nothing."""
+    markdown = markdown_of(prs["instance"])
+    lines = markdown.splitlines()
+    assert len(lines) <= 25, markdown
+    assert "mermaid" not in markdown and "downstream" not in markdown
+    assert lines[2].startswith("- **Re-runs on SageMaker:** 1 of 4 job steps (`abalone-Transform`)")
+    assert lines[3:5] == ["- **Risks:** none", "- **Unshipped files:** none"]
+    assert "`abalone-Register` `registers a new model package version in group abalone, approval " \
+        "PendingManualApproval`" in lines[5]
+    change = next(line for line in lines if "`Arguments.ResourceConfig.InstanceType`" in line)
+    assert "takes effect only when abalone-Train runs again: its cache key is unchanged" in change
+    result = machine_plan(prs["instance"])
+    assert (result["topology_changed"], result["graph"]) == (False, "")
+    assert result["pipeline"] == {"name": "abalone", "action": "update", "replaces": None}
+    assert [(e["display_name"], e["type"]) for e in result["effects"]] == [
+        ("abalone-CreateModel", "CreateModel"), ("abalone-Register", "RegisterModel")]
+    text = smpipe("plan", "-C", str(prs["instance"])).stdout
+    assert "Runs on every execution:\n  abalone-CreateModel creates a new SageMaker model\n  abalone-Register registers " \
+        "a new model package version in group abalone" in text
+
+
+def test_renamed_pipeline_is_a_replacement_with_its_risk_and_no_cache(prs):
+    result = machine_plan(prs["pipeline_rename"])
+    assert result["pipeline"] == {"name": "abalone-v2", "action": "replace", "replaces": "abalone"}
+    risk = result["risks"][0]
+    assert (risk["kind"], risk["steps"]) == ("replacement", ["pipeline"])
+    assert risk["message"] == ("pipeline abalone is replaced by abalone-v2, a new pipeline: no cache (every step runs) "
+                               "and no executions; abalone's executions stay under its name, and abalone is not deleted")
+    assert {(outcome, tuple(why)) for outcome, why in outcomes(result).values()} == {("miss", ("new pipeline",))}
+    assert result["cache_summary"]["hits"] == [] and result["cache_summary"]["max_instance_hours"] is not None
+
+
+def test_text_from_the_pr_cannot_hide_the_comment_mention_or_inject_html(prs):
+    """A hyperparameter holding a backtick, a line break and ``<!--``, a mention, an issue
+    reference, an image tag and a link, in the same PR as an instance type change: GitHub's
+    parser shows all of it as text inside code, and the rest of the comment after it."""
+    import re
+
+    html = github_html(markdown_of(prs["hostile"]))
+    assert "<!--" not in html.replace("&lt;!--", "") and "<img" not in html and "<a " not in html and "<strong>bold" not in html
+    assert "ml.m5.2xlarge" in html and "<table>" in html  # the instance type change and the cache table are there
+    outside_code = re.sub(r"<code>.*?</code>", "", html, flags=re.S)
+    assert not re.search(r"@octocat|#1\b|evil\.example", outside_code)  # what GitHub would link sits only in code
+    assert "@octocat &lt;img src=x onerror=alert(1)&gt; #1 [link](https://evil.example)" in html
+
+
+def test_a_file_no_step_ships_is_reported_by_validate_and_plan(prs):
+    root = prs["unshipped"]
+    (item,) = machine_plan(root)["unshipped"]
+    assert (item["file"], item["how"], item["targets"], item["steps"]) == (
+        "scripts/preprocess.py", "starts it with subprocess", ["scripts/helper.py"], ["abalone-Preprocess"])
+    assert "- **Unshipped files:** `scripts/helper.py (scripts/preprocess.py:" in markdown_of(root)
+    done = smpipe_in_process("validate", "-C", str(root))
+    assert done.returncode == 0, done.stderr
+    (warning,) = done.stderr.splitlines()
+    assert warning.startswith(f"warning: scripts/preprocess.py:{item['line']}: scripts/helper.py: this line starts it "
+                              "with subprocess, but the code bundle of abalone-Preprocess leaves it out")
+    assert "code_scope: source_directory" in warning

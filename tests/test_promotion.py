@@ -125,7 +125,7 @@ def test_plan_shows_every_environment(repo):
     done = run_cli("plan", "--format", "markdown", cwd=root, env=env)
     assert done.returncode == 2, done.stderr
     headings = [line for line in done.stdout.splitlines() if line.startswith("### ")]
-    assert [h.split(":")[1].strip() for h in headings] == ["environment dev", "environment prod"], headings
+    assert [h.split(" · ")[1].split(":")[0] for h in headings] == ["environment `dev`", "environment `prod`"], headings
     assert all("merge base with main" in h and "PR #7" in h and "working tree" not in h for h in headings)
 
 

@@ -6,6 +6,11 @@
   SageMaker pulls ECR images from the job's region only. Placeholders (``xxxxxxxxxxxx``,
   ``refer-transform/docker-to-built-inference-image``) and typographic quotes fail here, but for
   a transform ``image_uri`` that nothing pulls (the model's image is the registry's): a warning.
+- AWS-owned images (framework and algorithm containers): AWS publishes each repository under
+  one account per region, so a URI with the pipeline's region but another region's account (the
+  us-east-1 ``683313688378`` in an eu-west-1 environment) names an image that does not exist.
+  The accounts come from the SageMaker SDK's own tables (``sagemaker/image_uri_config/*.json``),
+  read as data from the installed package, never imported.
 - Instance types: each must be one the SageMaker API accepts for that job type (processing,
   training, transform, endpoint): the enums of botocore's SageMaker service model, read offline
   from the installed botocore (the same one apply talks to the API with).
@@ -19,6 +24,8 @@ Numeric limits (counts, volumes, runtimes, parallelism) are checked by the confi
 from __future__ import annotations
 
 import functools
+import importlib.util
+import json
 import re
 import sys
 from pathlib import Path
@@ -47,6 +54,56 @@ def instance_types() -> dict[str, frozenset[str]]:
 
     shapes = Loader().load_service_model("sagemaker", "service-2")["shapes"]
     return {job: frozenset(shapes[shape]["enum"]) for job, shape in _INSTANCE_SHAPES.items()}
+
+
+def _registries(node: Any) -> Iterator[tuple[str, dict[str, str]]]:
+    """(repository, region -> account) of every image entry in one of the SDK's tables."""
+    if isinstance(node, dict):
+        if isinstance(node.get("repository"), str) and isinstance(node.get("registries"), dict):
+            yield node["repository"], node["registries"]
+        for item in node.values():
+            yield from _registries(item)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _registries(item)
+
+
+@functools.lru_cache(maxsize=1)
+def aws_image_accounts() -> dict[str, dict[str, str]]:
+    """Repository -> region -> the AWS account that publishes it there, from the installed
+    SageMaker SDK's image tables (about 15 ms; empty when the SDK is not installed)."""
+    spec = importlib.util.find_spec("sagemaker")  # finds the package without running it
+    if spec is None or not spec.submodule_search_locations:
+        return {}
+    accounts: dict[str, dict[str, str]] = {}
+    for table in sorted(Path(next(iter(spec.submodule_search_locations)), "image_uri_config").glob("*.json")):
+        try:
+            data = json.loads(table.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        for repository, registries in _registries(data):
+            accounts.setdefault(repository, {}).update(
+                {region: account for region, account in registries.items() if isinstance(account, str)})
+    return accounts
+
+
+def aws_image_problem(uri: str, region: str, environment: str | None = None) -> tuple[str, str] | None:
+    """(what is wrong, the right URI) for an AWS-owned image whose account is another region's."""
+    match = _ECR.match(uri)
+    published = aws_image_accounts().get(match["repository"]) if match else None
+    if not published or match["account"] not in published.values() or published.get(region) == match["account"]:
+        return None
+    where = f"{region} (environment {environment})" if environment else region
+    other = sorted(r for r, account in published.items() if account == match["account"])
+    if region not in published:
+        return (f"image {uri!r} is AWS's {match['repository']} image of {', '.join(other)}; AWS publishes no "
+                f"{match['repository']} image in {where}", "pick an image published in the pipeline's region")
+    right = f"{published[region]}.dkr.ecr.{region}.amazonaws.com/{match['repository']}" + \
+        (f":{match['tag']}" if match["tag"] else "") + (f"@{match['digest']}" if match["digest"] else "")
+    return (f"image {uri!r} uses account {match['account']}, AWS's {match['repository']} account in "
+            f"{', '.join(other)}; in {where} AWS publishes it under account {published[region]}, so the job "
+            "would fail to pull it",
+            f"use {right} (with several environments, write the account as a token each environment file sets)")
 
 
 def image_problem(uri: str, region: str) -> tuple[str, str] | None:
@@ -173,7 +230,7 @@ def check(spec: PipelineSpec, sources: Any, root: Path) -> list[SmpipeError]:
             print(f"warning: {SmpipeError(problem[0], where=where, hint=problem[1])}", file=sys.stderr)
 
     def image(uri: str, where: str) -> None:
-        fail(image_problem(uri, region), where)
+        fail(image_problem(uri, region) or aws_image_problem(uri, region, spec.settings.environment), where)
         warn(foreign_registry(uri), where)
 
     for model, name, job, section in _sections(spec):
@@ -184,7 +241,7 @@ def check(spec: PipelineSpec, sources: Any, root: Path) -> list[SmpipeError]:
             if name == "transform" and key == "image_uri" and _registry_image(spec.models[model]):
                 # the transform job serves the model, whose image is the registry's (as in the
                 # original, whose lgbm example leaves a placeholder here): nothing pulls this one
-                problem = image_problem(uri, region) or foreign_registry(uri)
+                problem = image_problem(uri, region) or aws_image_problem(uri, region) or foreign_registry(uri)
                 warn(problem and (f"{problem[0]}; it is not used: the model's image is "
                                   "registry.InferenceSpecification.image_uri", "remove it or fix it"),
                      sources.model_where(model, name, key))

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -18,17 +17,6 @@ from smpipe_gen.local.jobs import StepResult, read_state
 from smpipe_gen.local.store import Store, warn_damaged
 
 CACHEABLE = {"Processing", "Training", "Tuning", "Transform"}
-
-_DURATION = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
-
-
-def expire_seconds(text: str | None) -> float | None:
-    """ISO 8601 duration (CacheConfig.ExpireAfter) in seconds; None means never expires."""
-    match = _DURATION.match(text) if isinstance(text, str) else None
-    if not text or not match:
-        return None
-    y, mo, w, d, h, mi, s = (int(g or 0) for g in match.groups())
-    return ((((y * 365 + mo * 30 + w * 7 + d) * 24 + h) * 60 + mi) * 60) + s
 
 
 def cache_key(step_type: str, arguments: Any, code: dict[str, str], inputs: dict[str, str]) -> str:

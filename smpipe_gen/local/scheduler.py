@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from smpipe_gen import artifacts
 from smpipe_gen.artifacts import Manifest
-from smpipe_gen.definition import Definition, as_list, dig
+from smpipe_gen.definition import Definition, as_list, dig, expire_seconds
 from smpipe_gen.errors import SmpipeError, shorten
 from smpipe_gen.local import sandbox
 from smpipe_gen.local.api import argument_problem
-from smpipe_gen.local.cache import CACHEABLE, Cache, cache_key, expire_seconds
+from smpipe_gen.local.cache import CACHEABLE, Cache, cache_key
 from smpipe_gen.local.code import CodeArtifacts
 from smpipe_gen.local.expressions import FOREIGN_HINT, Resolver
 from smpipe_gen.parameters import parameter_values

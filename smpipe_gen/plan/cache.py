@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import posixpath
 import re
-from typing import Any, Iterator
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Iterator, Mapping
 
-from smpipe_gen.definition import Definition, Step, thaw
+from smpipe_gen.definition import Definition, Step, expire_seconds, thaw
 from smpipe_gen.plan.changes import leaf_changes
 from smpipe_gen.plan.model import MISSING, CacheCost, CacheOutcome, CachePrediction, CacheReason, CauseDetail, Change
 from smpipe_gen.plan.rules import CACHE_KEYS, OUTPUT_PATHS, RESOURCES, Category, job_arguments, job_kind
@@ -183,7 +185,8 @@ def _upstream_causes(gets: list[str], after: Definition, outcomes: dict[str, Cac
 
 
 def _predict(step: Step, before: Definition, after: Definition, renamed: dict[str, str],
-             outcomes: dict[str, CachePrediction], notes: dict[str, str], changed: set[str]) -> CachePrediction:
+             outcomes: dict[str, CachePrediction], notes: dict[str, str], changed: set[str],
+             new_pipeline: str | None = None) -> CachePrediction:
     job = step.type in CACHE_KEYS
     prediction = CachePrediction(step=step.name, display_name=step.display_name, type=step.step_class,
                                  outcome=CacheOutcome.RUNS, job=job, cost=_cost(step),
@@ -197,6 +200,11 @@ def _predict(step: Step, before: Definition, after: Definition, renamed: dict[st
         return prediction
     old_name = next((old for old, new in renamed.items() if new == step.name), step.name)
     old = before.steps.get(old_name)
+    if new_pipeline:
+        prediction.outcome = CacheOutcome.MISS
+        prediction.causes = [CauseDetail(CacheReason.NEW_PIPELINE, f"{new_pipeline} is a new pipeline: SageMaker "
+                                         "caches per pipeline, and it has no runs yet")]
+        return prediction
     if old is None:
         causes = [CauseDetail(CacheReason.NEW_STEP, "no previous run")]
     elif old_name != step.name:
@@ -228,11 +236,106 @@ def _hit_cause(step: Step, old: Step | None) -> CauseDetail:
 
 
 def predict(before: Definition, after: Definition, renamed: dict[str, str],
-            code_notes: dict[str, str] | None = None, changed: set[str] | None = None) -> list[CachePrediction]:
+            code_notes: dict[str, str] | None = None, changed: set[str] | None = None,
+            new_pipeline: str | None = None) -> list[CachePrediction]:
     """One prediction per step of ``after``, in definition order; ``code_notes`` name the files
-    behind each step's code change, ``changed`` every code file that changed (changed_code)."""
+    behind each step's code change, ``changed`` every code file that changed (changed_code);
+    ``new_pipeline`` names the head when it is a new pipeline (a rename): nothing hits."""
     outcomes: dict[str, CachePrediction] = {}
     for name in after.order():
-        outcomes[name] = _predict(after[name], before, after, renamed, outcomes, code_notes or {}, changed or set())
+        outcomes[name] = _predict(after[name], before, after, renamed, outcomes, code_notes or {}, changed or set(),
+                                  new_pipeline)
     return [outcomes[step.name] for step in after]
 
+
+
+@dataclass(frozen=True)
+class Run:
+    """One execution of the deployed pipeline, as its cache sees it."""
+
+    arn: str
+    started: datetime
+    definition: Definition  # as it ran, each parameter's default the value it ran with
+    succeeded: frozenset[str]  # steps whose run SageMaker may reuse
+    # step -> the execution whose run it reused (a cache hit); None when the endpoint did not say
+    sources: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class History:
+    """What ran, for the forecast: the runs, the executions read and the one line saying so."""
+
+    runs: list[Run]
+    executions: list[Any]  # model.Execution
+    assumption: str
+    now: datetime
+
+
+def predict_from_runs(after: Definition, offline: list[CachePrediction], runs: list[Run],
+                      now: datetime) -> list[CachePrediction]:
+    """The predictions of ``offline`` for cached job steps made again against the runs that
+    happened: a step hits when a run of it within its ExpireAfter has its cache key, with the
+    upstream results it reads being the ones that run read (reverts hit)."""
+    return _match(after, offline, _with_sources(runs), now)
+
+
+def _with_sources(runs: list[Run]) -> list[Run]:
+    """The runs newest first, each with the earlier run every step of it reused: as listed by
+    the endpoint, else inferred oldest first the way SageMaker decides a hit (_match)."""
+    known: list[Run] = []
+    for run in sorted(runs, key=lambda r: r.started):
+        if run.sources is None:
+            matched = _match(run.definition, predict(run.definition, run.definition, {}), known, run.started)
+            run = replace(run, sources={p.step: p.source_execution for p in matched
+                                        if p.outcome is CacheOutcome.HIT and p.source_execution})
+        known.insert(0, run)
+    return known
+
+
+def _source(run: Run, step: str) -> str:
+    return (run.sources or {}).get(step, run.arn)
+
+
+def _match(after: Definition, offline: list[CachePrediction], runs: list[Run], now: datetime) -> list[CachePrediction]:
+    final: dict[str, CachePrediction] = {}
+    by_name = {p.step: p for p in offline}
+    for name in after.order():
+        step, prediction = after[name], by_name[name]
+        if not prediction.job or prediction.outcome is CacheOutcome.RUNS or \
+                any(c.reason is CacheReason.NEW_PIPELINE for c in prediction.causes):
+            final[name] = prediction
+            continue
+        limit = expire_seconds(step.cache.expire_after if step.cache else None)
+        tried: list[CachePrediction] = []
+        for run in runs:
+            source, ran = _source(run, name), run.started  # a hit in ``run`` is a successful run of it too
+            if name not in run.succeeded or (limit is not None and (now - ran).total_seconds() > limit):
+                continue
+            view = {upstream: _as_seen_by(run, upstream, seen) for upstream, seen in final.items()}
+            attempt = _predict(step, run.definition, after, {}, view, {}, set())
+            if attempt.outcome is CacheOutcome.HIT:
+                final[name] = replace(prediction, outcome=CacheOutcome.HIT, source_execution=source,
+                                      ran=ran.isoformat(), causes=[CauseDetail(
+                                          CacheReason.MATCHED_RUN, f"same cache key as in execution "
+                                          f"{run.arn.rsplit('/', 1)[-1]} of {ran:%Y-%m-%d %H:%M} UTC"
+                                          + (f" (which reused {source.rsplit('/', 1)[-1]}'s run)" if source != run.arn
+                                             else ""))]
+                                      + [c for c in attempt.causes if c.reason is CacheReason.FIXED_UPSTREAM_PATH])
+                break
+            tried.append(attempt)
+        else:
+            window = f"within {step.cache.expire_after}" if limit is not None else "so far"
+            why = f"no successful run of this step {window} has this cache key"
+            final[name] = replace(prediction, outcome=CacheOutcome.MISS, source_execution=None, ran=None,
+                                  causes=[CauseDetail(CacheReason.NO_MATCHING_RUN, why)]
+                                  + (tried[0].causes if tried else []))
+    return [final[p.step] for p in offline]
+
+
+def _as_seen_by(run: Run, name: str, prediction: CachePrediction) -> CachePrediction:
+    """An upstream step's prediction as a reader comparing with ``run`` sees it: a hit only
+    when it reuses the very result that run read; otherwise it has new properties."""
+    if prediction.outcome is not CacheOutcome.HIT or prediction.source_execution is None:
+        return prediction
+    return prediction if _source(run, name) == prediction.source_execution else \
+        replace(prediction, outcome=CacheOutcome.MISS)

@@ -14,13 +14,14 @@ import json
 from typing import Any
 
 from smpipe_gen import drawing
-from smpipe_gen.definition import Definition, Step, thaw
+from smpipe_gen.definition import Definition, Edge, Step, thaw
 from smpipe_gen.plan import cache
 from smpipe_gen.plan.attributes import attributes
-from smpipe_gen.plan.model import (MISSING, Category, Change, ParameterDiff, Plan, Risk, RiskKind, Status,
-                                   StepDiff)
+from smpipe_gen.plan.model import (MISSING, CacheBasis, CacheOutcome, CachePrediction, Category, Change, Effect,
+                                   Forecast, ParameterDiff, PipelineAction, PipelineChange, Plan, Risk, RiskKind,
+                                   Status, StepDiff)
 from smpipe_gen.plan.changes import leaf_changes
-from smpipe_gen.plan.rules import RISK_RULES
+from smpipe_gen.plan.rules import EFFECTS, RISK_RULES, waits_for_rerun
 from smpipe_gen.plan.values import flatten, rewrite, show
 
 RENAME_SIMILARITY = 0.8
@@ -168,9 +169,12 @@ def _definition_settings(before: Definition, after: Definition) -> list[Change]:
 
 
 def compare(before: Definition, after: Definition, *, base: str, head: str, settings: list[Change] | None = None,
-            environment: str | None = None) -> Plan:
+            environment: str | None = None, pipeline_name: str | None = None,
+            history: cache.History | None = None) -> Plan:
     """The machine plan from ``before`` to ``after`` (an empty definition stands for "no
-    pipeline"); ``settings`` are changed pipeline settings (manifest or DescribePipeline)."""
+    pipeline"); ``settings`` are changed pipeline settings (manifest or DescribePipeline), where
+    a changed ``name`` makes the head a new pipeline beside the old one; with ``history`` (what
+    ran, history.py) the cache forecast compares with the runs instead of the base."""
     removed = [step for step in before if step.name not in after]
     added = [step for step in after if step.name not in before]
     renamed = renames(removed, added)
@@ -192,14 +196,78 @@ def compare(before: Definition, after: Definition, *, base: str, head: str, sett
             diffs.append(_step_diff(step, after, Status.CHANGED, None, changes))
     diffs += [_step_diff(step, before, Status.REMOVED) for step in removed if step.name not in renamed]
     all_settings = list(settings or []) + _definition_settings(before, after)
-    marks_after = {d.name: d.status.value for d in diffs if d.status is not Status.REMOVED}
-    marks_before = {(d.old_name or d.name): d.status.value for d in diffs if d.status is not Status.ADDED}
+    pipeline = _pipeline_change(before, all_settings, pipeline_name, bool(diffs))
+    replaced = pipeline.name if pipeline.action is PipelineAction.REPLACE else None
+    predictions = cache.predict(before, after, renamed, {d.name: c.note for d in diffs for c in d.changes if c.note},
+                                cache.changed_code(before, after), new_pipeline=replaced)
+    forecast = Forecast(CacheBasis.BASE, f"assumes {base} is what ran last on SageMaker (offline; "
+                        "--cache-history reads the executions that ran)")
+    if history is not None:
+        predictions = cache.predict_from_runs(after, predictions, history.runs, history.now)
+        forecast = Forecast(CacheBasis.EXECUTIONS, history.assumption, history.executions)
+    _say_when(diffs, after, predictions)
+    risks = _risks(diffs, before, after, all_settings)
+    if replaced:
+        risks.insert(0, Risk(RiskKind.REPLACEMENT, f"pipeline {pipeline.replaces} is replaced by {replaced}, a new "
+                             f"pipeline: no cache (every step runs) and no executions; {pipeline.replaces}'s executions "
+                             f"stay under its name, and {pipeline.replaces} is not deleted", ["pipeline"]))
+    topology = _topology_changed(before, after, renamed)
     return Plan(base=base, head=head, environment=environment, steps=diffs, parameters=_parameters(before, after),
-                settings=all_settings, risks=_risks(diffs, before, after, all_settings),
-                cache=cache.predict(before, after, renamed, {d.name: c.note for d in diffs for c in d.changes if c.note},
-                                    cache.changed_code(before, after)),
-                before_graph=drawing.mermaid(before, marks_before) if len(before) else "",
-                after_graph=drawing.mermaid(after, marks_after))
+                settings=all_settings, risks=risks, cache=predictions,
+                forecast=forecast,
+                pipeline=pipeline, effects=_effects(after, predictions), topology_changed=topology,
+                graph=_graph(before, after, diffs, renamed) if topology else "")
+
+
+def _pipeline_change(before: Definition, settings: list[Change], name: str | None, steps_change: bool) -> PipelineChange:
+    """Create, update or replace: a new name is a new pipeline (SageMaker has no rename)."""
+    renamed = next((c for c in settings if c.category is Category.PIPELINE and c.path == "name"
+                    and MISSING not in (c.before, c.after)), None)
+    if renamed is not None:
+        return PipelineChange(name, PipelineAction.REPLACE, str(json.loads(renamed.before)))
+    if not len(before):
+        return PipelineChange(name, PipelineAction.CREATE)
+    return PipelineChange(name, PipelineAction.UPDATE if steps_change or settings else PipelineAction.NONE)
+
+
+def _say_when(diffs: list[StepDiff], after: Definition, predictions: list[CachePrediction]) -> None:
+    """A change outside the cache key of a step that hits waits for the step to run again."""
+    hits = {p.step: p for p in predictions if p.outcome is CacheOutcome.HIT}
+    for diff in diffs:
+        prediction = hits.get(diff.name)
+        if prediction is None:
+            continue
+        expiry = f" (a hit reuses a run younger than {prediction.expire_after})" if prediction.expire_after else ""
+        for change in diff.changes:
+            if waits_for_rerun(after[diff.name].type, change):
+                change.when = (f"takes effect only when {diff.display_name} runs again: its cache key is unchanged, "
+                               f"so executions reuse its cached result{expiry}")
+
+
+def _effects(after: Definition, predictions: list[CachePrediction]) -> list[Effect]:
+    runs = {p.step for p in predictions if p.outcome is CacheOutcome.RUNS}
+    return [Effect(step.name, step.display_name, step.step_class, EFFECTS[step.type](step.json(), after))
+            for step in after if step.name in runs and step.type in EFFECTS]
+
+
+def _edge_set(model: Definition, names: dict[str, str]) -> set[tuple[str, str, str]]:
+    return {(names.get(e.source, e.source), names.get(e.target, e.target), e.kind) for e in model.edges()}
+
+
+def _topology_changed(before: Definition, after: Definition, renamed: dict[str, str]) -> bool:
+    """Steps added, removed or renamed, or edges that differ: what a graph shows."""
+    return set(rewrite(list(before.steps), renamed)) != set(after.steps) or \
+        _edge_set(before, renamed) != _edge_set(after, {})
+
+
+def _graph(before: Definition, after: Definition, diffs: list[StepDiff], renamed: dict[str, str]) -> str:
+    """The head's graph with the removed steps and their edges drawn in, each changed step marked."""
+    marks = {d.name: d.status.value for d in diffs}
+    gone = [before[d.name] for d in diffs if d.status is Status.REMOVED]
+    names = {step.name for step in gone}
+    edges = [Edge(renamed.get(e.source, e.source), renamed.get(e.target, e.target), e.kind)
+             for e in before.edges() if e.source in names or e.target in names]
+    return drawing.mermaid(after, marks, gone, edges)
 
 
 def settings_changes(before: dict[str, Any], after: dict[str, Any]) -> list[Change]:

@@ -12,9 +12,19 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
+from smpipe_gen.render.unshipped import Unshipped
+
 # 1.0: first versioned format (steps with attributes and display names, risks with the steps
 # they touch, cache predictions). Bump the minor for added keys, the major for changed ones.
-FORMAT_VERSION = "1.0"
+# 2.0: ``before_graph``/``after_graph`` replaced by one ``graph`` of both (empty when the
+# topology is the same) and ``topology_changed``; added ``pipeline`` (create, update or replace
+# the pipeline), ``unshipped`` (files the code refers to that its bundle leaves out),
+# ``effects`` (steps that act outside the pipeline on every execution), ``forecast`` (what the
+# cache forecast compares with: the base, or the executions that ran), per prediction
+# ``source_execution`` and ``ran``, per change ``when`` (a change outside the cache key of a step
+# that hits), the risk kind ``replacement`` and the cache reasons ``new pipeline``, ``matches a
+# run`` and ``no matching run``.
+FORMAT_VERSION = "2.0"
 MISSING = "<none>"
 
 
@@ -51,6 +61,7 @@ class Category(str, Enum):
 
 
 class RiskKind(str, Enum):
+    REPLACEMENT = "replacement"
     ROLE = "role"
     KMS = "kms"
     NETWORK = "network"
@@ -68,6 +79,9 @@ class CacheOutcome(str, Enum):
 
 class CacheReason(str, Enum):
     UNCHANGED = "unchanged"
+    MATCHED_RUN = "matches a run"
+    NO_MATCHING_RUN = "no matching run"
+    NEW_PIPELINE = "new pipeline"
     EXPIRY = "may expire by policy"
     NEW_STEP = "new step"
     RENAMED = "renamed"
@@ -90,6 +104,7 @@ class Change:
     before: str
     after: str
     note: str = ""  # for code changes: which repository files differ
+    when: str = ""  # when it takes effect, if not on the next execution (outside a hitting step's cache key)
 
 
 @dataclass
@@ -157,6 +172,53 @@ class CachePrediction:
     causes: list[CauseDetail] = field(default_factory=list)
     expire_after: str | None = None
     cost: CacheCost | None = None
+    source_execution: str | None = None  # a hit from an execution that ran: its ARN
+    ran: str | None = None  # when that run started (ISO 8601)
+
+
+class CacheBasis(str, Enum):
+    BASE = "base"  # the base is assumed to be what ran last (offline)
+    EXECUTIONS = "executions"  # the deployed pipeline's executions within each step's ExpireAfter
+
+
+@dataclass
+class Execution:
+    arn: str
+    started: str  # ISO 8601
+    status: str
+
+
+@dataclass
+class Forecast:
+    """What the cache predictions compare the head with, said in one line for people."""
+
+    basis: CacheBasis
+    assumption: str
+    executions: list[Execution] = field(default_factory=list)  # the ones read, newest first
+
+
+class PipelineAction(str, Enum):
+    CREATE = "create"
+    UPDATE = "update"
+    REPLACE = "replace"  # a new name: a new pipeline beside the old one
+    NONE = "none"
+
+
+@dataclass
+class PipelineChange:
+    name: str | None  # the head's pipeline name, when known (a manifest)
+    action: PipelineAction
+    replaces: str | None = None  # the base's name, for a replacement
+
+
+@dataclass
+class Effect:
+    """A step that runs on every execution and changes something outside the pipeline."""
+
+    step: str
+    display_name: str
+    type: str
+    effect: str
 
 
 @dataclass
@@ -169,8 +231,12 @@ class Plan:
     settings: list[Change] = field(default_factory=list)
     risks: list[Risk] = field(default_factory=list)
     cache: list[CachePrediction] = field(default_factory=list)
-    before_graph: str = ""
-    after_graph: str = ""
+    forecast: Forecast | None = None
+    pipeline: PipelineChange | None = None
+    effects: list[Effect] = field(default_factory=list)
+    unshipped: list[Unshipped] = field(default_factory=list)
+    topology_changed: bool = False
+    graph: str = ""  # one mermaid graph of both sides, changed steps marked; "" when the topology is the same
 
     @property
     def has_changes(self) -> bool:

@@ -85,6 +85,19 @@ def _shown_predictions(plan: dict[str, Any]) -> list[dict[str, Any]]:
     return [p for p in plan["cache"] if p["job"]]
 
 
+def effect_line(effect: dict[str, Any]) -> str:
+    return f"{effect['display_name']} {effect['effect']}"
+
+
+def unshipped_line(item: dict[str, Any]) -> str:
+    """``scripts/helper.py (scripts/preprocess.py:4 starts it with subprocess; abalone-Preprocess)``."""
+    return f"{', '.join(item['targets'])} ({item['file']}:{item['line']} {item['how']}; {', '.join(item['steps'])})"
+
+
+def forecast_line(plan: dict[str, Any]) -> str:
+    return plan["forecast"]["assumption"] if plan.get("forecast") else ""
+
+
 # -- text ---------------------------------------------------------------------------------------
 def _text_risks(plan: dict[str, Any]) -> list[str]:
     lines = ["", "Risks:"]
@@ -102,8 +115,8 @@ def _text_step(step: dict[str, Any]) -> list[str]:
     for change in step["changes"]:
         lines.append(f"      {change['category']:<{width}}  {change['path']}: {brief(change['before'])} -> "
                      f"{brief(change['after'])}")
-        if change["note"]:
-            lines.append(f"      {'':<{width}}  files {change['note']}")
+        lines += [f"      {'':<{width}}  files {change['note']}"] if change["note"] else []
+        lines += [f"      {'':<{width}}  {change['when']}"] if change["when"] else []
     if step["downstream"]:
         lines.append(f"      downstream: {', '.join(step['downstream'])}")
     return lines
@@ -116,8 +129,9 @@ def _text_parameter(parameter: dict[str, Any]) -> str:
     return f"  {sign} {name} ({parameter['after'] if parameter['status'] == 'added' else parameter['before']})"
 
 
-def _text_cache(predictions: list[dict[str, Any]]) -> list[str]:
-    lines = ["", "Cache on SageMaker (predicted, assuming the base is what ran last):"]
+def _text_cache(plan: dict[str, Any]) -> list[str]:
+    predictions = _shown_predictions(plan)
+    lines = ["", "Cache on SageMaker (predicted):"] + ([f"  ({forecast_line(plan)})"] if forecast_line(plan) else [])
     width = max(len(p["display_name"]) for p in predictions)
     for prediction in predictions:
         lines.append(f"  {_OUTCOMES[prediction['outcome']]}  {prediction['display_name']:<{width}}  {causes(prediction)}")
@@ -128,69 +142,118 @@ def _text_cache(predictions: list[dict[str, Any]]) -> list[str]:
 
 def text(plan: dict[str, Any]) -> str:
     lines = [f"Plan: {title(plan, '->')}", summary(plan)]
+    lines += [cache_line(plan)] if plan["has_changes"] and cache_line(plan) else []
+    lines += ["", "Unshipped files:"] + [f"  ! {unshipped_line(u)}" for u in plan["unshipped"]] if plan["unshipped"] else []
     if not plan["has_changes"]:
         return "\n".join(lines) + "\n"
-    lines += [cache_line(plan)] if cache_line(plan) else []
     lines += _text_risks(plan) if plan["risks"] else []
     lines += ["", "Steps:"] + [line for step in plan["steps"] for line in _text_step(step)] if plan["steps"] else []
     lines += ["", "Parameters:"] + [_text_parameter(p) for p in plan["parameters"]] if plan["parameters"] else []
     if plan["settings"]:
         lines += ["", "Pipeline settings:"] + [f"  ~ {c['path']}: {c['before']} -> {c['after']}" for c in plan["settings"]]
-    lines += _text_cache(_shown_predictions(plan)) if _shown_predictions(plan) else []
+    lines += _text_cache(plan) if _shown_predictions(plan) else []
+    lines += ["", "Runs on every execution:"] + [f"  {effect_line(e)}" for e in plan["effects"]] if plan["effects"] else []
     return "\n".join(lines) + "\n"
 
 
 # -- markdown -----------------------------------------------------------------------------------
-def _md(value: str) -> str:
-    return "`" + value.replace("`", "'").replace("|", "\\|") + "`"
+# Everything a plan holds may come from the pull request (step names, config values, file names,
+# the environment's name), so the markdown renderer puts every such text in a code span (code):
+# GitHub makes no emphasis, link, HTML, @mention, #reference or autolink of a code span's text.
+# Line breaks and other control characters become spaces (a line could otherwise start a block:
+# ``<!--`` opens an HTML comment that hides the rest of the comment), the fence is longer than any
+# run of backticks inside, and in a table cell ``|`` is escaped. Only our own words stay plain.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+
+
+def code(value: Any, table: bool = False) -> str:
+    """``value`` as a GitHub-flavoured markdown code span that nothing inside can leave."""
+    text = _CONTROL.sub(" ", str(value))
+    if table:
+        text = text.replace("|", "\\|")
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text[:1] in ("`", " ") or text[-1:] in ("`", " ") else ""
+    return f"{fence}{pad}{text}{pad}{fence}" if text.strip() else "` `"
+
+
+def _codes(values: list[Any], table: bool = False) -> str:
+    return ", ".join(code(value, table) for value in values)
+
+
+def _md_title(plan: dict[str, Any]) -> str:
+    where = f"environment {code(plan['environment'])}: " if plan["environment"] else ""
+    return f"### smpipe-gen plan · {where}{code(plan['base'])} → {code(plan['head'])}"
+
+
+def _md_reruns(plan: dict[str, Any]) -> str:
+    cache = plan["cache_summary"]
+    if not cache["job_steps"]:
+        return "no job steps"
+    text = f"{len(cache['rerun'])} of {cache['job_steps']} job steps" + \
+        (f" ({_codes(cache['rerun'])})" if cache["rerun"] else "")
+    if cache["max_instance_hours"] is not None:
+        text += f"; at most {cache['max_instance_hours']:g} instance-hours (instance count × max runtime)"
+    if cache["unbounded"]:
+        text += f"; no instance-hour bound for {_codes(cache['unbounded'])}"
+    return text
+
+
+def _md_verdict(plan: dict[str, Any]) -> list[str]:
+    """One line each: what re-runs and what it may cost, risks, unshipped files, what runs on
+    every execution, what the forecast assumes."""
+    risks = "; ".join(f"**{r['kind']}**: {code(r['message'])} ({_codes(r['steps'])})" for r in plan["risks"])
+    lines = [f"- **Re-runs on SageMaker:** {_md_reruns(plan)}", f"- **Risks:** {risks or 'none'}",
+             "- **Unshipped files:** " + ("; ".join(code(unshipped_line(u)) for u in plan["unshipped"]) or "none")]
+    if plan["effects"]:
+        lines.append("- **Runs on every execution:** "
+                     + "; ".join(f"{code(e['display_name'])} {code(e['effect'])}" for e in plan["effects"]))
+    lines.append(f"- **Changes:** {summary(plan)}")
+    if forecast_line(plan):
+        lines.append(f"- **Cache forecast:** {code(forecast_line(plan))}")
+    return lines
 
 
 def _markdown_step(step: dict[str, Any]) -> list[str]:
-    lines = [f"- `{_SIGNS[step['status']]}` **{step_title(step)}** {step['status']}"]
-    lines += [f"  - {a['name']}: {_md(brief(a['value']))}" for a in step["attributes"]]
+    name = f"{code(step['old_display_name'])} → {code(step['display_name'])}" if step["status"] == "renamed" \
+        else code(step["display_name"])
+    lines = [f"- `{_SIGNS[step['status']]}` **{step['status']}** {name} ({code(step['type'])})"]
+    lines += [f"  - {a['name']}: {code(brief(a['value']))}" for a in step["attributes"]]
     for change in step["changes"]:
-        lines.append(f"  - {change['category']}: {_md(change['path'])}: {_md(brief(change['before']))} → "
-                     f"{_md(brief(change['after']))}" + (f" (files {change['note']})" if change["note"] else ""))
-    if step["downstream"]:
-        lines.append(f"  - downstream: {', '.join(step['downstream'])}")
+        lines.append(f"  - {change['category']} {code(change['path'])}: {code(brief(change['before']))} → "
+                     f"{code(brief(change['after']))}" + (f", files {code(change['note'])}" if change["note"] else "")
+                     + (f"; {code(change['when'])}" if change["when"] else ""))
     return lines
 
 
 def _markdown_cache(predictions: list[dict[str, Any]]) -> list[str]:
     lines = ["", "#### Cache on SageMaker (predicted)", "", "| Step | Outcome | Why | Cost of a re-run |",
              "|---|---|---|---|"]
-    return lines + [f"| {p['display_name']} | {p['outcome']} | {causes(p).replace('|', '/')} | {cost(p)} |"
-                    for p in predictions]
-
-
-def _markdown_graphs(plan: dict[str, Any]) -> list[str]:
-    lines = []
-    for heading, graph in (("Before", plan["before_graph"]), ("After", plan["after_graph"])):
-        if graph:
-            lines += ["", f"<details><summary>{heading}</summary>", "", "```mermaid", graph.rstrip(), "```", "",
-                      "</details>"]
-    return lines
+    return lines + [f"| {code(p['display_name'], True)} | {p['outcome']} | {code(causes(p), True)} | "
+                    f"{code(cost(p), True) if cost(p) else ''} |" for p in predictions]
 
 
 def markdown(plan: dict[str, Any]) -> str:
-    lines = [f"### smpipe-gen plan: {title(plan, '→')}", "", f"**{summary(plan)}**"]
+    lines = [_md_title(plan), ""]
     if not plan["has_changes"]:
+        lines.append("**No changes.**")
+        lines += ["", f"- **Unshipped files:** {'; '.join(code(unshipped_line(u)) for u in plan['unshipped'])}"] \
+            if plan["unshipped"] else []
         return "\n".join(lines) + "\n"
-    lines += ["", cache_line(plan)] if cache_line(plan) else []
-    if plan["risks"]:
-        lines += ["", "#### ⚠️ Risks", ""]
-        lines += [f"- **{r['kind']}** {r['message']} ({', '.join(_md(s) for s in r['steps'])})" for r in plan["risks"]]
+    lines += _md_verdict(plan)
     lines += ["", "#### Steps", ""] + [line for step in plan["steps"] for line in _markdown_step(step)] \
         if plan["steps"] else []
     if plan["parameters"]:
         lines += ["", "#### Parameters", "", "| | Parameter | Before | After |", "|---|---|---|---|"]
-        lines += [f"| {_SIGNS[p['status']]} | {p['name']} | {_md(p['before'])} | {_md(p['after'])} |"
-                  for p in plan["parameters"]]
+        lines += [f"| {_SIGNS[p['status']]} | {code(p['name'], True)} | {code(p['before'], True)} | "
+                  f"{code(p['after'], True)} |" for p in plan["parameters"]]
     if plan["settings"]:
         lines += ["", "#### Pipeline settings", ""]
-        lines += [f"- {_md(c['path'])}: {_md(c['before'])} → {_md(c['after'])}" for c in plan["settings"]]
+        lines += [f"- {code(c['path'])}: {code(c['before'])} → {code(c['after'])}" for c in plan["settings"]]
     lines += _markdown_cache(_shown_predictions(plan)) if _shown_predictions(plan) else []
-    return "\n".join(lines + _markdown_graphs(plan)) + "\n"
+    if plan["graph"]:
+        lines += ["", "<details><summary>Graph (changed steps marked)</summary>", "", "```mermaid",
+                  plan["graph"].rstrip(), "```", "", "</details>"]
+    return "\n".join(lines) + "\n"
 
 
 RENDERERS: dict[Format, Callable[[dict[str, Any]], str]] = {Format.TEXT: text, Format.MARKDOWN: markdown}

@@ -6,8 +6,9 @@ First matching row wins; every row is (test, result) so a new rule is one line.
 
 from __future__ import annotations
 
+import json
 import re
-from typing import Callable
+from typing import Any, Callable
 
 from smpipe_gen.plan.model import MISSING, Category, Change, RiskKind
 
@@ -119,3 +120,44 @@ def job_arguments(step_type: str, arguments: dict) -> dict:
 # output path is new only when it contains an execution variable (cache.py checks those).
 OUTPUT_PATHS = (re.compile(r"^ProcessingOutputConfig\.Outputs\['(?P<name>[^']+)'\]\.S3Output\.S3Uri$"),
                 re.compile(r"^TransformOutput\.S3OutputPath$"))
+
+
+def in_cache_key(step_type: str, path: str) -> bool:
+    """Whether a changed leaf of a step (``Arguments.ResourceConfig.InstanceType``) is part of
+    SageMaker's cache key for its type (CACHE_KEYS)."""
+    if not path.startswith("Arguments."):
+        return False
+    argument = path[len("Arguments."):]
+    return any(argument == key or argument.startswith((key + ".", key + "[")) for key in CACHE_KEYS.get(step_type, ()))
+
+
+def waits_for_rerun(step_type: str, change: Change) -> bool:
+    """Whether a change to a cached step is used only when the step runs again: an argument
+    outside its cache key (instance type, role, output path, ...) or its retry policy. Cache
+    policy, dependencies and gates act on the next execution itself."""
+    if change.category in (Category.CACHE, Category.DEPENDENCIES, Category.GATE):
+        return False
+    return change.category is Category.RETRY or (step_type in CACHE_KEYS and change.path.startswith("Arguments.")
+                                                 and not in_cache_key(step_type, change.path))
+
+
+def _spelled(value: Any, model: Any) -> str:
+    """A value as configured: a parameter reference as its default and name."""
+    if isinstance(value, dict) and isinstance(value.get("Get"), str) and value["Get"].startswith("Parameters."):
+        name = value["Get"][len("Parameters."):]
+        default = next((p.default for p in model.parameters if p.name == name), None)
+        return f"{default} by default (parameter {name})" if default is not None else f"parameter {name}"
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+# What a step that SageMaker never caches (or that has caching off) does outside the pipeline on
+# every execution, by definition step type: step JSON, definition -> the effect for a reviewer.
+EFFECTS: dict[str, Callable[[dict, Any], str]] = {
+    "RegisterModel": lambda step, model: (
+        "registers a new model package version in group "
+        f"{_spelled(step.get('Arguments', {}).get('ModelPackageGroupName'), model)}, approval "
+        f"{_spelled(step.get('Arguments', {}).get('ModelApprovalStatus', 'PendingManualApproval'), model)}"),
+    "Model": lambda step, model: "creates a new SageMaker model",
+    "Lambda": lambda step, model: f"invokes Lambda function {_spelled(step.get('FunctionArn'), model)}",
+    "Callback": lambda step, model: f"sends a message to SQS queue {_spelled(step.get('SqsQueueUrl'), model)}",
+}

@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from smpipe_gen import definition
+from smpipe_gen import artifacts, definition
 from smpipe_gen.artifacts import Manifest
+from smpipe_gen.definition import Definition
 from smpipe_gen.errors import SmpipeError
+from smpipe_gen.paths import bundle_files
+from smpipe_gen.plan.cache import History
 from smpipe_gen.plan.diff import compare, settings_changes
 from smpipe_gen.plan.model import Plan
 from smpipe_gen.project import Project
+from smpipe_gen.render import unshipped
 
 
 def _ci_base_branch() -> str | None:
@@ -117,7 +122,51 @@ def _base_manifest(data: Any, where: str) -> Manifest | None:
         return None
 
 
-def against_ref(project: Project, ref: str | None = None) -> Plan:
+def unshipped_code(project: Project, head: Definition) -> list[unshipped.Unshipped]:
+    """What the code each step of the render ships refers to that its bundle leaves out
+    (render/unshipped.py), from the manifest's record of each bundle and the repository now."""
+    shipped: dict[str, dict[str, set[str]]] = {}
+    for step in head:
+        for code in step.code:
+            directory = code.artifact.source_directory if code.artifact else None
+            if directory is not None:
+                shipped.setdefault(directory, {}).setdefault(step.display_name, set()).update(
+                    item.path for item in code.artifact.files)
+    excluded = [project.root / artifacts.DEFAULT_OUTPUT_DIR, project.renders_dir]
+    return [item for directory, steps in sorted(shipped.items())
+            for item in unshipped.find(project.root, directory, bundle_files(project.root, directory, excluded), steps)]
+
+
+def history_reader(project: Project, *, assume_role: str | None = None, echo: Any = print) -> Any:
+    """Clients for the render's account, to read what the deployed pipeline ran (apply.connect:
+    another account's pipeline is refused, not read)."""
+    from smpipe_gen import apply as deploy
+
+    return deploy.connect(deploy.load(project).manifest, assume_role=assume_role, echo=echo)
+
+
+def history(head: Definition, reader: Any) -> History:
+    """What the deployed pipeline ran, for the cache forecast (read access to SageMaker)."""
+    from smpipe_gen.plan.history import read_runs
+
+    now = datetime.now(timezone.utc)
+    runs, executions, line = read_runs(reader, head, now)
+    return History(runs, executions, line, now)
+
+
+def _plan(project: Project, before: Definition, head: Definition, base: str, settings: list | None = None,
+          reader: Any = None) -> Plan:
+    """The plan of the project's render against ``before``, with what the head's code leaves out;
+    with a ``reader`` (history_reader), the cache forecast from the executions that ran."""
+    result = compare(before, head, base=base, head=head_label(project), settings=settings,
+                     environment=project.environment,
+                     pipeline_name=head.manifest.pipeline.name if head.manifest else None,
+                     history=history(head, reader) if reader is not None else None)
+    result.unshipped = unshipped_code(project, head)
+    return result
+
+
+def against_ref(project: Project, ref: str | None = None, reader: Any = None) -> Plan:
     """Plan from the render committed at ``ref`` (default: merge base with the PR's target)."""
     import git
 
@@ -143,32 +192,32 @@ def against_ref(project: Project, ref: str | None = None) -> Plan:
     before = definition.from_json(data, manifest, where=where)
     settings = settings_changes(manifest.to_json()["pipeline"], current.manifest.to_json()["pipeline"]) \
         if manifest and current.manifest else []
-    return compare(before, current, base=f"{label} ({sha[:8]})", head=head_label(project), settings=settings,
-                   environment=project.environment)
+    return _plan(project, before, current, f"{label} ({sha[:8]})", settings, reader)
 
 
-def against_definition(project: Project, path: Path) -> Plan:
+def against_definition(project: Project, path: Path, reader: Any = None) -> Plan:
     """Plan from any definition JSON file to the render: a migration preview against the
     ``pipeline_definition.json`` the original framework writes on every run."""
     shown = f"--base-definition {path}"
     before = definition.load_file(Path(path), shown=shown,
                                   hint="give a pipeline definition (the original writes pipeline_definition.json)")
     current = definition.load(project)
-    return compare(before, current, base=str(path), head=head_label(project), environment=project.environment)
+    return _plan(project, before, current, str(path), reader=reader)
 
 
 def against_deployed(project: Project, *, assume_role: str | None = None, echo: Any = print) -> Plan:
     """Plan from the pipeline as deployed (DescribePipeline) to the render, read with
-    credentials of the render's account (another account's pipeline is refused, not compared)."""
+    credentials of the render's account (another account's pipeline is refused, not compared);
+    the cache forecast from the executions that ran."""
     from smpipe_gen import apply as deploy
 
     loaded = deploy.load(project)
     current = definition.load(project)
-    described = deploy.connect(loaded.manifest, assume_role=assume_role, echo=echo).describe()
+    reader = deploy.connect(loaded.manifest, assume_role=assume_role, echo=echo)
+    described = reader.describe()
     name = loaded.manifest.pipeline.name
     if described is None:
-        return compare(definition.from_json({}), current, base=f"pipeline {name} (not deployed)",
-                       head=head_label(project), environment=project.environment)
+        return _plan(project, definition.from_json({}), current, f"pipeline {name} (not deployed)", reader=reader)
     settings = loaded.manifest.pipeline
     deployed_settings = {"role_arn": described.get("RoleArn"),
                          "display_name": described.get("PipelineDisplayName") or name,
@@ -180,5 +229,5 @@ def against_deployed(project: Project, *, assume_role: str | None = None, echo: 
         raise SmpipeError("the deployed definition is not readable JSON", where=f"pipeline {name}",
                           hint="compare with a git ref instead: --base <ref>")
     before = definition.from_json(deployed, where=f"deployed pipeline {name}")
-    return compare(before, current, base=f"deployed pipeline {name}", head=head_label(project),
-                   settings=settings_changes(deployed_settings, wanted), environment=project.environment)
+    return _plan(project, before, current, f"deployed pipeline {name}", settings_changes(deployed_settings, wanted),
+                 reader=reader)

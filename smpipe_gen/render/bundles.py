@@ -32,6 +32,7 @@ from typing import Iterable, Iterator, Mapping
 from smpipe_gen.config.environment import ENV_FILE, ENVIRONMENTS_DIR, environment_names
 from smpipe_gen.config.model import StepClass
 from smpipe_gen.config.resolve import ResolvedPipeline, ResolvedStep
+from smpipe_gen.render import unshipped
 
 ModulePath = tuple[str, ...]
 DOCUMENTATION = (".md", ".rst")  # read by people, not by jobs
@@ -65,6 +66,19 @@ def code_bundles(resolved: ResolvedPipeline, files: Mapping[str, list[str]]) -> 
                                _relative_to(directory, inputs))
         bundles[step.name] = entries if entries and entries != top_entries(inside) else None
     return bundles
+
+
+def unshipped_references(resolved: ResolvedPipeline, files: Mapping[str, list[str]],
+                         bundles: Mapping[str, list[str] | None]) -> list[unshipped.Unshipped]:
+    """What the code each step ships refers to that its bundle leaves out (render/unshipped.py)."""
+    shipped: dict[str, dict[str, list[str]]] = {}
+    for step, entries in bundles.items():
+        directory = resolved.model(resolved.steps[step]).source_directory
+        inside = _relative_to(directory, files[directory])
+        shipped.setdefault(directory, {})[step] = [path for path, rel in zip(files[directory], inside)
+                                                   if entries is None or rel.split("/", 1)[0] in entries]
+    return [item for directory, steps in sorted(shipped.items())
+            for item in unshipped.find(resolved.root, directory, files[directory], steps)]
 
 
 def code_entry_point(resolved: ResolvedPipeline, step: ResolvedStep) -> str | None:

@@ -26,7 +26,8 @@ from smpipe_gen.config.resolve import ResolvedPipeline, resolve
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.fingerprint import installed_sdk_version
 from smpipe_gen.paths import bundle_files
-from smpipe_gen.render.bundles import code_bundles
+from smpipe_gen.render.bundles import code_bundles, unshipped_references
+from smpipe_gen.render.unshipped import Unshipped
 from smpipe_gen.render.codegen import generate
 from smpipe_gen.render.literals import comment_text, py
 
@@ -50,6 +51,12 @@ class Rendered:
 def validate_project(root: Path, overrides: Mapping[str, str] | None = None,
                      environment: str | None = None) -> ResolvedPipeline:
     return resolve(load_config(root, overrides, environment=environment))
+
+
+def unshipped_code(resolved: ResolvedPipeline, output_dir: Path | None = None) -> list[Unshipped]:
+    """Files the code a step ships refers to that its bundle leaves out (render/unshipped.py)."""
+    files = code_files(resolved, output_dir)
+    return unshipped_references(resolved, files, code_bundles(resolved, files))
 
 
 def render_project(root: Path, overrides: Mapping[str, str] | None = None,

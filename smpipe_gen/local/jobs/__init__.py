@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from smpipe_gen.errors import SmpipeError
+from smpipe_gen.local import isolation
 from smpipe_gen.local.bootstrap import Prepared
 from smpipe_gen.local.code import CodeArtifacts
 from smpipe_gen.local.expressions import Resolver
@@ -79,13 +80,15 @@ class JobContext:
         with --pass-aws-credentials, else the loopback endpoint's), then the job's own variables;
         the packages and commands of ``overlay`` (its requirements, see local/requirements.py)
         come before the host's."""
-        env = python_env({**host_env(self.pass_aws), **self.aws_env, **{k: str(v) for k, v in extra.items()}},
+        guard, hidden = isolation.guard(self.run_root, self.code.repo_root)
+        env = python_env({**host_env(self.pass_aws), **hidden, **self.aws_env, **{k: str(v) for k, v in extra.items()}},
                          self.run_root / "bin", overlay.bin if overlay else None)
         # any other ``pip install`` the job runs goes to a directory of its own, never into the
-        # interpreter running smpipe-gen
+        # interpreter running smpipe-gen; the repository is seen only through the bundle (isolation.py)
         target = self.step_dir / "site-packages"
         target.mkdir(parents=True, exist_ok=True)
-        path = [*([str(overlay.site)] if overlay else []), str(target), *([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])]
+        path = [str(guard), *([str(overlay.site)] if overlay else []), str(target),
+                *([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])]
         return {**env, "PIP_TARGET": str(target), "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PYTHONPATH": os.pathsep.join(path)}
 
     def materialize_input(self, box: Sandbox, uri: str, target: Path, what: str,
@@ -137,7 +140,18 @@ class JobContext:
         if code != 0:
             failure = box.opt_ml / "output" / "failure"
             reason = failure.read_text(errors="replace").strip()[:500] if failure.is_file() else ""
-            raise StepFailed(f"process exited with code {code}" + (f": {reason}" if reason else ""))
+            unshipped = self._unshipped()
+            raise StepFailed(f"process exited with code {code}" + (f": {reason}" if reason else "")
+                             + (f"; {unshipped}" if unshipped else ""))
+
+    def _unshipped(self) -> str:
+        """A file the job looked for that the repository holds but its bundle leaves out (local/missing.py)."""
+        from smpipe_gen.local import missing
+
+        with open(self.log.name, "rb") as handle:
+            log = handle.read()[-20000:].decode(errors="replace")
+        return missing.explain(log, self.arguments, map(self.code.get, missing.code_uris(self.arguments)),
+                               self.code.repo_root)
 
 
 def _seconds(value: Any) -> float | None:
