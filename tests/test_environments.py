@@ -4,6 +4,7 @@ validation of framework values: placeholders and malformed values are refused be
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -180,13 +181,20 @@ def test_environment_option_needs_environments(tmp_path):
     assert done.returncode == 1 and "has no environments/ directory" in done.stderr, done.stderr
 
 
+def regional_images(root: Path, dev: str = DEV, prod: str = PROD) -> None:
+    """The example's AWS images with the account of each environment's region (AWS publishes
+    them under another account in eu-west-1 than in us-east-1), then the environment files."""
+    conf = root / "conf" / "conf.yaml"
+    conf.write_text(conf.read_text().replace("683313688378.dkr.ecr", "SMP_IMAGE_ACCOUNT.dkr.ecr"))
+    environments(root, dev=dev + 'export SMP_IMAGE_ACCOUNT="683313688378"\n',
+                 prod=prod + 'export SMP_IMAGE_ACCOUNT="141502667606"\n')
+
+
 def test_every_environment_renders_into_its_own_directory(tmp_path):
     root = copy_example("abalone", tmp_path)
     conf = root / "conf" / "conf.yaml"
-    conf.write_text(conf.read_text().replace("instance_type: ml.m5.xlarge", "instance_type: SMP_TRAIN_INSTANCE")
-                    .replace("683313688378.dkr.ecr", "SMP_IMAGE_ACCOUNT.dkr.ecr"))  # AWS's account differs per region
-    environments(root, dev=DEV + 'export SMP_IMAGE_ACCOUNT="683313688378"\n',
-                 prod=PROD + 'export SMP_IMAGE_ACCOUNT="141502667606"\n')
+    conf.write_text(conf.read_text().replace("instance_type: ml.m5.xlarge", "instance_type: SMP_TRAIN_INSTANCE"))
+    regional_images(root)
     done = smpipe_in_process("render", cwd=root)
     assert done.returncode == 0, done.stderr
     assert "rendered pipeline/dev/" in done.stdout and "rendered pipeline/prod/" in done.stdout
@@ -211,7 +219,7 @@ def test_render_removes_and_check_reports_renders_of_a_layout_the_repository_no_
     root = copy_example("abalone", tmp_path)  # its single render is committed under pipeline/
     assert (root / "pipeline" / "definition.json").is_file()
     (root / "pipeline" / "notes.md").write_text("the user's own file\n")
-    environments(root, dev=DEV, prod=PROD.replace('export SMP_KMSKEY="alias/ml-prod"\n', ""))
+    regional_images(root, prod=PROD.replace('export SMP_KMSKEY="alias/ml-prod"\n', ""))
     stale = smpipe_in_process("check", cwd=root)
     assert stale.returncode == 2, stale.stdout + stale.stderr
     assert "stale: pipeline/definition.json is a render of a layout this repository no longer has" in stale.stderr

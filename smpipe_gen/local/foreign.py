@@ -86,6 +86,11 @@ def _object(uri: str, path: Path, folder: Path) -> CodeArtifact:
 
 def _from_scripts(step: Step, uri: str, folder: Path, found: dict[str, CodeArtifact]) -> CodeArtifact:
     """A code object missing from ``folder`` made from the scripts in it, or a one-line refusal."""
+    try:
+        split_uri(uri)  # a key with '..' names no object: refused as such, never looked for
+    except SmpipeError as error:
+        error.where = f"step {step.name}"
+        raise
     name = uri.rsplit("/", 1)[-1]
     bundle = name.endswith(BUNDLE)
     entry = entry_point(step.json(), uri, found) if bundle else name
