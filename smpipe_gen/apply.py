@@ -21,7 +21,7 @@ from urllib.parse import urlparse
 
 from smpipe_gen import __version__, artifacts, definition
 from smpipe_gen.artifacts import CodeArtifact, Manifest
-from smpipe_gen.errors import SmpipeError
+from smpipe_gen.errors import NotFound, SmpipeError
 from smpipe_gen.parameters import api_value, parse_assignments, typed_overrides
 from smpipe_gen.paths import inside
 from smpipe_gen.project import Project
@@ -218,8 +218,11 @@ class Deployer:
         where = f"pipeline {self.settings.name}"
         if isinstance(error, ClientError):
             info = error.response.get("Error", {})
-            return SmpipeError(f"{what} failed: {info.get('Code', 'Error')}: {info.get('Message', '')}".strip(),
-                               where=where, hint="check credentials, region and permissions; re-running apply is safe")
+            # AWS says ResourceNotFound; moto says ValidationException "Could not find pipeline".
+            missing = info.get("Code") == "ResourceNotFound" or "could not find" in info.get("Message", "").lower()
+            return (NotFound if missing else SmpipeError)(
+                f"{what} failed: {info.get('Code', 'Error')}: {info.get('Message', '')}".strip(),
+                where=where, hint="check credentials, region and permissions; re-running apply is safe")
         if isinstance(error, NoCredentialsError):
             return SmpipeError(f"{what} failed: no AWS credentials", where=where,
                                hint="set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run with a role")
@@ -231,17 +234,8 @@ class Deployer:
         """DescribePipeline, or None when there is no such pipeline yet."""
         try:
             return self.call("DescribePipeline", self.sagemaker.describe_pipeline, PipelineName=self.settings.name)
-        except SmpipeError as error:
-            # AWS says ResourceNotFound; moto says ValidationException "Could not find pipeline".
-            if "ResourceNotFound" in error.message or "not find" in error.message.lower():
-                return None
-            raise
-
-    def deployed_definition(self) -> dict[str, Any] | None:
-        described = self.describe()
-        if described is None:
+        except NotFound:
             return None
-        return parse_definition(described.get("PipelineDefinition"))
 
     def tags(self, arn: str) -> dict[str, str]:
         found = self.call("ListTags", self.sagemaker.list_tags, ResourceArn=arn)
@@ -344,7 +338,9 @@ def _differences(loaded: Loaded, described: dict[str, Any], tags: dict[str, str]
     return changes
 
 
-def _pipeline_arguments(loaded: Loaded, deployer: Deployer, dry_run: bool) -> tuple[dict[str, Any], str | None]:
+def _pipeline_arguments(loaded: Loaded, deployer: Deployer) -> tuple[dict[str, Any], str | None]:
+    """CreatePipeline/UpdatePipeline arguments; a definition too large to send inline is
+    uploaded to the bucket first (a dry run stops before this)."""
     settings = loaded.manifest.pipeline
     arguments: dict[str, Any] = {"PipelineName": settings.name, "RoleArn": settings.role_arn,
                                  "PipelineDisplayName": settings.display_name or settings.name}
@@ -357,9 +353,8 @@ def _pipeline_arguments(loaded: Loaded, deployer: Deployer, dry_run: bool) -> tu
         arguments["PipelineDefinition"] = loaded.definition_text
         return arguments, None
     key = f"{settings.name}/definitions/{loaded.definition_sha256}.json"
-    if not dry_run:
-        deployer.call(f"PutObject s3://{settings.bucket}/{key}", deployer.s3.put_object, Bucket=settings.bucket,
-                      Key=key, Body=body, ContentType="application/json", **deployer.encryption())
+    deployer.call(f"PutObject s3://{settings.bucket}/{key}", deployer.s3.put_object, Bucket=settings.bucket,
+                  Key=key, Body=body, ContentType="application/json", **deployer.encryption())
     arguments["PipelineDefinitionS3Location"] = {"Bucket": settings.bucket, "ObjectKey": key}
     return arguments, f"s3://{settings.bucket}/{key}"
 
@@ -395,7 +390,7 @@ def apply(loaded: Loaded, deployer: Deployer, *, dry_run: bool = False,
         outcome.action = "would create" if described is None else "would update"
         return outcome
 
-    arguments, outcome.definition_s3_uri = _pipeline_arguments(loaded, deployer, dry_run)
+    arguments, outcome.definition_s3_uri = _pipeline_arguments(loaded, deployer)
     tags = _desired_tags(loaded)
     if described is None:
         created = deployer.call("CreatePipeline", deployer.sagemaker.create_pipeline,
