@@ -15,7 +15,7 @@ import pytest
 from helpers import ENV_FILE, copy_example, make_repo, smpipe, smpipe_in_process, write
 from smpipe_gen.config.loader import load_config
 from smpipe_gen.config.resolve import resolve
-from smpipe_gen.definition import strings
+from smpipe_gen.json_values import strings
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.render.literals import comment_text
 

@@ -63,7 +63,7 @@ def test_runner_never_imports_the_sagemaker_sdk():
 
 @pytest.mark.parametrize("steps, expected", [
     ([{"Name": "L", "Type": "Lambda", "Arguments": {}}],
-     "step L: step type 'Lambda' cannot run locally (hint: local runs support Condition, Fail, Model, Processing, "
+     "step L: step type 'Lambda' cannot run locally: no local Lambda runner yet (hint: local runs support Condition, Fail, Model, Processing, "
      "RegisterModel, Training, Transform, Tuning)"),
     ([{"Name": "A", "Type": "Fail", "Arguments": {}, "DependsOn": ["B"]},
       {"Name": "B", "Type": "Fail", "Arguments": {"ErrorMessage": {"Get": "Steps.A.X"}}}],

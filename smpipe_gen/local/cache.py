@@ -16,8 +16,6 @@ from smpipe_gen.paths import file_name
 from smpipe_gen.local.jobs import StepResult, read_state
 from smpipe_gen.local.store import Store, warn_damaged
 
-CACHEABLE = {"Processing", "Training", "Tuning", "Transform"}
-
 
 def cache_key(step_type: str, arguments: Any, code: dict[str, str], inputs: dict[str, str]) -> str:
     payload = json.dumps({"type": step_type, "arguments": arguments, "code": code, "inputs": inputs},

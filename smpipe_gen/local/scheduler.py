@@ -22,27 +22,23 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from smpipe_gen import artifacts
 from smpipe_gen.artifacts import Manifest
-from smpipe_gen.definition import Definition, as_list, dig, expire_seconds
-from smpipe_gen.errors import SmpipeError, shorten
+from smpipe_gen.definition import Definition, expire_seconds
+from smpipe_gen.json_values import as_list, dig
+from smpipe_gen.errors import SmpipeError, StepsRefused, shorten
 from smpipe_gen.local import sandbox
 from smpipe_gen.local.api import argument_problem
-from smpipe_gen.local.cache import CACHEABLE, Cache, cache_key
+from smpipe_gen.local.cache import Cache, cache_key
 from smpipe_gen.local.code import CodeArtifacts
 from smpipe_gen.local.expressions import FOREIGN_HINT, Resolver
 from smpipe_gen.parameters import parameter_values
 from smpipe_gen.paths import file_name
+from smpipe_gen.steps import local_types, resolve, step_type
 from smpipe_gen.local.jobs import JobContext, StepFailed, StepResult, read_state
-from smpipe_gen.local.jobs import condition, fail, model, processing, register, training, transform, tuning
 from smpipe_gen.local.store import Store
 
 if TYPE_CHECKING:
     from smpipe_gen.local.endpoint import Endpoint
 
-RUNNERS: dict[str, Callable[[JobContext], StepResult]] = {
-    "Processing": processing.run, "Training": training.run, "Tuning": tuning.run, "Model": model.run,
-    "Transform": transform.run, "RegisterModel": register.run, "Condition": condition.run, "Fail": fail.run,
-}
-JOB_TYPES = frozenset({"Processing", "Training", "Tuning", "Transform"})  # steps whose processes may write to S3
 PENDING, RUNNING, DONE, CACHED, FAILED, SKIPPED, NOT_STARTED = (
     "pending", "running", "done", "cached", "failed", "skipped", "not started")
 
@@ -83,13 +79,15 @@ class RunOptions:
 
 def build_graph(definition: Definition) -> dict[str, Node]:
     """One node per step, condition branches flattened, each with the steps it waits for (the
-    model has refused unknown references and cycles); a step type this runner cannot execute is
-    refused before anything runs."""
+    model has refused unknown references and cycles); every step of a type the registry has no
+    local runner for is refused, one line each, before anything runs."""
+    refused = [SmpipeError(f"step type {step.type!r} cannot run locally: {step_type(step.type).refusal}",
+                           where=f"step {step.name}", hint=f"local runs support {', '.join(local_types())}")
+               for step in definition if not step_type(step.type).runner]
+    if refused:
+        raise refused[0] if len(refused) == 1 else StepsRefused(refused)
     nodes: dict[str, Node] = {}
     for step in definition:
-        if step.type not in RUNNERS:
-            raise SmpipeError(f"step type {step.type!r} cannot run locally", where=f"step {step.name}",
-                              hint=f"local runs support {', '.join(sorted(RUNNERS))}")
         branch_of = (step.condition, step.branch == "if") if step.condition else None
         nodes[step.name] = Node(step=step.json(), deps=set(step.upstream), branch_of=branch_of)
     return nodes
@@ -98,19 +96,6 @@ def build_graph(definition: Definition) -> dict[str, Node]:
 def _new_execution_id() -> str:
     alphabet = string.ascii_lowercase + string.digits
     return "".join(secrets.choice(alphabet) for _ in range(12))
-
-
-def input_uris(step_type: str, args: dict[str, Any]) -> list[Any]:
-    """The arguments a step reads data from (cache keys hash their contents)."""
-    if step_type == "Processing":
-        return [dig(i, "S3Input", "S3Uri") for i in as_list(args.get("ProcessingInputs")) if dig(i, "S3Input") is not None]
-    if step_type == "Training":
-        return [dig(c, "DataSource", "S3DataSource", "S3Uri") for c in as_list(args.get("InputDataConfig"))]
-    if step_type == "Tuning":
-        return input_uris("Training", dig(args, "TrainingJobDefinition") or {})
-    if step_type == "Transform":
-        return [dig(args, "TransformInput", "DataSource", "S3DataSource", "S3Uri")]
-    return []
 
 
 class _Remover:
@@ -258,15 +243,13 @@ class Runner:
         try:
             for node in self.nodes.values():
                 args = node.step.get("Arguments", {})
-                if node.type in ("Training", "Tuning"):
-                    spec = dig(args, "TrainingJobDefinition") if node.type == "Tuning" else args
-                    hps = dig(spec, "StaticHyperParameters" if node.type == "Tuning" else "HyperParameters")
-                    spec = {**(spec if isinstance(spec, dict) else {}), "HyperParameters": hps if isinstance(hps, dict) else {}}
-                    refused = training.refusal(spec, f"step {node.name}")
+                kind = step_type(node.type)
+                if kind.precheck:
+                    refused = resolve(kind.precheck)(kind.job_arguments(args), f"step {node.name}")
                     if refused is not None and not node.branch_of:  # in a branch: fails if the branch is taken
                         self._refuse(node, refused)
                         continue
-                for value in input_uris(node.type, args):
+                for value in kind.input_uris(args):
                     try:
                         uri = self.resolver.resolve(value, f"step {node.name}")
                         present = not isinstance(uri, str) or self.code.get(uri) or self.store.objects(uri)
@@ -289,7 +272,7 @@ class Runner:
     def _written_upstream(self, node: Node) -> bool:
         """Whether a step ``node`` waits for runs a job, which may write what ``node`` reads: to an
         output prefix or with boto3 through the loopback endpoint (SageMaker runs such a pipeline)."""
-        return any(self.nodes[name].type in JOB_TYPES for name in self.definition.ancestors(node.name))
+        return any(step_type(self.nodes[name].type).job for name in self.definition.ancestors(node.name))
 
     # ---- execution
     def run(self) -> dict[str, Any]:
@@ -422,9 +405,10 @@ class Runner:
         step_dir = self.step_dir(node.name)
         step_dir.mkdir(parents=True, exist_ok=True)
         raw = node.step.get("Arguments", {})
-        arguments = {} if node.type == "Condition" else self.resolver.resolve(raw, where)
+        kind = step_type(node.type)
+        arguments = {} if kind.branches else self.resolver.resolve(raw, where)  # a Condition resolves its own
         key = None
-        if node.type in CACHEABLE:
+        if kind.cacheable:
             key = self._key(node, arguments)
             hit = self._lookup(node, key)
             if hit:
@@ -437,7 +421,7 @@ class Runner:
                              max_parallel=self.options.max_parallel, pass_aws=self.options.pass_aws,
                              aws_env=self.endpoint.env() if self.endpoint and not self.options.pass_aws else {})
             try:
-                result = RUNNERS[node.type](ctx)
+                result = resolve(kind.runner)(ctx)
             except (StepFailed, SmpipeError) as error:
                 ctx.say(f"step failed: {error.one_line() if isinstance(error, SmpipeError) else error}")
                 raise
@@ -468,16 +452,16 @@ class Runner:
         strings = set(re.findall(r's3://[^"\\]+', text))
         code = {uri: self.code.digest(uri) for uri in strings if self.code.get(uri)}
         inputs = {}
-        for value in input_uris(node.type, arguments):
+        kind = step_type(node.type)
+        for value in kind.input_uris(arguments):
             if isinstance(value, str) and not self.code.get(value):
                 inputs[re.sub("|".join(map(re.escape, sorted(ids))), "<execution>", value)] = self.store.digest(value)
-        if node.type == "Transform":
-            spec = model.load_model(self.run_root, arguments["ModelName"], f"step {node.name}")
-            container = spec.get("PrimaryContainer") or spec["Containers"][0]
-            inputs["model"] = self.store.digest(container["ModelDataUrl"]) if container.get("ModelDataUrl") else ""
-            submit = container.get("Environment", {}).get("SAGEMAKER_SUBMIT_DIRECTORY", "")
-            code["inference"] = self.code.digest(submit)
-            masked = re.sub(re.escape(arguments["ModelName"]), "<model>", masked)
+        if kind.local_cache_inputs:  # what the step reads besides its arguments (a transform's model)
+            extra = resolve(kind.local_cache_inputs)(self, arguments, f"step {node.name}")
+            inputs.update(extra.inputs)
+            code.update(extra.code)
+            for text, placeholder in extra.masks.items():
+                masked = re.sub(re.escape(text), placeholder, masked)
         return cache_key(node.type, masked, code, inputs)
 
     def _lookup(self, node: Node, key: str) -> tuple[StepResult, str] | None:

@@ -130,6 +130,7 @@ def step_sources(definition: dict, resolved: ResolvedPipeline) -> dict[str, Step
     """For each step of the definition (a ModelStep's X-CreateModel, X-RepackModel-0, ...), the
     config step it comes from: consumers show steps by model and by the config's step class."""
     from smpipe_gen.definition import config_step_name
+    from smpipe_gen.steps import step_type
 
     found: dict[str, StepSource] = {}
 
@@ -139,9 +140,9 @@ def step_sources(definition: dict, resolved: ResolvedPipeline) -> dict[str, Step
             if config is not None:
                 found[item["Name"]] = StepSource(step=config.name, model=config.model, step_class=config.cls.value,
                                                  section=config.section_name)
-            arguments = item.get("Arguments", {})
-            visit(arguments.get("IfSteps", []) if item.get("Type") == "Condition" else [])
-            visit(arguments.get("ElseSteps", []) if item.get("Type") == "Condition" else [])
+            if step_type(item.get("Type", "")).branches:
+                visit(item.get("Arguments", {}).get("IfSteps", []))
+                visit(item.get("Arguments", {}).get("ElseSteps", []))
 
     visit(definition.get("Steps", []))
     return dict(sorted(found.items()))
