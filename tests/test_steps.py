@@ -118,3 +118,24 @@ def test_a_single_refusal_is_one_plain_error():
         build_graph(from_json({"Steps": [{"Name": "A", "Type": "Teleport", "Arguments": {}}]}))
     assert not isinstance(error.value, StepsRefused)
     assert error.value.one_line().startswith("step A: step type 'Teleport' cannot run locally: not a SageMaker")
+
+
+def test_config_classes_render_to_registered_types_with_builders_that_exist():
+    from smpipe_gen.config.model import StepClass
+    from smpipe_gen.steps.config_classes import CONFIG_CLASSES
+
+    assert [member.value for member in StepClass] == list(CONFIG_CLASSES)
+    for facts in CONFIG_CLASSES.values():
+        assert all(name in REGISTRY for name in facts.definition_types), facts.name
+        assert callable(resolve(facts.builder)), facts.name
+        assert not (facts.needs_model and not facts.uses_model), facts.name
+
+
+@pytest.mark.parametrize("name, cacheable", [
+    ("Processing", True), ("Metrics", True), ("Training", True), ("Tuning", True), ("Transform", True),
+    ("CreateModel", False), ("RegisterModel", False), ("Condition", False), ("Fail", False),
+])
+def test_a_config_class_takes_a_cache_config_when_sagemaker_caches_what_it_renders(name, cacheable):
+    from smpipe_gen.steps.config_classes import config_class
+
+    assert config_class(name).cacheable is cacheable
