@@ -13,9 +13,7 @@ import collections.abc
 import dataclasses
 import hashlib
 import json
-import os
 import re
-import tempfile
 import types
 import typing
 from dataclasses import dataclass, field
@@ -321,21 +319,6 @@ def verify_seal(manifest: Manifest, definition_text: str, where: str) -> None:
     if artifacts_digest(manifest.artifacts) != manifest.artifacts_sha256:
         raise SmpipeError("the code artifacts in manifest.json (S3 URIs, repository paths, digests) do not match "
                           "the digest render recorded", where=where, hint=hint)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write through a temporary file in the same directory and rename it into place, so a
-    crash or an error never leaves a half-written file behind."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_sourcedir_tarball(artifact: CodeArtifact, repo_root: Path, target: Path) -> Path:

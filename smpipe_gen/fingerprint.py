@@ -28,6 +28,7 @@ from pathlib import Path
 
 from smpipe_gen import artifacts
 from smpipe_gen.errors import SmpipeError
+from smpipe_gen.paths import write_atomic
 from smpipe_gen.project import Project
 
 CACHE_VARIABLE = "SMPIPE_CACHE_DIR"  # where the records live; default ~/.cache/smpipe-gen/check
@@ -81,7 +82,7 @@ def remember(project: Project, overrides: Mapping[str, str], inputs_before: str 
         return
     record = {"code_directories": list(now.code_directories), "state": now.state}
     try:
-        artifacts.write_atomic(_cache_dir() / f"{now.inputs}.json", json.dumps(record))
+        write_atomic(_cache_dir() / f"{now.inputs}.json", json.dumps(record))
         _prune(_cache_dir())
     except OSError:
         pass

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from smpipe_gen.artifacts import write_atomic
+from smpipe_gen.paths import write_atomic
 from smpipe_gen.cli_options import EACH_ENVIRONMENT, OUTPUT_DIR, OVERRIDES, PROJECT_DIR, flag
 from smpipe_gen.parameters import parse_assignments
 from smpipe_gen.project import Project, renders_of_another_layout

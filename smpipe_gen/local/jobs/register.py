@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from smpipe_gen import artifacts
+from smpipe_gen.local.endpoint import ACCOUNT
 from smpipe_gen.local.jobs import JobContext, StepResult, read_state
 from smpipe_gen.local.store import warn_damaged
 
@@ -76,6 +77,6 @@ def run(ctx: JobContext) -> StepResult:
                "PipelineExecutionId": ctx.execution_id, "Step": ctx.name,
                "CreationTime": datetime.now(timezone.utc).isoformat()}
     version = register(ctx.run_root / "registry", group, package, metric_files)
-    arn = f"arn:aws:sagemaker:{ctx.region}:000000000000:model-package/{group}/{version}"
+    arn = f"arn:aws:sagemaker:{ctx.region}:{ACCOUNT}:model-package/{group}/{version}"
     ctx.say(f"registered {group} version {version} ({package['ModelApprovalStatus']})")
     return StepResult(properties={**args, "ModelPackageArn": arn, "ModelPackageVersion": version})
