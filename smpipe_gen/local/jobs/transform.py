@@ -42,15 +42,15 @@ class CacheInputs:
     masks: dict[str, str] = field(default_factory=dict)
 
 
-def cache_inputs(runner: Any, arguments: dict[str, Any], where: str) -> CacheInputs:
+def cache_inputs(reuse: Any, arguments: dict[str, Any], where: str) -> CacheInputs:
     """A transform's result depends on its model: the model data and the inference code, not
     the model's name (each run creates the model anew)."""
-    spec = load_model(runner.run_root, arguments["ModelName"], where)
+    spec = load_model(reuse.run_root, arguments["ModelName"], where)
     container = spec.get("PrimaryContainer") or spec["Containers"][0]
     submit = container.get("Environment", {}).get("SAGEMAKER_SUBMIT_DIRECTORY", "")
     return CacheInputs(
-        inputs={"model": runner.store.digest(container["ModelDataUrl"]) if container.get("ModelDataUrl") else ""},
-        code={"inference": runner.code.digest(submit)}, masks={arguments["ModelName"]: "<model>"})
+        inputs={"model": reuse.store.digest(container["ModelDataUrl"]) if container.get("ModelDataUrl") else ""},
+        code={"inference": reuse.code.digest(submit)}, masks={arguments["ModelName"]: "<model>"})
 
 
 def run(ctx: JobContext) -> StepResult:
