@@ -13,7 +13,7 @@ from smpipe_gen.errors import SmpipeError
 from smpipe_gen.local import requirements
 from smpipe_gen.local.jobs import JobContext, StepResult, write_json
 from smpipe_gen.local.jobs.model import load_model
-from smpipe_gen.local.requirements import Overlay
+from smpipe_gen.local.sandbox import Overlay
 
 WORKER = Path(__file__).with_name("inference_worker.py")
 
