@@ -184,7 +184,7 @@ def test_consumers_import_neither_the_sdk_nor_pydantic():
     import sys
 
     code = ("import sys, smpipe_gen.definition, smpipe_gen.drawing, smpipe_gen.plan, smpipe_gen.apply, "
-            "smpipe_gen.local.cli, smpipe_gen.local.scheduler; "
+            "smpipe_gen.commands.run, smpipe_gen.local.scheduler; "
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('sagemaker', 'pydantic')); "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -13,7 +13,7 @@ import pytest
 from smpipe_gen.definition import from_json
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.local.capture import failure, takes_session
-from smpipe_gen.local.cli import _build_failure, pipeline_kwargs
+from smpipe_gen.commands.run import _build_failure, pipeline_kwargs
 from smpipe_gen.local.foreign import derived_manifest, entry_point
 
 BUNDLE = "s3://b/p/code/abc/sourcedir.tar.gz"
