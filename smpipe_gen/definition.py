@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.json_values import as_list, freeze, strings, thaw
 from smpipe_gen.steps import step_type
-from smpipe_gen.graph import StepGraph, from_upstreams
+from smpipe_gen.dag import StepGraph, from_upstreams
 
 if TYPE_CHECKING:
     from smpipe_gen.artifacts import CodeArtifact, Manifest

@@ -26,7 +26,8 @@ from smpipe_gen.config.model import (
     StepClass,
 )
 from smpipe_gen.errors import ConfigErrors, SmpipeError, did_you_mean, shorten
-from smpipe_gen.graph import DependencySyntaxError, StepGraph, parse_chain
+from smpipe_gen.config.dependencies import DependencySyntaxError, parse_chain
+from smpipe_gen.dag import StepGraph
 from smpipe_gen.paths import inside
 from smpipe_gen.steps.config_classes import config_class
 
