@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlparse
 
-from smpipe_gen import __version__, artifacts, definition
-from smpipe_gen.artifacts import CodeArtifact, Manifest
+from smpipe_gen import __version__, definition, digests, seal, tarballs
+from smpipe_gen.manifest import CodeArtifact, Manifest, PipelineSettings
 from smpipe_gen.errors import NotFound, SmpipeError
 from smpipe_gen.parameters import api_value, parse_assignments, typed_overrides
 from smpipe_gen.paths import inside
@@ -48,7 +48,7 @@ class Loaded:
 
     @property
     def definition_sha256(self) -> str:
-        return artifacts.text_digest(self.definition_text)
+        return digests.text_digest(self.definition_text)
 
 
 @dataclass
@@ -64,7 +64,7 @@ class Outcome:
 def load(project: Project) -> Loaded:
     """The committed definition and manifest, refused when either was edited after render."""
     model = definition.load(project)  # a rendered definition: manifest and text are always set
-    artifacts.verify_seal(model.manifest, model.text, where=project.relative(project.manifest_json))
+    seal.verify_seal(model.manifest, model.text, where=project.relative(project.manifest_json))
     return Loaded(project, model.manifest, model.text, model.json())
 
 
@@ -97,7 +97,7 @@ def verify_sources(loaded: Loaded) -> None:
             raise SmpipeError(f"code artifact is not in the pipeline's bucket {bucket}", where=artifact.s3_uri,
                               hint="render uploads code to the pipeline's bucket only; re-render with `smpipe-gen render`")
         if artifact.kind == "inline":
-            if artifacts.text_digest(artifact.content or "") != artifact.sha256:
+            if digests.text_digest(artifact.content or "") != artifact.sha256:
                 raise SmpipeError("inline code content does not match its digest", where=artifact.s3_uri,
                                   hint="re-render with `smpipe-gen render`")
             continue
@@ -107,7 +107,7 @@ def verify_sources(loaded: Loaded) -> None:
             if not path.is_file():
                 raise SmpipeError(f"code file is missing (needed by {artifact.s3_uri})", where=item.path,
                                   hint="restore it or re-render with `smpipe-gen render`")
-            if artifacts.sha256_file(path) != item.sha256:
+            if digests.sha256_file(path) != item.sha256:
                 raise SmpipeError(f"code file changed since the render (needed by {artifact.s3_uri})",
                                   where=item.path, hint="run `smpipe-gen render` and commit the result")
 
@@ -118,7 +118,7 @@ def artifact_bytes(artifact: CodeArtifact, root: Path) -> bytes:
     if artifact.kind == "file":
         return (root / artifact.files[0].path).read_bytes()
     with tempfile.TemporaryDirectory(prefix="smpipe-apply-") as tmp:
-        return artifacts.write_sourcedir_tarball(artifact, root, Path(tmp) / "sourcedir.tar.gz").read_bytes()
+        return tarballs.write_sourcedir_tarball(artifact, root, Path(tmp) / "sourcedir.tar.gz").read_bytes()
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
@@ -272,7 +272,7 @@ def connect(manifest: Manifest, *, assume_role: str | None = None,
     return deployer
 
 
-def render_account(settings: artifacts.PipelineSettings) -> str:
+def render_account(settings: PipelineSettings) -> str:
     """The AWS account a render is for: the one in its pipeline role's ARN (SMP_ROLE, which
     validate holds to SMP_ACCOUNTID)."""
     parts = settings.role_arn.split(":")

@@ -30,7 +30,7 @@ from smpipe_gen.steps import step_type
 from smpipe_gen.dag import StepGraph, from_upstreams
 
 if TYPE_CHECKING:
-    from smpipe_gen.artifacts import CodeArtifact, Manifest
+    from smpipe_gen.manifest import CodeArtifact, Manifest
     from smpipe_gen.project import Project
 
 RENDER_HINT = "run `smpipe-gen render`"
@@ -452,7 +452,7 @@ def parse_json(text: str, shown: str, what: str, hint: str = RENDER_HINT) -> Any
 def load(project: "Project", hint: str = RENDER_HINT) -> Definition:
     """The project's rendered definition with its manifest (both required); ``hint`` is what
     a missing or damaged file's message suggests (a command may name its alternatives)."""
-    from smpipe_gen.artifacts import Manifest
+    from smpipe_gen.manifest import Manifest
 
     shown = project.relative(project.definition_json)
     data, text = read_json(project.definition_json, shown, "rendered definition", hint)

@@ -153,7 +153,7 @@ def test_each_way_loading_fails_is_one_located_line(copy, damage, expected):
 
 
 def test_the_manifest_reads_back_what_render_wrote():
-    from smpipe_gen.artifacts import Manifest
+    from smpipe_gen.manifest import Manifest
 
     for example in ("abalone", "two-models", "llm-summarization"):
         data = json.loads((EXAMPLES / example / "pipeline/manifest.json").read_text())

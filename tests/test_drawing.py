@@ -80,7 +80,7 @@ def test_plan_graphs_are_boxed_per_model_from_the_manifests():
     from pathlib import Path
 
     from smpipe_gen import plan
-    from smpipe_gen.artifacts import Manifest
+    from smpipe_gen.manifest import Manifest
 
     pipeline = Path(__file__).resolve().parent.parent / "examples/abalone/pipeline"
     before, data = (json.loads((pipeline / name).read_text()) for name in ("definition.json", "manifest.json"))

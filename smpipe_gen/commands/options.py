@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from smpipe_gen.artifacts import DEFAULT_OUTPUT_DIR
+from smpipe_gen.project import DEFAULT_OUTPUT_DIR
 
 PROJECT_DIR = click.option("--project-dir", "-C", "project_dir", type=click.Path(path_type=Path), default=Path("."),
                            show_default=True, metavar="<path>", help="Root of the model repository.")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from smpipe_gen import artifacts
+from smpipe_gen import manifest
 from smpipe_gen.commands.options import ENVIRONMENT, OUTPUT_DIR, PROJECT_DIR, flag
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.parameters import parse_assignments
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from smpipe_gen.local.endpoint import Endpoint
 
 
-def rendered_inputs(project: Project) -> tuple[Definition, artifacts.Manifest, Path]:
+def rendered_inputs(project: Project) -> tuple[Definition, manifest.Manifest, Path]:
     """The project's rendered definition and manifest, and the root their code paths are under."""
     from smpipe_gen import definition
 
@@ -35,7 +35,7 @@ def default_region() -> str:
 
 
 def foreign_inputs(definition_file: Path, code_dir: Path | None, name: str | None = None,
-                   region: str | None = None) -> tuple[Definition, artifacts.Manifest, Path]:
+                   region: str | None = None) -> tuple[Definition, manifest.Manifest, Path]:
     """Any SDK definition, its code objects served from ``code_dir`` (see local/foreign.py)."""
     from smpipe_gen import definition
     from smpipe_gen.local.foreign import derived_manifest, pipeline_name
@@ -68,7 +68,7 @@ def pipeline_kwargs(text: str | None, program: str | None) -> str:
 
 
 def captured_inputs(spec: str, kwargs: str, work: Path,
-                    endpoint: Endpoint) -> tuple[Definition, artifacts.Manifest, Path, dict[str, Path]]:
+                    endpoint: Endpoint) -> tuple[Definition, manifest.Manifest, Path, dict[str, Path]]:
     """Run an SDK pipeline program in a child process (local/capture.py) with its AWS calls sent to
     ``endpoint``, and take what it built: the definition, and every object it put in S3 (served as
     code objects and as data: the returned seeds)."""
@@ -167,7 +167,7 @@ def run_local(project: Project, *, params: list[str], max_parallel: int, no_cach
         endpoint.close()
 
 
-def _execute(definition: Definition, manifest: artifacts.Manifest, repo_root: Path, root: Path, endpoint: Endpoint, *,
+def _execute(definition: Definition, manifest: manifest.Manifest, repo_root: Path, root: Path, endpoint: Endpoint, *,
              seeds: dict[str, Path], params: list[str], max_parallel: int, no_cache: bool, from_step: str | None,
              use_namespace: bool, pass_aws: bool) -> dict:
     from smpipe_gen.local.progress import Progress

@@ -24,7 +24,8 @@ import re
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from smpipe_gen.artifacts import CodeArtifact, Manifest, PipelineSettings, SourceFile, content_digest, text_digest
+from smpipe_gen.digests import content_digest, text_digest
+from smpipe_gen.manifest import CodeArtifact, Manifest, PipelineSettings, SourceFile
 from smpipe_gen.definition import Definition, Step
 from smpipe_gen.json_values import strings
 from smpipe_gen.errors import SmpipeError

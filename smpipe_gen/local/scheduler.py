@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from smpipe_gen.artifacts import Manifest
+from smpipe_gen.manifest import Manifest
 from smpipe_gen.definition import Definition
 from smpipe_gen.json_values import as_list, dig
 from smpipe_gen.errors import SmpipeError, StepsRefused, shorten

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from smpipe_gen import artifacts
+from smpipe_gen import canonical
 from smpipe_gen.local.endpoint import ACCOUNT
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.paths import file_name, write_atomic
@@ -34,5 +34,5 @@ def run(ctx: JobContext) -> StepResult:
                           hint="use one container per model")
     name = ctx.job_name
     props = {**args, "ModelName": name, "ModelArn": f"arn:aws:sagemaker:{ctx.region}:{ACCOUNT}:model/{name}"}
-    write_atomic(model_file(ctx.run_root, name), artifacts.canonical_json(props))
+    write_atomic(model_file(ctx.run_root, name), canonical.canonical_json(props))
     return StepResult(properties=props)

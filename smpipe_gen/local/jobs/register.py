@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from smpipe_gen import artifacts
+from smpipe_gen import canonical
 from smpipe_gen.local.endpoint import ACCOUNT
 from smpipe_gen.local.jobs import JobContext, StepResult, read_state
 from smpipe_gen.local.store import warn_damaged
@@ -45,7 +45,7 @@ def register(registry: Path, group: str, package: dict[str, Any], metric_files: 
     for name, source in metric_files.items():
         shutil.copyfile(source, staging / f"metrics-{name}.json")
     package = {**package, "ModelPackageVersion": version}
-    (staging / "package.json").write_text(artifacts.canonical_json(package), encoding="utf-8")
+    (staging / "package.json").write_text(canonical.canonical_json(package), encoding="utf-8")
     staging.rename(group_dir / str(version))
     return version
 
