@@ -9,6 +9,14 @@ from types import MappingProxyType
 from typing import Any, Iterator, Mapping
 
 
+def as_text(value: Any) -> str:
+    """A JSON value as SageMaker spells it in a string (a parameter value, a Join part, an
+    environment variable): booleans lower-case, as JSON writes them; everything else str()."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 
 def freeze(value: Any) -> Any:
     """JSON data made read-only: objects become mappings that refuse writes, arrays tuples."""

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from smpipe_gen.json_values import as_text
 from smpipe_gen.steps.config_classes import CONFIG_CLASSES
 
 # The original framework's defaults: repositories that omit a value get what they got there.
@@ -68,11 +69,7 @@ def _str_values(value: Any) -> Any:
 
 
 def _as_text(item: Any) -> Any:
-    if isinstance(item, bool):
-        return "true" if item else "false"
-    if isinstance(item, (int, float)):
-        return str(item)
-    return item
+    return as_text(item) if isinstance(item, (bool, int, float)) else item
 
 
 # ---------------------------------------------------------------- model sections
