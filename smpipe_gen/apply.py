@@ -22,7 +22,8 @@ from urllib.parse import urlparse
 from smpipe_gen import __version__, definition, digests, seal, tarballs
 from smpipe_gen.manifest import CodeArtifact, Manifest, PipelineSettings
 from smpipe_gen.errors import NotFound, SmpipeError
-from smpipe_gen.parameters import api_value, parse_assignments, typed_overrides
+from smpipe_gen.json_values import as_text
+from smpipe_gen.parameters import parse_assignments, typed_overrides
 from smpipe_gen.paths import inside
 from smpipe_gen.project import Project
 
@@ -313,6 +314,25 @@ def _stale_user_tags(loaded: Loaded, deployed_tags: dict[str, str]) -> list[str]
     return sorted(previous - set(loaded.manifest.pipeline.tags))
 
 
+_SETTING_LABELS = {"role_arn": "role", "display_name": "display name", "description": "description",
+                   "parallelism": "parallelism"}
+
+
+def settings_compared(settings: PipelineSettings, described: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(deployed, wanted) settings of the pipeline that apply updates, keyed as the manifest names
+    them: what apply compares and ``plan --deployed`` shows. An unset display name is the
+    pipeline's name, an empty description none; parallelism counts only when configured."""
+    deployed = {"role_arn": described.get("RoleArn"),
+                "display_name": described.get("PipelineDisplayName") or settings.name,
+                "description": described.get("PipelineDescription") or None}
+    wanted = {"role_arn": settings.role_arn, "display_name": settings.display_name or settings.name,
+              "description": settings.description or None}
+    if settings.parallelism is not None:
+        deployed["parallelism"] = (described.get("ParallelismConfiguration") or {}).get("MaxParallelExecutionSteps")
+        wanted["parallelism"] = settings.parallelism
+    return deployed, wanted
+
+
 def _differences(loaded: Loaded, described: dict[str, Any], tags: dict[str, str]) -> list[str]:
     """What differs between the deployed pipeline and the committed one. The commit and tool
     version tags are bookkeeping: they alone never cause an update."""
@@ -324,15 +344,8 @@ def _differences(loaded: Loaded, described: dict[str, Any], tags: dict[str, str]
             changes.append("definition")
     elif deployed != loaded.definition:
         changes.append("definition")
-    if described.get("RoleArn") != settings.role_arn:
-        changes.append("role")
-    if (described.get("PipelineDisplayName") or settings.name) != (settings.display_name or settings.name):
-        changes.append("display name")
-    if (described.get("PipelineDescription") or None) != (settings.description or None):
-        changes.append("description")
-    deployed_parallelism = (described.get("ParallelismConfiguration") or {}).get("MaxParallelExecutionSteps")
-    if settings.parallelism is not None and deployed_parallelism != settings.parallelism:
-        changes.append("parallelism")
+    deployed_settings, wanted = settings_compared(settings, described)
+    changes += [_SETTING_LABELS[key] for key, value in wanted.items() if deployed_settings[key] != value]
     if any(tags.get(key) != value for key, value in _tracked_tags(loaded).items()) or _stale_user_tags(loaded, tags):
         changes.append("tags")
     return changes
@@ -412,7 +425,7 @@ def apply(loaded: Loaded, deployer: Deployer, *, dry_run: bool = False,
 def typed_parameters(definition: dict[str, Any], assignments: list[str]) -> list[dict[str, str]]:
     """``NAME=VALUE`` pairs checked against the definition's Parameters, spelled as the API wants."""
     overrides = typed_overrides(definition, parse_assignments(assignments, "--param"))
-    return [{"Name": name, "Value": api_value(value)} for name, value in overrides.items()]
+    return [{"Name": name, "Value": as_text(value)} for name, value in overrides.items()]
 
 
 def start(deployer: Deployer, parameters: list[dict[str, str]]) -> str:

@@ -218,12 +218,7 @@ def against_deployed(project: Project, *, assume_role: str | None = None, echo: 
     name = loaded.manifest.pipeline.name
     if described is None:
         return _plan(project, definition.from_json({}), current, f"pipeline {name} (not deployed)", reader=reader)
-    settings = loaded.manifest.pipeline
-    deployed_settings = {"role_arn": described.get("RoleArn"),
-                         "display_name": described.get("PipelineDisplayName") or name,
-                         "description": described.get("PipelineDescription") or None}
-    wanted = {"role_arn": settings.role_arn, "display_name": settings.display_name or name,
-              "description": settings.description or None}
+    deployed_settings, wanted = deploy.settings_compared(loaded.manifest.pipeline, described)
     deployed = deploy.parse_definition(described.get("PipelineDefinition"))
     if deployed is None:
         raise SmpipeError("the deployed definition is not readable JSON", where=f"pipeline {name}",
