@@ -11,12 +11,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from smpipe_gen.definition import Definition, expire_seconds
 from smpipe_gen.errors import SmpipeError, shorten
-from smpipe_gen.paths import file_name, write_atomic
 from smpipe_gen.local.jobs import StepResult, read_state
 from smpipe_gen.local.store import Store, warn_damaged
-from smpipe_gen.definition import Definition, expire_seconds
-from smpipe_gen.json_values import dig
+from smpipe_gen.paths import file_name, write_atomic
 from smpipe_gen.steps import resolve, step_type
 
 if TYPE_CHECKING:
@@ -115,9 +114,9 @@ class Reuse:
             return None
         if self.from_step and node.name in self.definition.downstream(self.from_step):
             return None
-        config = node.step.get("CacheConfig")
-        if dig(config, "Enabled"):
-            hit = self.cache.lookup(node.name, key, expire_seconds(dig(config, "ExpireAfter")))
+        config = node.step.cache
+        if config is not None and config.enabled:
+            hit = self.cache.lookup(node.name, key, expire_seconds(config.expire_after))
             if hit:
                 return hit
         if self.records.resumable:

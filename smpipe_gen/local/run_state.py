@@ -15,6 +15,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Iterable
 
+from smpipe_gen.definition import Step
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.local.endpoint import ACCOUNT
 from smpipe_gen.local.jobs import StepResult, read_state
@@ -43,7 +44,9 @@ class State(str, Enum):
 
 @dataclass
 class Node:
-    step: dict[str, Any]
+    """A step of the run and what became of it."""
+
+    step: Step
     deps: set[str]
     branch_of: tuple[str, bool] | None  # (condition step, True for IfSteps)
     state: State = State.PENDING
@@ -57,11 +60,11 @@ class Node:
 
     @property
     def name(self) -> str:
-        return self.step["Name"]
+        return self.step.name
 
     @property
     def type(self) -> str:
-        return self.step["Type"]
+        return self.step.type
 
 
 def _new_execution_id() -> str:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from smpipe_gen.manifest import Manifest
 from smpipe_gen.definition import Definition
-from smpipe_gen.json_values import as_list, dig
+from smpipe_gen.json_values import as_list, dig, thaw
 from smpipe_gen.errors import SmpipeError, StepsRefused, shorten
 from smpipe_gen.local import sandbox
 from smpipe_gen.local.api import argument_problem
@@ -56,7 +56,7 @@ def build_graph(definition: Definition) -> dict[str, Node]:
     nodes: dict[str, Node] = {}
     for step in definition:
         branch_of = (step.condition, step.branch == "if") if step.condition else None
-        nodes[step.name] = Node(step=step.json(), deps=set(step.upstream), branch_of=branch_of)
+        nodes[step.name] = Node(step=step, deps=set(step.upstream), branch_of=branch_of)
     return nodes
 
 
@@ -154,7 +154,7 @@ class Runner:
         if step is None:
             raise SmpipeError(f"JsonGet names the property file {name!r} but not the step that writes it")
         props = self._properties(step)
-        spec = next((p for p in as_list(self.nodes[step].step.get("PropertyFiles")) if dig(p, "PropertyFileName") == name),
+        spec = next((p for p in as_list(self.nodes[step].step.body.get("PropertyFiles")) if dig(p, "PropertyFileName") == name),
                     None)
         if spec is None:
             raise SmpipeError(f"JsonGet: step {step!r} declares no property file {name!r}")
@@ -180,7 +180,7 @@ class Runner:
         self._prechecking = True
         try:
             for node in self.nodes.values():
-                args = node.step.get("Arguments", {})
+                args = thaw(node.step.arguments)
                 kind = step_type(node.type)
                 if kind.precheck:
                     refused = resolve(kind.precheck)(kind.job_arguments(args), f"step {node.name}")
@@ -336,7 +336,7 @@ class Runner:
         where = f"step {node.name}"
         step_dir = self.records.step_dir(node.name)
         step_dir.mkdir(parents=True, exist_ok=True)
-        raw = node.step.get("Arguments", {})
+        raw = thaw(node.step.arguments)
         kind = step_type(node.type)
         arguments = {} if kind.branches else self.resolver.resolve(raw, where)  # a Condition resolves its own
         key = None

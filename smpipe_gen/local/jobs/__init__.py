@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from smpipe_gen.definition import Step
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.local import isolation
 from smpipe_gen.local.bootstrap import Prepared
@@ -33,7 +34,7 @@ class StepFailed(Exception):
 
 @dataclass
 class JobContext:
-    step: dict[str, Any]
+    step: Step
     arguments: dict[str, Any]  # resolved
     execution_id: str
     pipeline_name: str
@@ -53,7 +54,7 @@ class JobContext:
 
     @property
     def name(self) -> str:
-        return self.step["Name"]
+        return self.step.name
 
     @property
     def job_name(self) -> str:
