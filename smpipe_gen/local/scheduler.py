@@ -15,23 +15,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from smpipe_gen.manifest import Manifest
 from smpipe_gen.definition import Definition
-from smpipe_gen.json_values import as_list, dig, thaw
 from smpipe_gen.errors import SmpipeError, StepsRefused, shorten
+from smpipe_gen.json_values import as_list, dig, thaw
 from smpipe_gen.local import sandbox
 from smpipe_gen.local.api import argument_problem
 from smpipe_gen.local.cache import Cache, Reuse
 from smpipe_gen.local.code import CodeArtifacts
 from smpipe_gen.local.expressions import FOREIGN_HINT, Resolver
-from smpipe_gen.parameters import parameter_values
-from smpipe_gen.steps import local_types, resolve, step_type
 from smpipe_gen.local.jobs import JobContext, StepFailed, StepResult
 from smpipe_gen.local.run_state import Node, RunRecords, State
 from smpipe_gen.local.store import Store
+from smpipe_gen.manifest import Manifest
+from smpipe_gen.parameters import parameter_values
+from smpipe_gen.steps import local_types, resolve, step_type
 
 if TYPE_CHECKING:
     from smpipe_gen.local.endpoint import Endpoint
+
 
 @dataclass
 class RunOptions:

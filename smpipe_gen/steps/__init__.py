@@ -80,8 +80,6 @@ class StepType:
         return self.cache_key is not None
 
 
-UNKNOWN = StepType(name="?", refusal="not a SageMaker pipeline step type")
-
 # One line per step type: the module that declares it.
 _MODULES = (
     "processing", "training", "tuning", "transform", "model", "register_model", "condition", "fail",
@@ -95,7 +93,7 @@ REGISTRY: dict[str, StepType] = {
 def step_type(name: str) -> StepType:
     """The facts of definition type ``name``; a type no module declares is known by nothing
     (never cached, drawn as a box, refused by the local runner)."""
-    return REGISTRY.get(name) or StepType(name=name, refusal=UNKNOWN.refusal)
+    return REGISTRY.get(name) or StepType(name=name, refusal="not a SageMaker pipeline step type")
 
 
 def cacheable() -> list[str]:
