@@ -76,7 +76,8 @@ def register(app: click.Group) -> None:
                     render_project(p.root, overrides, p.environment, p.renders_dir)) for p in projects]
         for project, inputs, rendered in renders:  # write only once every environment rendered
             for name, text in rendered.files().items():
-                write_atomic(project.output_dir / name, text)
+                if not _same_but_versions(project.output_dir / name, text):
+                    write_atomic(project.output_dir / name, text)
             fingerprint.remember(project, overrides, inputs, rendered.code_directories)
             click.echo(f"rendered {project.relative(project.output_dir)}/: {', '.join(rendered.files())}")
         if environment is None:  # every environment rendered: what no environment wrote goes
@@ -174,3 +175,13 @@ def _sdk_drift(project: Project, rendered: Rendered) -> set[tuple[str, str]]:
 
 def _comparable(text: str) -> str:
     return _VERSION_LINE.sub("version", text)
+
+
+def _same_but_versions(path: Path, text: str) -> bool:
+    """Whether ``path`` already holds ``text`` but for the tool's and the SDK's versions: then render
+    leaves it as it is, so a teammate's other tool build (every commit has its own version) or SDK
+    patch release writes no diff into the pull request when the pipeline is the same."""
+    try:
+        return _comparable(path.read_text(encoding="utf-8")) == _comparable(text)
+    except (OSError, UnicodeDecodeError):
+        return False
