@@ -6,6 +6,15 @@ import json
 import re
 from typing import Any
 
+# The tool's version (headers, manifest) and the SDK's (manifest): a rendered file that differs
+# only there is the same render (check reports no drift, render leaves the file as it is).
+_VERSION_LINE = re.compile(r"smpipe-gen \d+(?:\.\d+)+\S*|(?<=\"sagemaker_version\": )\"[^\"]*\"")
+
+
+def versionless(text: str) -> str:
+    """A rendered file's text with the tool's and the SDK's versions masked."""
+    return _VERSION_LINE.sub("version", text)
+
 
 def canonical_json(data: Any) -> str:
     """The one JSON spelling used for every rendered file: sorted keys, two-space indent,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 
 import pytest
 
-from helpers import EXAMPLES, copy_example, make_repo, offline_env, smpipe, without_versions, write
+from helpers import EXAMPLES, copy_example, make_repo, offline_env, smpipe, smpipe_in_process, without_versions, write
 from smpipe_gen.definition import from_json
 from smpipe_gen.render.engine import render_project
 
@@ -209,6 +210,20 @@ def test_failed_render_leaves_committed_files_untouched(tmp_path):
     result = smpipe("render", "-C", str(repo))
     assert result.returncode == 1 and "no model file defines conf.sagemakerPipeline" in result.stderr
     assert {p.name: p.read_bytes() for p in (repo / "pipeline").iterdir()} == before
+
+
+def test_render_keeps_files_that_differ_only_in_the_versions_that_wrote_them(tmp_path):
+    repo = copy_example("abalone", tmp_path)
+    pipeline_py = repo / "pipeline" / "pipeline.py"
+    other_build = re.sub(r"smpipe-gen \S+ from", "smpipe-gen 9.9.9.dev1+gabc from", pipeline_py.read_text(), count=1)
+    pipeline_py.write_text(other_build)  # a teammate's tool build rendered the same pipeline
+    assert smpipe_in_process("render", cwd=repo).returncode == 0
+    assert pipeline_py.read_text() == other_build  # no diff for the pull request
+    conf = repo / "conf" / "conf.yaml"
+    conf.write_text(conf.read_text().replace("instance_type: ml.m5.xlarge", "instance_type: ml.c5.2xlarge", 1))
+    assert smpipe_in_process("render", cwd=repo).returncode == 0
+    rewritten = pipeline_py.read_text()
+    assert "ml.c5.2xlarge" in rewritten and "9.9.9.dev1" not in rewritten
 
 
 def test_usage_errors_exit_1_with_clicks_message():

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import difflib
 import json
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
+from smpipe_gen.canonical import versionless
 from smpipe_gen.commands.options import EACH_ENVIRONMENT, OUTPUT_DIR, OVERRIDES, PROJECT_DIR, flag
 from smpipe_gen.parameters import parse_assignments
 from smpipe_gen.project import Project, renders_of_another_layout
@@ -17,8 +17,6 @@ from smpipe_gen.project import Project, renders_of_another_layout
 if TYPE_CHECKING:
     from smpipe_gen.render.engine import Rendered
 
-# The tool's version (headers, manifest) and the SDK's (manifest) do not count as drift themselves.
-_VERSION_LINE = re.compile(r"smpipe-gen \d+(?:\.\d+)+\S*|(?<=\"sagemaker_version\": )\"[^\"]*\"")
 
 
 @click.command("check")
@@ -80,7 +78,7 @@ def _differences(project: Project, rendered: Rendered) -> list[str]:
     for name, text in rendered.files().items():
         path = project.output_dir / name
         committed = path.read_text(encoding="utf-8") if path.is_file() else ""
-        if _comparable(committed) != _comparable(text):
+        if versionless(committed) != versionless(text):
             shown = project.relative(path)
             diffs.append("".join(difflib.unified_diff(
                 committed.splitlines(keepends=True), text.splitlines(keepends=True),
@@ -99,6 +97,3 @@ def _sdk_drift(project: Project, rendered: Rendered) -> set[tuple[str, str]]:
         return {(recorded, installed)}
     return set()
 
-
-def _comparable(text: str) -> str:
-    return _VERSION_LINE.sub("version", text)

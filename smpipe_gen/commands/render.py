@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from smpipe_gen.canonical import versionless
 from smpipe_gen.commands.options import EACH_ENVIRONMENT, OUTPUT_DIR, OVERRIDES, PROJECT_DIR
 from smpipe_gen.parameters import parse_assignments
 from smpipe_gen.paths import write_atomic
@@ -30,7 +31,8 @@ def command(project_dir: Path, out: Path, env: tuple[str, ...], environment: str
                 render_project(p.root, overrides, p.environment, p.renders_dir)) for p in projects]
     for project, inputs, rendered in renders:  # write only once every environment rendered
         for name, text in rendered.files().items():
-            write_atomic(project.output_dir / name, text)
+            if not _same_but_versions(project.output_dir / name, text):
+                write_atomic(project.output_dir / name, text)
         fingerprint.remember(project, overrides, inputs, rendered.code_directories)
         click.echo(f"rendered {project.relative(project.output_dir)}/: {', '.join(rendered.files())}")
     if environment is None:  # every environment rendered: what no environment wrote goes
@@ -46,3 +48,13 @@ def _remove_if_empty(directory: Path) -> None:
         directory.rmdir()
     except OSError:  # not empty (other files of the user's): keep it
         pass
+
+
+def _same_but_versions(path: Path, text: str) -> bool:
+    """Whether ``path`` already holds ``text`` but for the tool's and the SDK's versions: then render
+    leaves it as it is, so a teammate's other tool build (every commit has its own version) or SDK
+    patch release writes no diff into the pull request when the pipeline is the same."""
+    try:
+        return versionless(path.read_text(encoding="utf-8")) == versionless(text)
+    except (OSError, UnicodeDecodeError):
+        return False
