@@ -30,9 +30,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from smpipe_gen import definition, plan  # noqa: E402
-from smpipe_gen.artifacts import (  # noqa: E402
-    CodeArtifact, Manifest, PipelineSettings, SourceFile, canonical_json, content_digest, sealed, sha256_file,
-)
+from smpipe_gen.canonical import canonical_json  # noqa: E402
+from smpipe_gen.digests import content_digest, sha256_file  # noqa: E402
+from smpipe_gen.manifest import CodeArtifact, Manifest, PipelineSettings, SourceFile  # noqa: E402
+from smpipe_gen.seal import sealed  # noqa: E402
 
 BUCKET = "smpipe-bench"
 ROLE = "arn:aws:iam::123456789012:role/bench"

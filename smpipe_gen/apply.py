@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlparse
 
-from smpipe_gen import __version__, artifacts, definition
-from smpipe_gen.artifacts import CodeArtifact, Manifest
-from smpipe_gen.errors import SmpipeError
-from smpipe_gen.parameters import api_value, parse_assignments, typed_overrides
+from smpipe_gen import __version__, definition, digests, seal, tarballs
+from smpipe_gen.manifest import CodeArtifact, Manifest, PipelineSettings
+from smpipe_gen.errors import NotFound, SmpipeError
+from smpipe_gen.json_values import as_text
+from smpipe_gen.parameters import parse_assignments, typed_overrides
 from smpipe_gen.paths import inside
 from smpipe_gen.project import Project
 
@@ -48,7 +49,7 @@ class Loaded:
 
     @property
     def definition_sha256(self) -> str:
-        return artifacts.text_digest(self.definition_text)
+        return digests.text_digest(self.definition_text)
 
 
 @dataclass
@@ -64,7 +65,7 @@ class Outcome:
 def load(project: Project) -> Loaded:
     """The committed definition and manifest, refused when either was edited after render."""
     model = definition.load(project)  # a rendered definition: manifest and text are always set
-    artifacts.verify_seal(model.manifest, model.text, where=project.relative(project.manifest_json))
+    seal.verify_seal(model.manifest, model.text, where=project.relative(project.manifest_json))
     return Loaded(project, model.manifest, model.text, model.json())
 
 
@@ -97,7 +98,7 @@ def verify_sources(loaded: Loaded) -> None:
             raise SmpipeError(f"code artifact is not in the pipeline's bucket {bucket}", where=artifact.s3_uri,
                               hint="render uploads code to the pipeline's bucket only; re-render with `smpipe-gen render`")
         if artifact.kind == "inline":
-            if artifacts.text_digest(artifact.content or "") != artifact.sha256:
+            if digests.text_digest(artifact.content or "") != artifact.sha256:
                 raise SmpipeError("inline code content does not match its digest", where=artifact.s3_uri,
                                   hint="re-render with `smpipe-gen render`")
             continue
@@ -107,7 +108,7 @@ def verify_sources(loaded: Loaded) -> None:
             if not path.is_file():
                 raise SmpipeError(f"code file is missing (needed by {artifact.s3_uri})", where=item.path,
                                   hint="restore it or re-render with `smpipe-gen render`")
-            if artifacts.sha256_file(path) != item.sha256:
+            if digests.sha256_file(path) != item.sha256:
                 raise SmpipeError(f"code file changed since the render (needed by {artifact.s3_uri})",
                                   where=item.path, hint="run `smpipe-gen render` and commit the result")
 
@@ -118,7 +119,7 @@ def artifact_bytes(artifact: CodeArtifact, root: Path) -> bytes:
     if artifact.kind == "file":
         return (root / artifact.files[0].path).read_bytes()
     with tempfile.TemporaryDirectory(prefix="smpipe-apply-") as tmp:
-        return artifacts.write_sourcedir_tarball(artifact, root, Path(tmp) / "sourcedir.tar.gz").read_bytes()
+        return tarballs.write_sourcedir_tarball(artifact, root, Path(tmp) / "sourcedir.tar.gz").read_bytes()
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
@@ -218,8 +219,11 @@ class Deployer:
         where = f"pipeline {self.settings.name}"
         if isinstance(error, ClientError):
             info = error.response.get("Error", {})
-            return SmpipeError(f"{what} failed: {info.get('Code', 'Error')}: {info.get('Message', '')}".strip(),
-                               where=where, hint="check credentials, region and permissions; re-running apply is safe")
+            # AWS says ResourceNotFound; moto says ValidationException "Could not find pipeline".
+            missing = info.get("Code") == "ResourceNotFound" or "could not find" in info.get("Message", "").lower()
+            return (NotFound if missing else SmpipeError)(
+                f"{what} failed: {info.get('Code', 'Error')}: {info.get('Message', '')}".strip(),
+                where=where, hint="check credentials, region and permissions; re-running apply is safe")
         if isinstance(error, NoCredentialsError):
             return SmpipeError(f"{what} failed: no AWS credentials", where=where,
                                hint="set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run with a role")
@@ -231,17 +235,8 @@ class Deployer:
         """DescribePipeline, or None when there is no such pipeline yet."""
         try:
             return self.call("DescribePipeline", self.sagemaker.describe_pipeline, PipelineName=self.settings.name)
-        except SmpipeError as error:
-            # AWS says ResourceNotFound; moto says ValidationException "Could not find pipeline".
-            if "ResourceNotFound" in error.message or "not find" in error.message.lower():
-                return None
-            raise
-
-    def deployed_definition(self) -> dict[str, Any] | None:
-        described = self.describe()
-        if described is None:
+        except NotFound:
             return None
-        return parse_definition(described.get("PipelineDefinition"))
 
     def tags(self, arn: str) -> dict[str, str]:
         found = self.call("ListTags", self.sagemaker.list_tags, ResourceArn=arn)
@@ -278,7 +273,7 @@ def connect(manifest: Manifest, *, assume_role: str | None = None,
     return deployer
 
 
-def render_account(settings: artifacts.PipelineSettings) -> str:
+def render_account(settings: PipelineSettings) -> str:
     """The AWS account a render is for: the one in its pipeline role's ARN (SMP_ROLE, which
     validate holds to SMP_ACCOUNTID)."""
     parts = settings.role_arn.split(":")
@@ -319,6 +314,25 @@ def _stale_user_tags(loaded: Loaded, deployed_tags: dict[str, str]) -> list[str]
     return sorted(previous - set(loaded.manifest.pipeline.tags))
 
 
+_SETTING_LABELS = {"role_arn": "role", "display_name": "display name", "description": "description",
+                   "parallelism": "parallelism"}
+
+
+def settings_compared(settings: PipelineSettings, described: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(deployed, wanted) settings of the pipeline that apply updates, keyed as the manifest names
+    them: what apply compares and ``plan --deployed`` shows. An unset display name is the
+    pipeline's name, an empty description none; parallelism counts only when configured."""
+    deployed = {"role_arn": described.get("RoleArn"),
+                "display_name": described.get("PipelineDisplayName") or settings.name,
+                "description": described.get("PipelineDescription") or None}
+    wanted = {"role_arn": settings.role_arn, "display_name": settings.display_name or settings.name,
+              "description": settings.description or None}
+    if settings.parallelism is not None:
+        deployed["parallelism"] = (described.get("ParallelismConfiguration") or {}).get("MaxParallelExecutionSteps")
+        wanted["parallelism"] = settings.parallelism
+    return deployed, wanted
+
+
 def _differences(loaded: Loaded, described: dict[str, Any], tags: dict[str, str]) -> list[str]:
     """What differs between the deployed pipeline and the committed one. The commit and tool
     version tags are bookkeeping: they alone never cause an update."""
@@ -330,21 +344,16 @@ def _differences(loaded: Loaded, described: dict[str, Any], tags: dict[str, str]
             changes.append("definition")
     elif deployed != loaded.definition:
         changes.append("definition")
-    if described.get("RoleArn") != settings.role_arn:
-        changes.append("role")
-    if (described.get("PipelineDisplayName") or settings.name) != (settings.display_name or settings.name):
-        changes.append("display name")
-    if (described.get("PipelineDescription") or None) != (settings.description or None):
-        changes.append("description")
-    deployed_parallelism = (described.get("ParallelismConfiguration") or {}).get("MaxParallelExecutionSteps")
-    if settings.parallelism is not None and deployed_parallelism != settings.parallelism:
-        changes.append("parallelism")
+    deployed_settings, wanted = settings_compared(settings, described)
+    changes += [_SETTING_LABELS[key] for key, value in wanted.items() if deployed_settings[key] != value]
     if any(tags.get(key) != value for key, value in _tracked_tags(loaded).items()) or _stale_user_tags(loaded, tags):
         changes.append("tags")
     return changes
 
 
-def _pipeline_arguments(loaded: Loaded, deployer: Deployer, dry_run: bool) -> tuple[dict[str, Any], str | None]:
+def _pipeline_arguments(loaded: Loaded, deployer: Deployer) -> tuple[dict[str, Any], str | None]:
+    """CreatePipeline/UpdatePipeline arguments; a definition too large to send inline is
+    uploaded to the bucket first (a dry run stops before this)."""
     settings = loaded.manifest.pipeline
     arguments: dict[str, Any] = {"PipelineName": settings.name, "RoleArn": settings.role_arn,
                                  "PipelineDisplayName": settings.display_name or settings.name}
@@ -357,9 +366,8 @@ def _pipeline_arguments(loaded: Loaded, deployer: Deployer, dry_run: bool) -> tu
         arguments["PipelineDefinition"] = loaded.definition_text
         return arguments, None
     key = f"{settings.name}/definitions/{loaded.definition_sha256}.json"
-    if not dry_run:
-        deployer.call(f"PutObject s3://{settings.bucket}/{key}", deployer.s3.put_object, Bucket=settings.bucket,
-                      Key=key, Body=body, ContentType="application/json", **deployer.encryption())
+    deployer.call(f"PutObject s3://{settings.bucket}/{key}", deployer.s3.put_object, Bucket=settings.bucket,
+                  Key=key, Body=body, ContentType="application/json", **deployer.encryption())
     arguments["PipelineDefinitionS3Location"] = {"Bucket": settings.bucket, "ObjectKey": key}
     return arguments, f"s3://{settings.bucket}/{key}"
 
@@ -395,7 +403,7 @@ def apply(loaded: Loaded, deployer: Deployer, *, dry_run: bool = False,
         outcome.action = "would create" if described is None else "would update"
         return outcome
 
-    arguments, outcome.definition_s3_uri = _pipeline_arguments(loaded, deployer, dry_run)
+    arguments, outcome.definition_s3_uri = _pipeline_arguments(loaded, deployer)
     tags = _desired_tags(loaded)
     if described is None:
         created = deployer.call("CreatePipeline", deployer.sagemaker.create_pipeline,
@@ -417,7 +425,7 @@ def apply(loaded: Loaded, deployer: Deployer, *, dry_run: bool = False,
 def typed_parameters(definition: dict[str, Any], assignments: list[str]) -> list[dict[str, str]]:
     """``NAME=VALUE`` pairs checked against the definition's Parameters, spelled as the API wants."""
     overrides = typed_overrides(definition, parse_assignments(assignments, "--param"))
-    return [{"Name": name, "Value": api_value(value)} for name, value in overrides.items()]
+    return [{"Name": name, "Value": as_text(value)} for name, value in overrides.items()]
 
 
 def start(deployer: Deployer, parameters: list[dict[str, str]]) -> str:

@@ -2,7 +2,8 @@
 
 Commands import their machinery lazily so that commands which only read the rendered
 artifacts (plan, apply, graph, run --local) never import the SageMaker SDK, and a command
-imports only the module that defines it (``--help`` and unknown commands import them all).
+imports only its own module, smpipe_gen/commands/<command>.py (``--help`` and unknown
+commands import them all).
 Plain click: typer converts every parameter through pydantic (~0.2 s of imports on every
 start), more than many commands' own work.
 """
@@ -20,7 +21,7 @@ from smpipe_gen.errors import SmpipeError
 
 class _Commands(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(self.commands)  # as registered: the order of COMMAND_MODULES, not sorted
+        return list(self.commands)  # as registered: the order of COMMANDS, not sorted
 
 
 @click.group(name="smpipe-gen", cls=_Commands, no_args_is_help=True,
@@ -31,25 +32,19 @@ def app() -> None:
     """smpipe-gen: SageMaker Pipelines as reviewed, reproducible code."""
 
 
-# The module that registers each command; the order of the modules is the order --help lists them.
-COMMAND_MODULES = {
-    "validate": "smpipe_gen.render_cli", "schema": "smpipe_gen.render_cli",
-    "render": "smpipe_gen.render_cli", "check": "smpipe_gen.render_cli",
-    "run": "smpipe_gen.local.cli",
-    "apply": "smpipe_gen.deploy_cli", "delete": "smpipe_gen.deploy_cli",
-    "plan": "smpipe_gen.deploy_cli", "graph": "smpipe_gen.deploy_cli",
-}
+# The order of the commands is the order --help lists them; each is smpipe_gen/commands/<name>.py.
+COMMANDS = ("validate", "schema", "render", "check", "run", "apply", "delete", "plan", "graph")
 _registered: set[str] = set()
 
 
 def _register_commands(argv: list[str]) -> None:
-    """Register the module of the command ``argv`` names, or every module. Each module at most
-    once per process: main() may be called again in-process (the fuzzer does)."""
-    named = COMMAND_MODULES.get(argv[0]) if argv else None
-    for module in [named] if named else dict.fromkeys(COMMAND_MODULES.values()):
-        if module not in _registered:
-            importlib.import_module(module).register(app)
-            _registered.add(module)
+    """Register the command ``argv`` names, or every command. Each at most once per process:
+    main() may be called again in-process (the fuzzer does)."""
+    named = argv[0] if argv and argv[0] in COMMANDS else None
+    for name in [named] if named else COMMANDS:
+        if name not in _registered:
+            app.add_command(importlib.import_module(f"smpipe_gen.commands.{name}").command)
+            _registered.add(name)
 
 
 def main() -> None:

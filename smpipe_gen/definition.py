@@ -25,35 +25,17 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from smpipe_gen.errors import SmpipeError
-from smpipe_gen.graph import StepGraph, from_upstreams
+from smpipe_gen.json_values import as_list, freeze, strings, thaw
+from smpipe_gen.steps import step_type
+from smpipe_gen.dag import StepGraph, from_upstreams
 
 if TYPE_CHECKING:
-    from smpipe_gen.artifacts import CodeArtifact, Manifest
+    from smpipe_gen.manifest import CodeArtifact, Manifest
     from smpipe_gen.project import Project
 
 RENDER_HINT = "run `smpipe-gen render`"
 EDGE_KINDS = ("data", "depends", "if", "else")
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
-
-
-# -- read-only JSON ----------------------------------------------------------------------------
-def freeze(value: Any) -> Any:
-    """JSON data made read-only: objects become mappings that refuse writes, arrays tuples."""
-    if isinstance(value, dict):
-        return MappingProxyType({key: freeze(item) for key, item in value.items()})
-    if isinstance(value, (list, tuple)):
-        return tuple(freeze(item) for item in value)
-    return value
-
-
-def thaw(value: Any) -> Any:
-    """Plain JSON data (dicts and lists, a fresh copy) from frozen data, for json.dumps and for
-    code that builds on it."""
-    if isinstance(value, Mapping):
-        return {key: thaw(item) for key, item in value.items()}
-    if isinstance(value, tuple):
-        return [thaw(item) for item in value]
-    return value
 
 
 # -- the model ---------------------------------------------------------------------------------
@@ -279,8 +261,6 @@ class Definition:
 # program) is X.
 _MODEL_STEP = re.compile(r"^(?P<base>.+)-(?:CreateModel|RegisterModel|RepackModel-(?P<repack>\d+))$")
 _MODEL_STEP_TYPES = {"CreateModel": "Model", "RegisterModel": "RegisterModel", "RepackModel": "Training"}
-_CODE_KEYS = ("sagemaker_submit_directory", "SAGEMAKER_SUBMIT_DIRECTORY")  # where the SDK puts code
-_CODE_INPUTS = ("code", "entrypoint")  # processing inputs that carry the job's code
 
 
 def config_step_name(name: str, names: set[str]) -> str:
@@ -331,7 +311,7 @@ def _collect(items: Any, parent: str | None, branch: str | None,
         if name in found:
             raise SmpipeError(f"step {name!r} appears twice", where=where, hint=RENDER_HINT)
         found[name] = (item, parent, branch)
-        if item["Type"] == "Condition":
+        if step_type(item["Type"]).branches:
             arguments = item.get("Arguments", {})
             if not isinstance(arguments, dict):
                 raise SmpipeError("Arguments is not an object", where=f"step {name}", hint=RENDER_HINT)
@@ -352,10 +332,10 @@ def _display_names(types: dict[str, str]) -> dict[str, str]:
     definition alone, so foreign definitions get it too; a name that would be ambiguous stays
     the SDK's."""
     wanted: dict[str, str] = {}
-    for name, step_type in types.items():
+    for name, kind in types.items():
         match = _MODEL_STEP.match(name)
-        kind = name.rsplit("-", 2)[-2] if match and match["repack"] else name.rsplit("-", 1)[-1]
-        if match and match["base"] not in types and _MODEL_STEP_TYPES.get(kind) == step_type:
+        suffix = name.rsplit("-", 2)[-2] if match and match["repack"] else name.rsplit("-", 1)[-1]
+        if match and match["base"] not in types and _MODEL_STEP_TYPES.get(suffix) == kind:
             wanted[name] = f"{match['base']} (repack {match['repack']})" if match["repack"] else match["base"]
         else:
             wanted[name] = name
@@ -377,7 +357,7 @@ def _step(body: dict, display: str, parent: str | None, branch: str | None, orig
     arguments = body.get("Arguments", {})
     if not isinstance(arguments, dict):
         raise SmpipeError("Arguments is not an object", where=f"step {body['Name']}", hint=RENDER_HINT)
-    nested = {"IfSteps", "ElseSteps"} if body["Type"] == "Condition" else set()
+    nested = {"IfSteps", "ElseSteps"} if step_type(body["Type"]).branches else set()
     own = {key: value for key, value in arguments.items() if key not in nested}
     cache = body.get("CacheConfig")
     depends_on = body.get("DependsOn") or []
@@ -393,23 +373,9 @@ def _step(body: dict, display: str, parent: str | None, branch: str | None, orig
         if_steps=tuple(s.get("Name") for s in arguments.get("IfSteps", []) if isinstance(s, dict)) if nested else (),
         else_steps=tuple(s.get("Name") for s in arguments.get("ElseSteps", []) if isinstance(s, dict)) if nested else (),
         code=tuple(CodeObject(uri, artifacts.get(uri) if artifacts is not None else None)
-                   for uri in _code_uris(own, artifacts)),
+                   for uri in _code_uris(body["Type"], own, artifacts)),
         origin=origin,
     )
-
-
-def as_list(value: Any) -> list | tuple:
-    """``value`` when it is a list, else nothing: optional lists a hand-made definition may spell
-    otherwise add nothing instead of failing in the middle of reading it."""
-    return value if isinstance(value, (list, tuple)) else []
-
-
-def dig(value: Any, *keys: str) -> Any:
-    """The value at ``keys`` in (plain or frozen) JSON, or None when a level is missing or is no
-    object: a hand-made definition may spell any argument otherwise."""
-    for key in keys:
-        value = value.get(key) if isinstance(value, Mapping) else None
-    return value
 
 
 def _references(value: Any, via: str = "Get") -> Iterator[Reference]:
@@ -432,42 +398,12 @@ def _split_reference(text: str) -> tuple[str, str]:
     return name, text[len(name):].removeprefix(".")
 
 
-def strings(value: Any, key: str | None = None) -> Iterator[tuple[str | None, str]]:
-    """(the key holding it, string) for every string in ``value`` (plain or frozen JSON); a
-    JSON-encoded string (the SDK's hyperparameters) is decoded too."""
-    if isinstance(value, str):
-        yield key, value
-        if len(value) > 1 and value[0] == value[-1] == '"':
-            try:
-                yield from strings(json.loads(value), key)
-            except ValueError:
-                pass
-    elif isinstance(value, Mapping):
-        for item_key, item in value.items():
-            yield from strings(item, item_key)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from strings(item, key)
-
-
-def _code_uris(arguments: dict, artifacts: "dict[str, CodeArtifact] | None") -> list[str]:
+def _code_uris(kind: str, arguments: dict, artifacts: "dict[str, CodeArtifact] | None") -> list[str]:
     """The code objects a step runs, in order of appearance: the manifest's artifacts it names,
-    or without a manifest the S3 URIs where the SDK puts code (the submit directory of a
-    training job or model, a processing job's code and entrypoint inputs)."""
-    found: dict[str, None] = {}
+    or without a manifest the S3 URIs where the SDK puts code for its step type (steps/)."""
     if artifacts is not None:
-        for _key, text in strings(arguments):
-            if text in artifacts:
-                found[text] = None
-        return list(found)
-    for key, text in strings(arguments):
-        if key in _CODE_KEYS and text.startswith("s3://"):
-            found[text] = None
-    for item in as_list(arguments.get("ProcessingInputs")):
-        uri = dig(item, "S3Input", "S3Uri")
-        if dig(item, "InputName") in _CODE_INPUTS and isinstance(uri, str) and uri.startswith("s3://"):
-            found[uri] = None
-    return list(found)
+        return list(dict.fromkeys(text for _key, text in strings(arguments) if text in artifacts))
+    return list(dict.fromkeys(step_type(kind).code_uris(arguments)))
 
 
 # -- reading the files -------------------------------------------------------------------------
@@ -516,7 +452,7 @@ def parse_json(text: str, shown: str, what: str, hint: str = RENDER_HINT) -> Any
 def load(project: "Project", hint: str = RENDER_HINT) -> Definition:
     """The project's rendered definition with its manifest (both required); ``hint`` is what
     a missing or damaged file's message suggests (a command may name its alternatives)."""
-    from smpipe_gen.artifacts import Manifest
+    from smpipe_gen.manifest import Manifest
 
     shown = project.relative(project.definition_json)
     data, text = read_json(project.definition_json, shown, "rendered definition", hint)

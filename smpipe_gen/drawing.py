@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from smpipe_gen.definition import Definition, Edge, Step
+from smpipe_gen.steps import step_type
 
 _MERMAID_KEYWORDS = {"end", "graph", "subgraph", "flowchart", "class", "classdef", "style", "click",
                      "linkstyle", "direction"}
@@ -30,7 +31,6 @@ def _node_ids(names: list[str], taken: tuple[str, ...] = ()) -> dict[str, str]:
     return ids
 
 
-_MERMAID_SHAPES = {"Condition": ("{", "}"), "Fail": ("[[", "]]"), "RegisterModel": ("[/", "/]")}
 MERMAID_CLASSES = {
     "added": "fill:#d4f8d4,stroke:#2a7a2a",
     "removed": "fill:#f8d4d4,stroke:#a02a2a,stroke-dasharray:4 2",
@@ -72,7 +72,7 @@ def mermaid(definition: Definition, marks: dict[str, str] | None = None, gone: l
         if model is not None:
             lines.append(f'  subgraph {group_ids[f"model_{model}"]}["{_label(model)}"]')
         for step in members:
-            left, right = _MERMAID_SHAPES.get(step.type, ("[", "]"))
+            left, right = step_type(step.type).mermaid
             lines.append(f'{indent}{ids[step.name]}{left}"{_label(step.display_name)}<br/>{_label(step.step_class)}"{right}')
         if model is not None:
             lines.append("  end")
@@ -88,9 +88,6 @@ def mermaid(definition: Definition, marks: dict[str, str] | None = None, gone: l
     return "\n".join(lines) + "\n"
 
 
-_DOT_SHAPES = {"Condition": "diamond", "Fail": "octagon", "RegisterModel": "parallelogram"}
-
-
 def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -103,7 +100,7 @@ def dot(definition: Definition) -> str:
         if model is not None:
             lines += [f"  subgraph cluster_{number} {{", f"    label={_quote(model)};"]
         for step in members:
-            shape = _DOT_SHAPES.get(step.type, "box")
+            shape = step_type(step.type).dot
             label = _quote(step.display_name)[:-1] + "\\n" + _quote(step.step_class)[1:]
             lines.append(f"{indent}{_quote(step.name)} [label={label}, shape={shape}];")
         if model is not None:

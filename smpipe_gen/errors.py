@@ -1,4 +1,14 @@
-"""The errors users see: one line each, naming where the problem is, with a hint."""
+"""The errors users see: one line each, naming where the problem is, with a hint.
+
+Every error is a ``SmpipeError`` (the CLI prints each as ``error: <one line>``); a subclass
+exists only where a caller must tell errors apart:
+
+    SmpipeError
+    ├── NotFound        the thing asked for does not exist (a pipeline AWS does not know)
+    └── ErrorList       several problems found in one pass, one line each
+        ├── ConfigErrors      the config's
+        └── StepsRefused      steps a local run cannot run, refused before it starts
+"""
 
 from __future__ import annotations
 
@@ -65,12 +75,30 @@ class SmpipeError(Exception):
         return "\n".join(self.lines())
 
 
-class ConfigErrors(SmpipeError):
-    """Several config problems found in one pass, reported together, one line each."""
+class NotFound(SmpipeError):
+    """What was asked for does not exist: callers treat it as an answer, not a failure."""
+
+
+class ErrorList(SmpipeError):
+    """Several problems found in one pass, reported together, one line each."""
+
+    what = "error(s)"
 
     def __init__(self, errors: list[SmpipeError]):
-        super().__init__(f"{len(errors)} config error(s)")
+        super().__init__(f"{len(errors)} {self.what}")
         self.errors = errors
 
     def lines(self) -> list[str]:
         return [error.one_line() for error in self.errors]
+
+
+class ConfigErrors(ErrorList):
+    """Several config problems found in one pass."""
+
+    what = "config error(s)"
+
+
+class StepsRefused(ErrorList):
+    """Steps a local run cannot run, each named before anything runs."""
+
+    what = "step(s) cannot run locally"

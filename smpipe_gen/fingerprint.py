@@ -26,9 +26,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from smpipe_gen import artifacts
+from smpipe_gen import digests
 from smpipe_gen.errors import SmpipeError
-from smpipe_gen.project import Project
+from smpipe_gen.paths import write_atomic
+from smpipe_gen.project import DEFAULT_OUTPUT_DIR, RENDER_FILES, Project
 
 CACHE_VARIABLE = "SMPIPE_CACHE_DIR"  # where the records live; default ~/.cache/smpipe-gen/check
 _PACKAGE = Path(__file__).resolve().parent
@@ -81,7 +82,7 @@ def remember(project: Project, overrides: Mapping[str, str], inputs_before: str 
         return
     record = {"code_directories": list(now.code_directories), "state": now.state}
     try:
-        artifacts.write_atomic(_cache_dir() / f"{now.inputs}.json", json.dumps(record))
+        write_atomic(_cache_dir() / f"{now.inputs}.json", json.dumps(record))
         _prune(_cache_dir())
     except OSError:
         pass
@@ -136,7 +137,7 @@ def take(project: Project, overrides: Mapping[str, str], code_directories: tuple
         digest.add("directory", directory, *_names_under(root / directory))
     for path in code_files(project, code_directories):
         digest.file("code", root, path)
-    for name in (artifacts.PIPELINE_PY, artifacts.DEFINITION_JSON, artifacts.MANIFEST_JSON):
+    for name in RENDER_FILES:
         digest.file("artifact", root, project.output_dir / name)
     for path in _local_data_paths(project.manifest_json):
         digest.add("local_data", path, str((root / path).exists()))
@@ -161,7 +162,7 @@ def code_files(project: Project, code_directories: tuple[str, ...]) -> list[Path
     from smpipe_gen.paths import bundle_files
 
     root = project.root
-    excluded = {root / artifacts.DEFAULT_OUTPUT_DIR, project.renders_dir}
+    excluded = {root / DEFAULT_OUTPUT_DIR, project.renders_dir}
     return [root / name for directory in sorted(code_directories) for name in bundle_files(root, directory, excluded)]
 
 
@@ -181,7 +182,7 @@ class _Digest:
         """A file by its name relative to ``root`` and its content (or its absence)."""
         shown = _relative(path, root)
         try:
-            self.add(label, shown, artifacts.sha256_file(path) if path.is_file() else "<absent>")
+            self.add(label, shown, digests.sha256_file(path) if path.is_file() else "<absent>")
         except OSError as error:
             self.add(label, shown, f"<unreadable: {error.errno}>")
 
@@ -226,7 +227,7 @@ def _packed_files_unchanged(project: Project) -> bool:
     """Every repository file the manifest lists still has the digest the render recorded."""
     try:
         manifest = json.loads(project.manifest_json.read_text(encoding="utf-8"))
-        return all(artifacts.sha256_file(project.root / item["path"]) == item["sha256"]
+        return all(digests.sha256_file(project.root / item["path"]) == item["sha256"]
                    for artifact in manifest.get("artifacts", []) for item in artifact.get("files", []))
     except (OSError, ValueError, AttributeError, KeyError, TypeError):
         return False

@@ -47,13 +47,6 @@ def parameter_values(definition: dict[str, Any], overrides: dict[str, str]) -> d
     return values
 
 
-def api_value(value: Any) -> str:
-    """A typed value as StartPipelineExecution takes it: a string, booleans as true/false."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 def _typed(spec: dict[str, Any], raw: str) -> Any:
     name, kind = spec["Name"], spec.get("Type", "String")
     try:

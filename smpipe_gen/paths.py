@@ -11,6 +11,7 @@ import fnmatch
 import hashlib
 import os
 import subprocess
+import tempfile
 import urllib.parse
 from pathlib import Path
 from typing import Iterable
@@ -117,3 +118,18 @@ def _tracked(root: Path, top: Path) -> list[Path] | None:
     if listed.returncode != 0:  # not a repository, or one git refuses to read
         return None
     return [root / os.fsdecode(name) for name in listed.stdout.split(b"\0") if name]
+
+
+def write_atomic(path: Path, data: str | bytes) -> None:
+    """Write through a temporary file in the same directory and rename it into place, so a
+    crash or an error never leaves a half-written file behind."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data.encode() if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

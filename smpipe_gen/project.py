@@ -1,4 +1,4 @@
-"""Where a model repository keeps its config and its rendered artifacts.
+"""Where a model repository keeps its config and its rendered 
 
 A repository with ``environments/<name>.env`` files has one render per environment, under
 ``<out>/<name>/``; a repository with only ``env.env`` has one render under ``<out>/``.
@@ -9,23 +9,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from smpipe_gen import artifacts
 from smpipe_gen.config.environment import check_environment, environment_names
 
-RENDER_FILES = (artifacts.PIPELINE_PY, artifacts.DEFINITION_JSON, artifacts.MANIFEST_JSON)
+# A model repository commits three files side by side (by default under ``pipeline/``): readable
+# SDK code, what SageMaker runs, and what the definition needs besides itself (manifest.py).
+DEFAULT_OUTPUT_DIR = "pipeline"
+PIPELINE_PY = "pipeline.py"
+DEFINITION_JSON = "definition.json"
+MANIFEST_JSON = "manifest.json"
+RENDER_FILES = (PIPELINE_PY, DEFINITION_JSON, MANIFEST_JSON)
 
 
 @dataclass(frozen=True)
 class Project:
     """A model repository: its root, the environment (if it has several) and the directory
-    holding that environment's rendered artifacts."""
+    holding that environment's rendered """
 
     root: Path
     output_dir: Path
     environment: str | None = None
 
     @classmethod
-    def at(cls, root: str | Path = ".", output_dir: str | Path = artifacts.DEFAULT_OUTPUT_DIR,
+    def at(cls, root: str | Path = ".", output_dir: str | Path = DEFAULT_OUTPUT_DIR,
            environment: str | None = None) -> "Project":
         """One render: the named environment (required when there are several), or the only one."""
         root = Path(root).resolve()
@@ -35,7 +40,7 @@ class Project:
         return cls(root=root, output_dir=out / name if name else out, environment=name)
 
     @classmethod
-    def each(cls, root: str | Path = ".", output_dir: str | Path = artifacts.DEFAULT_OUTPUT_DIR,
+    def each(cls, root: str | Path = ".", output_dir: str | Path = DEFAULT_OUTPUT_DIR,
              environment: str | None = None) -> list["Project"]:
         """The named environment, or every environment (render, check and plan cover them all)."""
         names = environment_names(Path(root)) if environment is None else [environment]
@@ -48,15 +53,15 @@ class Project:
 
     @property
     def pipeline_py(self) -> Path:
-        return self.output_dir / artifacts.PIPELINE_PY
+        return self.output_dir / PIPELINE_PY
 
     @property
     def definition_json(self) -> Path:
-        return self.output_dir / artifacts.DEFINITION_JSON
+        return self.output_dir / DEFINITION_JSON
 
     @property
     def manifest_json(self) -> Path:
-        return self.output_dir / artifacts.MANIFEST_JSON
+        return self.output_dir / MANIFEST_JSON
 
     def relative(self, path: Path) -> str:
         """A path as users see it in messages: relative to the repository root when inside it."""
@@ -66,7 +71,7 @@ class Project:
             return str(path)
 
 
-def renders_of_another_layout(root: str | Path = ".", output_dir: str | Path = artifacts.DEFAULT_OUTPUT_DIR) -> list[Path]:
+def renders_of_another_layout(root: str | Path = ".", output_dir: str | Path = DEFAULT_OUTPUT_DIR) -> list[Path]:
     """Rendered files the repository's layout no longer writes, which nothing would check or apply:
     the single render under ``<out>/`` once there are environments, and ``<out>/<name>/`` of an
     environment that is gone (or of every environment once there are none). Only a directory
@@ -84,7 +89,7 @@ def _is_render(directory: Path) -> bool:
     import json
 
     try:
-        manifest = json.loads((directory / artifacts.MANIFEST_JSON).read_text(encoding="utf-8"))
+        manifest = json.loads((directory / MANIFEST_JSON).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
     return isinstance(manifest, dict) and str(manifest.get("generator", "")).startswith("smpipe-gen ")

@@ -87,7 +87,7 @@ def smpipe_in_process(*args: str, cwd: Path | None = None,
 _RENDER_EACH = """
 import sys
 from pathlib import Path
-from smpipe_gen.artifacts import write_atomic
+from smpipe_gen.paths import write_atomic
 from smpipe_gen.render.engine import render_project
 for root in map(Path, sys.argv[1:]):
     for name, text in render_project(root).files().items():

@@ -58,7 +58,10 @@ def _build(root: Path, out: str, name: str = "abalone", train_instance: str = "m
     from sagemaker.workflow.properties import PropertyFile
     from sagemaker.workflow.steps import CacheConfig, ProcessingStep, TrainingStep
 
-    from smpipe_gen.artifacts import Manifest, PipelineSettings, canonical_json, sealed, write_atomic
+    from smpipe_gen.canonical import canonical_json
+    from smpipe_gen.manifest import Manifest, PipelineSettings
+    from smpipe_gen.seal import sealed
+    from smpipe_gen.paths import write_atomic
     from smpipe_gen.render.manifest import code_artifacts
     from smpipe_gen.render.offline import offline_sdk, pipeline_session
 

@@ -18,7 +18,7 @@ import pytest
 pytest.register_assert_rewrite("deploy_support")  # before the import below, as for a plugin
 from deploy_support import BUCKET, Fault, aws_env, commit_all, git_repo, run_cli, sdk_probe, use_variant  # noqa: E402
 from helpers import smpipe_in_process  # noqa: E402
-from smpipe_gen import __version__, artifacts, definition  # noqa: E402
+from smpipe_gen import __version__, definition, digests  # noqa: E402
 from smpipe_gen.project import Project  # noqa: E402
 
 pytest_plugins = ["deploy_support"]  # its fixtures: moto server, proxy, SDK-rendered projects
@@ -51,7 +51,7 @@ def test_create_uploads_code_with_exact_bytes_and_tags(aws, project):
     assert described["PipelineDisplayName"] == "abalone pipeline"
     assert tags(aws) == {
         "smpipe-gen:git-commit": repo.head.commit.hexsha,
-        "smpipe-gen:definition-sha256": artifacts.sha256_file(root / "pipeline/definition.json"),
+        "smpipe-gen:definition-sha256": digests.sha256_file(root / "pipeline/definition.json"),
         "smpipe-gen:version": __version__,
         "smpipe-gen:user-tag-keys": "",
     }
@@ -119,7 +119,7 @@ def test_large_definition_goes_through_s3(aws, project):
     assert len(text.encode()) > 100 * 1024
     done = apply(root, aws.env)
     assert done.returncode == 0, done.stderr
-    key = f"abalone/definitions/{artifacts.text_digest(text)}.json"
+    key = f"abalone/definitions/{digests.text_digest(text)}.json"
     assert f"passed via s3://{BUCKET}/{key}" in done.stdout
     assert aws.client("s3").get_object(Bucket=BUCKET, Key=key)["Body"].read().decode() == text
     assert "no changes" in apply(root, aws.env).stdout

@@ -8,31 +8,26 @@ import json
 import subprocess
 import sys
 
-import click
 import pytest
 from helpers import EXAMPLES, offline_env
 
 from smpipe_gen import cli
 
 
-def test_the_command_table_names_exactly_what_each_module_registers():
-    registered = {}
-    for module in dict.fromkeys(cli.COMMAND_MODULES.values()):
-        app = click.Group()
-        importlib.import_module(module).register(app)
-        registered.update(dict.fromkeys(app.commands, module))
-    assert registered == cli.COMMAND_MODULES
+def test_each_command_lives_in_the_module_named_for_it():
+    names = {name: importlib.import_module(f"smpipe_gen.commands.{name}").command.name for name in cli.COMMANDS}
+    assert names == {name: name for name in cli.COMMANDS}
 
 
 PROBE = """
 import json, sys
 sys.argv = ["smpipe-gen", *sys.argv[1:]]
-from smpipe_gen.cli import main
+from smpipe_gen.cli import COMMANDS, main
 try:
     main()
 except SystemExit as done:
     code = done.code
-heavy = ("sagemaker", "rich", "pydantic", "smpipe_gen.render_cli", "smpipe_gen.deploy_cli", "smpipe_gen.local.cli")
+heavy = ("sagemaker", "rich", "pydantic", *(f"smpipe_gen.commands.{name}" for name in COMMANDS))
 print(json.dumps({"code": code, "loaded": [name for name in heavy if name in sys.modules]}), file=sys.stderr)
 """
 
@@ -45,10 +40,10 @@ def loaded_by(*args: str) -> tuple[int, set[str]]:
 
 
 @pytest.mark.parametrize(("args", "expected"), [
-    (("--help",), {"smpipe_gen.render_cli", "smpipe_gen.deploy_cli", "smpipe_gen.local.cli"}),
-    (("graph", "-C", str(EXAMPLES / "abalone")), {"smpipe_gen.deploy_cli"}),
-    (("run", "--help"), {"smpipe_gen.local.cli"}),
-    (("check", "--help"), {"smpipe_gen.render_cli"}),
+    (("--help",), {f"smpipe_gen.commands.{name}" for name in cli.COMMANDS}),
+    (("graph", "-C", str(EXAMPLES / "abalone")), {"smpipe_gen.commands.graph"}),
+    (("run", "--help"), {"smpipe_gen.commands.run"}),
+    (("check", "--help"), {"smpipe_gen.commands.check"}),
 ])
 def test_a_command_loads_only_its_own_module_and_neither_sdk_nor_rich_nor_pydantic(args, expected):
     code, loaded = loaded_by(*args)

@@ -10,7 +10,8 @@ from helpers import ENV_FILE, make_repo, smpipe, write
 from smpipe_gen.config.loader import load_config
 from smpipe_gen.config.resolve import resolve
 from smpipe_gen.errors import SmpipeError
-from smpipe_gen.graph import DependencySyntaxError, StepGraph, parse_chain
+from smpipe_gen.config.dependencies import DependencySyntaxError, parse_chain
+from smpipe_gen.dag import StepGraph
 
 BASE = """
 conf:

@@ -153,7 +153,7 @@ def test_each_way_loading_fails_is_one_located_line(copy, damage, expected):
 
 
 def test_the_manifest_reads_back_what_render_wrote():
-    from smpipe_gen.artifacts import Manifest
+    from smpipe_gen.manifest import Manifest
 
     for example in ("abalone", "two-models", "llm-summarization"):
         data = json.loads((EXAMPLES / example / "pipeline/manifest.json").read_text())
@@ -184,7 +184,7 @@ def test_consumers_import_neither_the_sdk_nor_pydantic():
     import sys
 
     code = ("import sys, smpipe_gen.definition, smpipe_gen.drawing, smpipe_gen.plan, smpipe_gen.apply, "
-            "smpipe_gen.local.cli, smpipe_gen.local.scheduler; "
+            "smpipe_gen.commands.run, smpipe_gen.local.scheduler; "
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('sagemaker', 'pydantic')); "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -15,7 +15,7 @@ import pytest
 from helpers import ENV_FILE, copy_example, make_repo, smpipe, smpipe_in_process, write
 from smpipe_gen.config.loader import load_config
 from smpipe_gen.config.resolve import resolve
-from smpipe_gen.definition import strings
+from smpipe_gen.json_values import strings
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.render.literals import comment_text
 
@@ -345,7 +345,8 @@ def test_apply_uploads_only_repository_files_to_the_pipeline_bucket(tmp_path):
     """Behind the seal, the same rules once more: a manifest sealed after the edit still uploads
     nothing from outside the repository, nor to another bucket."""
     from smpipe_gen import apply as deploy
-    from smpipe_gen.artifacts import Manifest, sealed
+    from smpipe_gen.manifest import Manifest
+    from smpipe_gen.seal import sealed
     from smpipe_gen.project import Project
 
     secret = tmp_path / "outside-secret.txt"
@@ -489,7 +490,7 @@ LINE_BREAKING = ["\u2028", "\u2029", "\x85", "\x0b", "\x0c", "\x1c"]
 
 @pytest.mark.parametrize("char", LINE_BREAKING)
 def test_definition_json_keeps_strings_with_characters_that_break_lines(char):
-    from smpipe_gen.artifacts import definition_json
+    from smpipe_gen.canonical import definition_json
 
     definition = {"Steps": [{"Name": "Gate", "Type": "Condition", "Arguments": {"IfSteps": [
         {"Name": "Stop", "Type": "Fail", "Arguments": {"ErrorMessage": f"a{char}b", f"k{char}": [f"{char}"]}}]}}]}

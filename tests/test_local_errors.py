@@ -55,7 +55,7 @@ def test_run_requires_local_and_rendered_artifacts(tmp_path):
 
 
 def test_runner_never_imports_the_sagemaker_sdk():
-    code = ("import sys, smpipe_gen.local.cli, smpipe_gen.local.scheduler, smpipe_gen.local.progress; "
+    code = ("import sys, smpipe_gen.commands.run, smpipe_gen.local.scheduler, smpipe_gen.local.progress; "
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('sagemaker', 'boto3')); "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -63,7 +63,7 @@ def test_runner_never_imports_the_sagemaker_sdk():
 
 @pytest.mark.parametrize("steps, expected", [
     ([{"Name": "L", "Type": "Lambda", "Arguments": {}}],
-     "step L: step type 'Lambda' cannot run locally (hint: local runs support Condition, Fail, Model, Processing, "
+     "step L: step type 'Lambda' cannot run locally: no local Lambda runner yet (hint: local runs support Condition, Fail, Model, Processing, "
      "RegisterModel, Training, Transform, Tuning)"),
     ([{"Name": "A", "Type": "Fail", "Arguments": {}, "DependsOn": ["B"]},
       {"Name": "B", "Type": "Fail", "Arguments": {"ErrorMessage": {"Get": "Steps.A.X"}}}],

@@ -13,7 +13,7 @@ import pytest
 from smpipe_gen.definition import from_json
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.local.capture import failure, takes_session
-from smpipe_gen.local.cli import _build_failure, pipeline_kwargs
+from smpipe_gen.commands.run import _build_failure, pipeline_kwargs
 from smpipe_gen.local.foreign import derived_manifest, entry_point
 
 BUNDLE = "s3://b/p/code/abc/sourcedir.tar.gz"
@@ -63,7 +63,7 @@ def processing(entrypoint: list[str], inputs: dict[str, str]) -> dict:
      {}, None),  # the FrameworkProcessor's bootstrap, the one file naming its script, is missing
 ])
 def test_the_entry_point_a_code_bundle_runs(step, found, expected):
-    from smpipe_gen.artifacts import CodeArtifact
+    from smpipe_gen.manifest import CodeArtifact
 
     known = {uri: CodeArtifact(s3_uri=uri, kind="inline", sha256="0", content=text) for uri, text in found.items()}
     assert entry_point(step, BUNDLE, known) == expected

@@ -13,6 +13,9 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from smpipe_gen.json_values import as_text
+from smpipe_gen.steps.config_classes import CONFIG_CLASSES
+
 # The original framework's defaults: repositories that omit a value get what they got there.
 DEFAULT_INSTANCE_TYPE = "ml.m5.2xlarge"
 DEFAULT_VOLUME_GB = 32
@@ -66,11 +69,7 @@ def _str_values(value: Any) -> Any:
 
 
 def _as_text(item: Any) -> Any:
-    if isinstance(item, bool):
-        return "true" if item else "false"
-    if isinstance(item, (int, float)):
-        return str(item)
-    return item
+    return as_text(item) if isinstance(item, (bool, int, float)) else item
 
 
 # ---------------------------------------------------------------- model sections
@@ -293,16 +292,8 @@ class ModelConfig(_Section):
 # ---------------------------------------------------------------- pipeline
 
 
-class StepClass(str, Enum):
-    Processing = "Processing"
-    Training = "Training"
-    Tuning = "Tuning"
-    CreateModel = "CreateModel"
-    Transform = "Transform"
-    Metrics = "Metrics"
-    RegisterModel = "RegisterModel"
-    Condition = "Condition"
-    Fail = "Fail"
+# The config's step classes: one per row of the table in smpipe_gen/steps/config_classes.py.
+StepClass = Enum("StepClass", [(name, name) for name in CONFIG_CLASSES], type=str, module=__name__)
 
 
 ConditionType = Literal["Equals", "GreaterThan", "GreaterThanOrEqualTo", "LessThan", "LessThanOrEqualTo", "In"]

@@ -26,17 +26,11 @@ from smpipe_gen.config.model import (
     StepClass,
 )
 from smpipe_gen.errors import ConfigErrors, SmpipeError, did_you_mean, shorten
-from smpipe_gen.graph import DependencySyntaxError, StepGraph, parse_chain
+from smpipe_gen.config.dependencies import DependencySyntaxError, parse_chain
+from smpipe_gen.dag import StepGraph
 from smpipe_gen.paths import inside
+from smpipe_gen.steps.config_classes import config_class
 
-_DEFAULT_SECTION = {
-    StepClass.Processing: "preprocess",
-    StepClass.Training: "train",
-    StepClass.Tuning: "train",
-    StepClass.Transform: "transform",
-    StepClass.Metrics: "evaluate",
-}
-_TRAINED = (StepClass.Training, StepClass.Tuning)
 
 
 @dataclass
@@ -151,19 +145,18 @@ class _Checker:
             seen = latest.setdefault(resolved.model, {})
             if config is None:
                 continue
-            if cls in _DEFAULT_SECTION:
-                section_name = resolved.step.step_type or _DEFAULT_SECTION[cls]
-                if cls is StepClass.Tuning:
-                    section_name = resolved.step.step_type or "train"
+            facts = config_class(cls)
+            if facts.section:
+                section_name = resolved.step.step_type or facts.section
                 section = self._section(config, resolved, section_name)
                 resolved.section_name, resolved.section = section_name, section
                 if cls is StepClass.Tuning and config.tune is None:
                     self.fail(f"Tuning step {name!r} needs a conf.models.{resolved.model}.tune section",
                               self.step_where(name, "step_class"),
                               "add tune: {objective_metric_name, hyperparameter_ranges, ...}")
-            if cls in (StepClass.CreateModel, StepClass.Transform, StepClass.Metrics, StepClass.RegisterModel):
+            if facts.uses_model:
                 resolved.trained_step = seen.get(StepClass.Training)
-                if resolved.trained_step is None and cls in (StepClass.CreateModel, StepClass.RegisterModel):
+                if resolved.trained_step is None and facts.needs_model:
                     self.fail(f"{cls.value} step {name!r} has no trained model: no Training or Tuning step "
                               f"precedes it in model {resolved.model!r}", self.step_where(name, "step_class"),
                               "add a Training step before it in the same model's steps")
@@ -178,7 +171,7 @@ class _Checker:
                 if config.registry is None:
                     self.fail(f"RegisterModel step {name!r} needs a conf.models.{resolved.model}.registry section",
                               self.step_where(name, "step_class"), "add registry: {InferenceSpecification: ...}")
-            if cls in _TRAINED:
+            if facts.trains:
                 seen[StepClass.Training] = name
             elif cls in (StepClass.CreateModel, StepClass.Metrics):
                 seen[cls] = name
@@ -218,7 +211,7 @@ class _Checker:
                       "Processing section", self.step_where(resolved.name, "step_type"),
                       "use preprocess, evaluate or a custom processing section")
             return None
-        if resolved.cls in (StepClass.Processing, StepClass.Metrics) and not section.entry_point:
+        if config_class(resolved.cls).runs_script and not section.entry_point:
             self.fail(f"{resolved.cls.value} step {resolved.name!r} has no script to run: section "
                       f"{section_name!r} sets no entry_point", self.sources.model_where(resolved.model, section_name),
                       "add entry_point: <script>.py (relative to source_directory)")
@@ -237,8 +230,7 @@ class _Checker:
                 elif source == name:
                     self.fail("a step cannot chain its own outputs",
                               self.step_where(name, "chain_input_source_step", index), "remove it")
-                elif self.steps[source].cls in (StepClass.Condition, StepClass.Fail, StepClass.RegisterModel,
-                                                StepClass.CreateModel):
+                elif config_class(self.steps[source].cls).outputs is None:
                     self.fail(f"{source!r} is a {self.steps[source].cls.value} step and has no outputs to chain",
                               self.step_where(name, "chain_input_source_step", index),
                               "chain from a Processing, Training, Tuning or Transform step")

@@ -6,21 +6,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from smpipe_gen import artifacts
+from smpipe_gen.definition import Definition, expire_seconds
 from smpipe_gen.errors import SmpipeError, shorten
-from smpipe_gen.paths import file_name
 from smpipe_gen.local.jobs import StepResult, read_state
 from smpipe_gen.local.store import Store, warn_damaged
+from smpipe_gen.paths import file_name, write_atomic
+from smpipe_gen.steps import resolve, step_type
 
-CACHEABLE = {"Processing", "Training", "Tuning", "Transform"}
+if TYPE_CHECKING:
+    from smpipe_gen.local.code import CodeArtifacts
+    from smpipe_gen.local.run_state import Node, RunRecords
 
 
-def cache_key(step_type: str, arguments: Any, code: dict[str, str], inputs: dict[str, str]) -> str:
-    payload = json.dumps({"type": step_type, "arguments": arguments, "code": code, "inputs": inputs},
+def cache_key(kind: str, arguments: Any, code: dict[str, str], inputs: dict[str, str]) -> str:
+    payload = json.dumps({"type": kind, "arguments": arguments, "code": code, "inputs": inputs},
                          sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
 
@@ -64,4 +68,57 @@ class Cache:
         entry = {"step": step, "key": key, "execution_id": execution_id, "created": time.time(),
                  "properties": result.properties, "outputs": result.outputs, "metrics": result.metrics}
         # compact: json's C encoder runs only without indent, and this is on the path of every step
-        artifacts.write_atomic(self._path(step, key), json.dumps(entry, sort_keys=True, default=str))
+        write_atomic(self._path(step, key), json.dumps(entry, sort_keys=True, default=str))
+
+
+class Reuse:
+    """Whether a step may take an earlier result instead of running: its key (resolved
+    arguments with execution ids masked, plus code and input digests) and the rules of
+    ``--from-step``, the step's CacheConfig and resuming an unsuccessful run."""
+
+    def __init__(self, cache: Cache, definition: Definition, records: RunRecords, code: CodeArtifacts, *,
+                 use_cache: bool, from_step: str | None):
+        self.cache, self.definition, self.records, self.code = cache, definition, records, code
+        self.store, self.run_root = cache.store, records.run_root  # what a type's local_cache_inputs reads
+        self.use_cache, self.from_step = use_cache, from_step
+        self.from_ancestors = set(definition.ancestors(from_step)) if from_step else set()
+
+    def key(self, node: Node, arguments: dict[str, Any]) -> str:
+        ids = self.records.previous_ids | {self.records.execution_id}
+        execution = re.compile("|".join(map(re.escape, sorted(ids))))
+        text = json.dumps(arguments, sort_keys=True, default=str)
+        masked = execution.sub("<execution>", text)
+        strings = set(re.findall(r's3://[^"\\]+', text))
+        code = {uri: self.code.digest(uri) for uri in strings if self.code.get(uri)}
+        inputs = {}
+        kind = step_type(node.type)
+        for value in kind.input_uris(arguments):
+            if isinstance(value, str) and not self.code.get(value):
+                inputs[execution.sub("<execution>", value)] = self.store.digest(value)
+        if kind.local_cache_inputs:  # what the step reads besides its arguments (a transform's model)
+            extra = resolve(kind.local_cache_inputs)(self, arguments, f"step {node.name}")
+            inputs.update(extra.inputs)
+            code.update(extra.code)
+            for literal, placeholder in extra.masks.items():
+                masked = re.sub(re.escape(literal), placeholder, masked)
+        return cache_key(node.type, masked, code, inputs)
+
+    def lookup(self, node: Node, key: str) -> tuple[StepResult, str] | None:
+        if node.name in self.from_ancestors:
+            hit = self.cache.lookup(node.name, key)
+            if hit is None:
+                raise SmpipeError(f"no earlier result of step {node.name!r} matches its current inputs",
+                                  where="--from-step", hint="run without --from-step first")
+            return hit
+        if not self.use_cache or self.from_step == node.name:
+            return None
+        if self.from_step and node.name in self.definition.downstream(self.from_step):
+            return None
+        config = node.step.cache
+        if config is not None and config.enabled:
+            hit = self.cache.lookup(node.name, key, expire_seconds(config.expire_after))
+            if hit:
+                return hit
+        if self.records.resumable:
+            return self.cache.lookup(node.name, key, executions=self.records.resumable)
+        return None

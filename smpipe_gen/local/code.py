@@ -10,8 +10,9 @@ import tarfile
 import threading
 from pathlib import Path
 
-from smpipe_gen import artifacts
-from smpipe_gen.artifacts import CodeArtifact, Manifest, SourceFile, sha256_file
+from smpipe_gen import digests, tarballs
+from smpipe_gen.digests import sha256_file
+from smpipe_gen.manifest import CodeArtifact, Manifest, SourceFile
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.local import bootstrap
 from smpipe_gen.local.sandbox import rewrite
@@ -67,12 +68,12 @@ class CodeArtifacts:
         if artifact is None:
             return ""
         if artifact.kind == "inline":
-            return artifacts.text_digest(artifact.content or "")
+            return digests.text_digest(artifact.content or "")
         with self._lock:
             if uri in self._digests:
                 return self._digests[uri]
         current = [dataclasses.replace(item, sha256=self._file_sha(item.path)) for item in artifact.files]
-        digest = artifacts.content_digest(current)
+        digest = digests.content_digest(current)
         with self._lock:
             self._digests[uri] = digest
         return digest
@@ -151,7 +152,7 @@ class CodeArtifacts:
         the current sources (``digest``, from digest())."""
         found = [SourceFile(path=str(f), arcname=f.relative_to(directory).as_posix(), sha256=sha256_file(f))
                  for f in sorted(directory.rglob("*")) if f.is_file() and f.relative_to(directory).as_posix() != bundle_name]
-        intact = artifacts.content_digest(found) == digest
+        intact = digests.content_digest(found) == digest
         if not intact:
             warn_damaged(directory, "unpacked code", "its files do not match its digest", "unpacking it again")
         return intact
@@ -168,7 +169,7 @@ class CodeArtifacts:
                 for item in artifact.files:
                     self._source(item.path)
                 tmp = target.with_suffix(".partial")
-                artifacts.write_sourcedir_tarball(artifact, self.repo_root, tmp)
+                tarballs.write_sourcedir_tarball(artifact, self.repo_root, tmp)
                 tmp.replace(target)
             self._bundles.add(digest)
         return target

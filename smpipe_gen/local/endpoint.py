@@ -32,6 +32,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from smpipe_gen.paths import write_atomic
+
 ACCOUNT = "000000000000"  # the account of the ARNs a local run makes up, and of the endpoint's
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/smpipe-local"  # get_execution_role() while a program builds
 _KEYS = {"AWS_ACCESS_KEY_ID": "smpipe-local", "AWS_SECRET_ACCESS_KEY": "smpipe-local"}  # throwaway
@@ -312,13 +314,9 @@ class _Holder:
             self.skipped.append(f"not written to the local store: s3://{bucket}/{key} (a key with an empty, "
                                 "'.' or '..' part has no place in a directory)")
             return False
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_bytes(data)
-            os.replace(tmp, target)
+            write_atomic(target, data)
         except OSError as error:  # a key that is also a "directory" of other keys, or the reverse
-            tmp.unlink(missing_ok=True)
             self.skipped.append(f"not written to the local store: s3://{bucket}/{key} ({error.strerror})")
             return False
         return True

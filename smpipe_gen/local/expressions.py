@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 from smpipe_gen.definition import parse_json
 from smpipe_gen.errors import SmpipeError, shorten
+from smpipe_gen.json_values import as_text
 
 _TOKEN = re.compile(r"\.?([A-Za-z_][\w-]*)|\[(\d+)\]|\['([^']*)'\]|\[\"([^\"]*)\"\]")
 _LIST_KEYS = ("OutputName", "ChannelName", "MetricName", "Name", "InputName")
@@ -87,7 +88,7 @@ class Resolver:
                 return self.get(body, where)
             if key == "Std:Join":
                 parts = self.resolve(_operands(body, "Values", where, list), where)
-                return str(body.get("On", "")).join(_text(p) for p in parts)
+                return str(body.get("On", "")).join(as_text(p) for p in parts)
             if key == "Std:JsonGet":
                 return self.json_get(_operands(body, None, where, dict), where)
         return {k: self.resolve(v, where) for k, v in value.items()}
@@ -157,12 +158,6 @@ class Resolver:
             return compare(*_comparable(left, right))
         except TypeError:
             raise SmpipeError(f"cannot compare {left!r} with {right!r}", where=where) from None
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def _comparable(left: Any, right: Any) -> tuple[Any, Any]:

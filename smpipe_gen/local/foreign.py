@@ -24,8 +24,10 @@ import re
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from smpipe_gen.artifacts import CodeArtifact, Manifest, PipelineSettings, SourceFile, content_digest, text_digest
-from smpipe_gen.definition import Definition, Step, strings
+from smpipe_gen.digests import content_digest, text_digest
+from smpipe_gen.manifest import CodeArtifact, Manifest, PipelineSettings, SourceFile
+from smpipe_gen.definition import Definition, Step
+from smpipe_gen.json_values import strings
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.local.code import object_digest
 from smpipe_gen.local.endpoint import ROLE

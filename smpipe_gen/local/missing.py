@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from smpipe_gen.artifacts import CodeArtifact
+from smpipe_gen.manifest import CodeArtifact
 from smpipe_gen.render.unshipped import HINT
 
 _MISSING = re.compile(r"""(?P<path>/opt/ml/[^'"\s:]+)|No module named '(?P<module>[\w.]+)'""")

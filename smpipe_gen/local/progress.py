@@ -16,10 +16,12 @@ if TYPE_CHECKING:  # rich is imported only on a terminal, where it shows
     from rich.live import Live
     from rich.table import Table
 
-    from smpipe_gen.local.scheduler import Node
+    from smpipe_gen.local.run_state import Node
 
-STYLE = {"pending": "dim", "running": "yellow", "cached": "cyan", "done": "green", "failed": "bold red",
-         "skipped": "dim", "not started": "dim"}
+from smpipe_gen.local.run_state import State
+
+STYLE = {State.PENDING: "dim", State.RUNNING: "yellow", State.CACHED: "cyan", State.DONE: "green",
+         State.FAILED: "bold red", State.SKIPPED: "dim", State.NOT_STARTED: "dim"}
 
 
 def _duration(seconds: float | None) -> str:
@@ -49,9 +51,9 @@ class Progress:
             self.live.start()
 
     def change(self, node: Node) -> None:
-        if self.live is None and node.state != "pending":
+        if self.live is None and node.state is not State.PENDING:
             with self._lock:
-                extra = f" {_duration(node.duration)}" if node.state in ("done", "failed", "cached") else ""
+                extra = f" {_duration(node.duration)}" if node.state in (State.DONE, State.FAILED, State.CACHED) else ""
                 self.say(f"  {self.shown(node.name)}: {node.state}{extra}")
 
     def stop(self) -> None:

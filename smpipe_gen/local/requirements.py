@@ -26,13 +26,12 @@ import shutil
 import site
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.local.jobs import JobContext, read_state
-from smpipe_gen.local.sandbox import host_env
+from smpipe_gen.local.sandbox import Overlay, host_env
 from smpipe_gen.local.store import locked
 
 if TYPE_CHECKING:
@@ -41,19 +40,6 @@ if TYPE_CHECKING:
 READY = "smpipe-ready.json"  # written last: an overlay without it was interrupted and is built again
 # pip settings of the user's shell that would send the install elsewhere than the overlay
 _PIP_LOCATION = frozenset({"PIP_TARGET", "PIP_PREFIX", "PIP_ROOT", "PIP_USER", "PIP_SRC"})
-
-
-@dataclass(frozen=True)
-class Overlay:
-    """An environment whose ``site`` goes first on a job's PYTHONPATH (``bin`` on its PATH, for
-    the commands the installed packages bring)."""
-
-    root: Path
-    site: Path
-
-    @property
-    def bin(self) -> Path:
-        return self.root / "bin"
 
 
 def host_paths() -> list[str]:

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -235,6 +236,19 @@ def host_env(pass_aws: bool) -> dict[str, str]:
     else:
         env.update(NO_AWS)
     return env
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """An environment whose ``site`` goes first on a job's PYTHONPATH (``bin`` on its PATH, for
+    the commands the installed packages bring)."""
+
+    root: Path
+    site: Path
+
+    @property
+    def bin(self) -> Path:
+        return self.root / "bin"
 
 
 def python_env(base: dict[str, str], shim_dir: Path, commands: Path | None = None) -> dict[str, str]:

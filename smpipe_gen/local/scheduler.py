@@ -4,70 +4,34 @@ resume, and SageMaker's failure semantics (no new steps after a failure, running
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
-import re
-import secrets
 import shutil
-import string
 import subprocess
 import threading
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from smpipe_gen import artifacts
-from smpipe_gen.artifacts import Manifest
-from smpipe_gen.definition import Definition, as_list, dig, expire_seconds
-from smpipe_gen.errors import SmpipeError, shorten
+from smpipe_gen.definition import Definition
+from smpipe_gen.errors import SmpipeError, StepsRefused, shorten
+from smpipe_gen.json_values import as_list, dig, thaw
 from smpipe_gen.local import sandbox
 from smpipe_gen.local.api import argument_problem
-from smpipe_gen.local.cache import CACHEABLE, Cache, cache_key
+from smpipe_gen.local.cache import Cache, Reuse
 from smpipe_gen.local.code import CodeArtifacts
 from smpipe_gen.local.expressions import FOREIGN_HINT, Resolver
-from smpipe_gen.parameters import parameter_values
-from smpipe_gen.paths import file_name
-from smpipe_gen.local.jobs import JobContext, StepFailed, StepResult, read_state
-from smpipe_gen.local.jobs import condition, fail, model, processing, register, training, transform, tuning
+from smpipe_gen.local.jobs import JobContext, StepFailed, StepResult
+from smpipe_gen.local.run_state import Node, RunRecords, State
 from smpipe_gen.local.store import Store
+from smpipe_gen.manifest import Manifest
+from smpipe_gen.parameters import parameter_values
+from smpipe_gen.steps import local_types, resolve, step_type
 
 if TYPE_CHECKING:
     from smpipe_gen.local.endpoint import Endpoint
-
-RUNNERS: dict[str, Callable[[JobContext], StepResult]] = {
-    "Processing": processing.run, "Training": training.run, "Tuning": tuning.run, "Model": model.run,
-    "Transform": transform.run, "RegisterModel": register.run, "Condition": condition.run, "Fail": fail.run,
-}
-JOB_TYPES = frozenset({"Processing", "Training", "Tuning", "Transform"})  # steps whose processes may write to S3
-PENDING, RUNNING, DONE, CACHED, FAILED, SKIPPED, NOT_STARTED = (
-    "pending", "running", "done", "cached", "failed", "skipped", "not started")
-
-
-@dataclass
-class Node:
-    step: dict[str, Any]
-    deps: set[str]
-    branch_of: tuple[str, bool] | None  # (condition step, True for IfSteps)
-    state: str = PENDING
-    started: float | None = None
-    duration: float | None = None
-    result: StepResult | None = None
-    message: str | None = None
-    cached_from: str | None = None
-    error: SmpipeError | None = None
-    process_seconds: float | None = None
-
-    @property
-    def name(self) -> str:
-        return self.step["Name"]
-
-    @property
-    def type(self) -> str:
-        return self.step["Type"]
 
 
 @dataclass
@@ -83,34 +47,18 @@ class RunOptions:
 
 def build_graph(definition: Definition) -> dict[str, Node]:
     """One node per step, condition branches flattened, each with the steps it waits for (the
-    model has refused unknown references and cycles); a step type this runner cannot execute is
-    refused before anything runs."""
+    model has refused unknown references and cycles); every step of a type the registry has no
+    local runner for is refused, one line each, before anything runs."""
+    refused = [SmpipeError(f"step type {step.type!r} cannot run locally: {step_type(step.type).refusal}",
+                           where=f"step {step.name}", hint=f"local runs support {', '.join(local_types())}")
+               for step in definition if not step_type(step.type).runner]
+    if refused:
+        raise refused[0] if len(refused) == 1 else StepsRefused(refused)
     nodes: dict[str, Node] = {}
     for step in definition:
-        if step.type not in RUNNERS:
-            raise SmpipeError(f"step type {step.type!r} cannot run locally", where=f"step {step.name}",
-                              hint=f"local runs support {', '.join(sorted(RUNNERS))}")
         branch_of = (step.condition, step.branch == "if") if step.condition else None
-        nodes[step.name] = Node(step=step.json(), deps=set(step.upstream), branch_of=branch_of)
+        nodes[step.name] = Node(step=step, deps=set(step.upstream), branch_of=branch_of)
     return nodes
-
-
-def _new_execution_id() -> str:
-    alphabet = string.ascii_lowercase + string.digits
-    return "".join(secrets.choice(alphabet) for _ in range(12))
-
-
-def input_uris(step_type: str, args: dict[str, Any]) -> list[Any]:
-    """The arguments a step reads data from (cache keys hash their contents)."""
-    if step_type == "Processing":
-        return [dig(i, "S3Input", "S3Uri") for i in as_list(args.get("ProcessingInputs")) if dig(i, "S3Input") is not None]
-    if step_type == "Training":
-        return [dig(c, "DataSource", "S3DataSource", "S3Uri") for c in as_list(args.get("InputDataConfig"))]
-    if step_type == "Tuning":
-        return input_uris("Training", dig(args, "TrainingJobDefinition") or {})
-    if step_type == "Transform":
-        return [dig(args, "TransformInput", "DataSource", "S3DataSource", "S3Uri")]
-    return []
 
 
 class _Remover:
@@ -175,18 +123,12 @@ class Runner:
         if endpoint is not None:
             endpoint.hold(self.store.root, self.store.seeds)
         self.code = CodeArtifacts(manifest, self.repo_root, self.run_root / "code")
-        self.cache = Cache(self.run_root / "cache", self.store)
-        self.execution_id = _new_execution_id()
-        self.run_dir = self.run_root / "runs" / self.execution_id
-        name = manifest.pipeline.name
-        region = manifest.pipeline.region
-        self.execution = {
-            "PipelineExecutionId": self.execution_id, "PipelineName": name,
-            "PipelineExecutionArn": f"arn:aws:sagemaker:{region}:000000000000:pipeline/{name}/execution/{self.execution_id}",
-            "PipelineArn": f"arn:aws:sagemaker:{region}:000000000000:pipeline/{name}",
-            "StartDateTime": datetime.now(timezone.utc).isoformat(), "CurrentDateTime": datetime.now(timezone.utc).isoformat(),
-        }
-        self.resolver = Resolver(self.parameters, self.execution, self._properties, self._property_file, self._read_uri)
+        self.records = RunRecords(self.run_root, manifest.pipeline.name, manifest.pipeline.region)
+        self.execution_id, self.run_dir = self.records.execution_id, self.records.run_dir
+        self.reuse = Reuse(Cache(self.run_root / "cache", self.store), definition, self.records, self.code,
+                           use_cache=options.use_cache, from_step=options.from_step)
+        self.resolver = Resolver(self.parameters, self.records.execution, self._properties, self._property_file,
+                                 self._read_uri)
         self._prechecking = False
         self._stop = False
         self._lock = threading.Lock()  # the nodes' states, once steps run
@@ -194,10 +136,6 @@ class Runner:
         self._idle = threading.Event()  # set when no step runs and none can start
         self._broken: BaseException | None = None
         self._pool: ThreadPoolExecutor | None = None
-        self._from_ancestors: set[str] = set()
-        self._previous_ids = {p.name for p in (self.run_root / "runs").iterdir()} if (self.run_root / "runs").is_dir() else set()
-        self._resumable = self._load_resumable()
-        self.started = time.time()
         self.status = "Executing"
         self.failure: Node | None = None
         self._remover = _Remover()
@@ -217,7 +155,7 @@ class Runner:
         if step is None:
             raise SmpipeError(f"JsonGet names the property file {name!r} but not the step that writes it")
         props = self._properties(step)
-        spec = next((p for p in as_list(self.nodes[step].step.get("PropertyFiles")) if dig(p, "PropertyFileName") == name),
+        spec = next((p for p in as_list(self.nodes[step].step.body.get("PropertyFiles")) if dig(p, "PropertyFileName") == name),
                     None)
         if spec is None:
             raise SmpipeError(f"JsonGet: step {step!r} declares no property file {name!r}")
@@ -234,20 +172,6 @@ class Runner:
             raise SmpipeError(f"JsonGet: {shorten(str(uri))} is not one object in the local store")
         return next(iter(objects.values()))
 
-    # ---- resume bookkeeping
-    def _load_resumable(self) -> set[str]:
-        """Executions a re-run may resume from: the unbroken series of unsuccessful runs before this one."""
-        last = read_state(self.run_root / "last-run.json", "run bookmark") or {}
-        resumable = last.get("resumable", [])
-        if last.get("status") == "Succeeded" or not isinstance(resumable, list):
-            return set()
-        return {r for r in resumable if isinstance(r, str)}
-
-    def _write_last_run(self) -> None:
-        resumable = [] if self.status == "Succeeded" else sorted(self._resumable | {self.execution_id})
-        artifacts.write_atomic(self.run_root / "last-run.json", json.dumps(
-            {"execution_id": self.execution_id, "status": self.status, "resumable": resumable}, indent=1))
-
     # ---- checks before anything runs
     def precheck(self) -> None:
         """Before anything runs: refuse the steps that cannot run locally (the steps that do not
@@ -257,16 +181,14 @@ class Runner:
         self._prechecking = True
         try:
             for node in self.nodes.values():
-                args = node.step.get("Arguments", {})
-                if node.type in ("Training", "Tuning"):
-                    spec = dig(args, "TrainingJobDefinition") if node.type == "Tuning" else args
-                    hps = dig(spec, "StaticHyperParameters" if node.type == "Tuning" else "HyperParameters")
-                    spec = {**(spec if isinstance(spec, dict) else {}), "HyperParameters": hps if isinstance(hps, dict) else {}}
-                    refused = training.refusal(spec, f"step {node.name}")
+                args = thaw(node.step.arguments)
+                kind = step_type(node.type)
+                if kind.precheck:
+                    refused = resolve(kind.precheck)(kind.job_arguments(args), f"step {node.name}")
                     if refused is not None and not node.branch_of:  # in a branch: fails if the branch is taken
                         self._refuse(node, refused)
                         continue
-                for value in input_uris(node.type, args):
+                for value in kind.input_uris(args):
                     try:
                         uri = self.resolver.resolve(value, f"step {node.name}")
                         present = not isinstance(uri, str) or self.code.get(uri) or self.store.objects(uri)
@@ -281,7 +203,7 @@ class Runner:
             self._prechecking = False
 
     def _refuse(self, node: Node, error: SmpipeError) -> None:
-        node.state, node.error, node.message = FAILED, error, error.one_line()
+        node.state, node.error, node.message = State.FAILED, error, error.one_line()
         if self.failure is None:
             self.failure = node
         self.on_change(node)
@@ -289,7 +211,7 @@ class Runner:
     def _written_upstream(self, node: Node) -> bool:
         """Whether a step ``node`` waits for runs a job, which may write what ``node`` reads: to an
         output prefix or with boto3 through the loopback endpoint (SageMaker runs such a pipeline)."""
-        return any(self.nodes[name].type in JOB_TYPES for name in self.definition.ancestors(node.name))
+        return any(step_type(self.nodes[name].type).job for name in self.definition.ancestors(node.name))
 
     # ---- execution
     def run(self) -> dict[str, Any]:
@@ -301,9 +223,7 @@ class Runner:
     def _run(self) -> dict[str, Any]:
         self.precheck()
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self._write_last_run()
-        if self.options.from_step:
-            self._from_ancestors = set(self.definition.ancestors(self.options.from_step))
+        self.records.write_last_run(self.status)
         with ThreadPoolExecutor(max(1, self.options.max_parallel), thread_name_prefix="smpipe-step") as self._pool:
             try:
                 with self._lock:
@@ -315,13 +235,13 @@ class Runner:
                 with self._lock:
                     self._stop, self.status = True, "Stopped"
                     for node in self._running.values():
-                        node.state, node.message = FAILED, "interrupted"
+                        node.state, node.message = State.FAILED, "interrupted"
                 sandbox.terminate_all()
                 self._write_record()
                 raise
         for node in self.nodes.values():
-            if node.state == PENDING:
-                node.state = NOT_STARTED
+            if node.state == State.PENDING:
+                node.state = State.NOT_STARTED
                 self.on_change(node)
         self.status = "Failed" if self.failure else "Succeeded"
         return self._write_record()
@@ -355,7 +275,7 @@ class Runner:
         self._propagate_skips()
         ready = [] if self._stop else self._ready()
         for node in ready:
-            node.state, node.started = RUNNING, time.time()
+            node.state, node.started = State.RUNNING, time.time()
             self._running[node.name] = node
             self.on_change(node)
         keep = ready.pop(0) if ready and finished is not None else None
@@ -368,13 +288,13 @@ class Runner:
     def _ready(self) -> list[Node]:
         ready = []
         for node in self.nodes.values():
-            if node.state != PENDING or len(ready) + len(self._running) >= self.options.max_parallel:
+            if node.state != State.PENDING or len(ready) + len(self._running) >= self.options.max_parallel:
                 continue
             if node.branch_of:
                 parent = self.nodes[node.branch_of[0]]
                 if parent.result is None or parent.result.branch != node.branch_of[1]:
                     continue
-            if all(self.nodes[d].state in (DONE, CACHED) for d in node.deps):
+            if all(self.nodes[d].state.succeeded for d in node.deps):
                 ready.append(node)
         return ready
 
@@ -383,14 +303,14 @@ class Runner:
         while changed:
             changed = False
             for node in self.nodes.values():
-                if node.state != PENDING:
+                if node.state != State.PENDING:
                     continue
                 untaken = False
                 if node.branch_of:
                     parent = self.nodes[node.branch_of[0]]
-                    untaken = parent.state in (DONE, CACHED) and parent.result.branch != node.branch_of[1]
-                if untaken or any(self.nodes[d].state == SKIPPED for d in node.deps):
-                    node.state = SKIPPED
+                    untaken = parent.state.succeeded and parent.result.branch != node.branch_of[1]
+                if untaken or any(self.nodes[d].state == State.SKIPPED for d in node.deps):
+                    node.state = State.SKIPPED
                     self.on_change(node)
                     changed = True
 
@@ -398,10 +318,10 @@ class Runner:
         node.duration = time.time() - (node.started or time.time())
         if error is None:
             node.result, cached_from = result
-            node.state = CACHED if cached_from else DONE
+            node.state = State.CACHED if cached_from else State.DONE
             node.cached_from = cached_from
         else:
-            node.state = FAILED
+            node.state = State.FAILED
             if isinstance(error, SmpipeError):
                 node.error, node.message = _located(error, node.name), error.one_line()
             elif isinstance(error, StepFailed):
@@ -413,20 +333,17 @@ class Runner:
             self._stop = True
         self.on_change(node)
 
-    def step_dir(self, name: str) -> Path:
-        """A step's working directory: its own for every distinct name, whatever the name holds."""
-        return self.run_dir / "steps" / file_name(name)
-
     def _execute(self, node: Node) -> tuple[StepResult, str | None]:
         where = f"step {node.name}"
-        step_dir = self.step_dir(node.name)
+        step_dir = self.records.step_dir(node.name)
         step_dir.mkdir(parents=True, exist_ok=True)
-        raw = node.step.get("Arguments", {})
-        arguments = {} if node.type == "Condition" else self.resolver.resolve(raw, where)
+        raw = thaw(node.step.arguments)
+        kind = step_type(node.type)
+        arguments = {} if kind.branches else self.resolver.resolve(raw, where)  # a Condition resolves its own
         key = None
-        if node.type in CACHEABLE:
-            key = self._key(node, arguments)
-            hit = self._lookup(node, key)
+        if kind.cacheable:
+            key = self.reuse.key(node, arguments)
+            hit = self.reuse.lookup(node, key)
             if hit:
                 return hit
         with open(step_dir / "log.txt", "wb") as log:
@@ -437,7 +354,7 @@ class Runner:
                              max_parallel=self.options.max_parallel, pass_aws=self.options.pass_aws,
                              aws_env=self.endpoint.env() if self.endpoint and not self.options.pass_aws else {})
             try:
-                result = RUNNERS[node.type](ctx)
+                result = resolve(kind.runner)(ctx)
             except (StepFailed, SmpipeError) as error:
                 ctx.say(f"step failed: {error.one_line() if isinstance(error, SmpipeError) else error}")
                 raise
@@ -454,89 +371,20 @@ class Runner:
                     for note in self.endpoint.sync():
                         ctx.say(note)
         if key is not None:
-            self.cache.save(node.name, key, self.execution_id, result)
+            self.reuse.cache.save(node.name, key, self.execution_id, result)
         # outputs are in the store now; the job's working copies of inputs and code only take space
         # (a failed step keeps its directory for inspection)
         self._remover.remove(step_dir / "opt")
         return result, None
 
-    def _key(self, node: Node, arguments: dict[str, Any]) -> str:
-        """Resolved arguments with execution ids masked, plus code and input digests."""
-        ids = self._previous_ids | {self.execution_id}
-        text = json.dumps(arguments, sort_keys=True, default=str)
-        masked = re.sub("|".join(map(re.escape, sorted(ids))), "<execution>", text) if ids else text
-        strings = set(re.findall(r's3://[^"\\]+', text))
-        code = {uri: self.code.digest(uri) for uri in strings if self.code.get(uri)}
-        inputs = {}
-        for value in input_uris(node.type, arguments):
-            if isinstance(value, str) and not self.code.get(value):
-                inputs[re.sub("|".join(map(re.escape, sorted(ids))), "<execution>", value)] = self.store.digest(value)
-        if node.type == "Transform":
-            spec = model.load_model(self.run_root, arguments["ModelName"], f"step {node.name}")
-            container = spec.get("PrimaryContainer") or spec["Containers"][0]
-            inputs["model"] = self.store.digest(container["ModelDataUrl"]) if container.get("ModelDataUrl") else ""
-            submit = container.get("Environment", {}).get("SAGEMAKER_SUBMIT_DIRECTORY", "")
-            code["inference"] = self.code.digest(submit)
-            masked = re.sub(re.escape(arguments["ModelName"]), "<model>", masked)
-        return cache_key(node.type, masked, code, inputs)
-
-    def _lookup(self, node: Node, key: str) -> tuple[StepResult, str] | None:
-        if node.name in self._from_ancestors:
-            hit = self.cache.lookup(node.name, key)
-            if hit is None:
-                raise SmpipeError(f"no earlier result of step {node.name!r} matches its current inputs",
-                                  where="--from-step", hint="run without --from-step first")
-            return hit
-        if not self.options.use_cache or self.options.from_step == node.name:
-            return None
-        if self.options.from_step and node.name in self.definition.downstream(self.options.from_step):
-            return None
-        config = node.step.get("CacheConfig")
-        if dig(config, "Enabled"):
-            hit = self.cache.lookup(node.name, key, expire_seconds(dig(config, "ExpireAfter")))
-            if hit:
-                return hit
-        if self._resumable:
-            return self.cache.lookup(node.name, key, executions=self._resumable)
-        return None
-
-    # ---- record
     def _write_record(self) -> dict[str, Any]:
-        ended = time.time()
-        record = {
-            "execution_id": self.execution_id, "pipeline": self.manifest.pipeline.name, "status": self.status,
-            "started": datetime.fromtimestamp(self.started, timezone.utc).isoformat(),
-            "duration_seconds": round(ended - self.started, 3), "parameters": self.parameters,
-            "failed_step": self.failure.name if self.failure else None,
-            "message": self.failure.message if self.failure else None,
-            "steps": {n.name: {
-                "type": n.type, "status": n.state, "duration_seconds": None if n.duration is None else round(n.duration, 3),
-                "log": str(self.step_dir(n.name) / "log.txt")
-                if n.state in (DONE, FAILED) else None,
-                "process_seconds": n.process_seconds, "cached_from": n.cached_from, "message": n.message,
-                "outputs": {uri: str(self.store.path(uri)) for uri in sorted(n.result.outputs)} if n.result else {},
-                "metrics": n.result.metrics if n.result else {},
-                "properties": _public(n.result.properties) if n.result else None,
-            } for n in self.nodes.values()},
-        }
-        artifacts.write_atomic(self.run_dir / "run.json", json.dumps(record, indent=2, default=str) + "\n")
-        self._write_last_run()
-        return record
+        return self.records.write(self.status, self.nodes.values(), self.parameters, self.failure, self.store)
 
     def log_tail(self, node: Node, lines: int = 20) -> str:
-        path = self.step_dir(node.name) / "log.txt"
-        if not path.is_file():
-            return ""
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        return self.records.log_tail(node.name, lines)
 
 
 def _located(error: SmpipeError, step: str) -> SmpipeError:
     """``error``, naming ``step`` when the check that raised it (deep in the store) named no place."""
     error.where = error.where or f"step {step}"
     return error
-
-
-def _public(props: dict[str, Any]) -> dict[str, Any]:
-    keep = ("ProcessingJobName", "TrainingJobName", "ModelArtifacts", "FinalMetricDataList", "ModelName",
-            "ModelPackageArn", "TransformJobName", "Outcome", "BestTrainingJob", "HyperParameterTuningJobName")
-    return {k: v for k, v in props.items() if k in keep}

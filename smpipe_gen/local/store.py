@@ -21,7 +21,7 @@ import threading
 from pathlib import Path
 from typing import Iterator
 
-from smpipe_gen.artifacts import sha256_file
+from smpipe_gen.digests import sha256_file
 from smpipe_gen.errors import SmpipeError, shorten
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
-from smpipe_gen.definition import Definition, Step, thaw
+from smpipe_gen.definition import Definition, Step
+from smpipe_gen.json_values import thaw
 from smpipe_gen.plan.model import Attribute
-from smpipe_gen.plan.rules import RESOURCES, job_arguments, job_kind
 from smpipe_gen.plan.values import decode_hyperparameter, dig, duration, flatten, show
+from smpipe_gen.steps import step_type
+from smpipe_gen.steps.processing import CODE_INPUTS
 
 _OUTPUT = re.compile(r"^Steps\.(?P<step>[^.\[]+)\.ProcessingOutputConfig\.Outputs\['(?P<name>[^']+)'\]\.S3Output\.S3Uri$")
-_CODE_INPUTS = ("code", "entrypoint")
 _SDK_HYPERPARAMETERS = ("sagemaker_program", "sagemaker_submit_directory", "sagemaker_container_log_level",
                         "sagemaker_region", "sagemaker_job_name")
 
@@ -63,7 +64,7 @@ def _image(args: dict, _step: Step, _model: Definition) -> str:
 
 
 def _instances(args: dict, step: Step, _model: Definition) -> str:
-    paths, _runtime = RESOURCES.get(job_kind(step.type), ((), None))
+    paths, _runtime = step_type(step.type).resources or ((), None)
     resources = next((dig(args, path) for path in paths if isinstance(dig(args, path), dict)), None)
     if resources is None:
         return ""
@@ -111,7 +112,7 @@ def _command(args: dict, _step: Step, model: Definition) -> str:
 
 def _inputs(args: dict, _step: Step, model: Definition) -> str:
     found = [f"{i.get('InputName')} <- {describe(dig(i, 'S3Input.S3Uri'), model)}"
-             for i in args.get("ProcessingInputs", []) or [] if i.get("InputName") not in _CODE_INPUTS]
+             for i in args.get("ProcessingInputs", []) or [] if i.get("InputName") not in CODE_INPUTS]
     found += [f"{c.get('ChannelName')} <- {describe(dig(c, 'DataSource.S3DataSource.S3Uri'), model)}"
               for c in args.get("InputDataConfig", []) or []]
     for label, path in (("data", "TransformInput.DataSource.S3DataSource.S3Uri"), ("model", "ModelName"),
@@ -145,7 +146,7 @@ def _hyperparameters(args: dict, _step: Step, model: Definition) -> str:
 
 def _tuning(_args: dict, step: Step, _model: Definition) -> str:
     """Strategy, job limits, objective and ranges of a tuning step."""
-    config = thaw(step.arguments).get("HyperParameterTuningJobConfig") if step.type == "Tuning" else None
+    config = thaw(step.arguments).get("HyperParameterTuningJobConfig")
     if not isinstance(config, dict):
         return ""
     limits, objective = config.get("ResourceLimits") or {}, config.get("HyperParameterTuningJobObjective") or {}
@@ -209,7 +210,7 @@ def _operand(value: Any, model: Definition) -> str:
 
 
 def _branches(_args: dict, step: Step, model: Definition) -> str:
-    if step.type != "Condition":
+    if not step_type(step.type).branches:
         return ""
     return (f"if: {', '.join(_shown(n, model) for n in step.if_steps) or '-'}; "
             f"else: {', '.join(_shown(n, model) for n in step.else_steps) or '-'}")
@@ -248,7 +249,7 @@ ATTRIBUTES: list[tuple[str, Callable[[dict, Step, Definition], str]]] = [
 
 def attributes(step: Step, model: Definition) -> list[Attribute]:
     """The step's attributes that apply to it, in ATTRIBUTES order."""
-    args = job_arguments(step.type, thaw(step.arguments))
+    args = step_type(step.type).job_arguments(thaw(step.arguments))
     found = [Attribute(label, value) for label, function in ATTRIBUTES for value in [function(args, step, model)] if value]
     if step.type != step.step_class:
         found.insert(0, Attribute("definition type", step.type))

@@ -2,11 +2,11 @@
 base definition (assumed to be the last one that ran) and the head.
 
 SageMaker's rules, as its developer guide states them:
-- Only some step types are cached (rules.CACHE_KEYS); the others (CreateModel, RegisterModel,
+- Only some step types are cached (the registry's cache_key, smpipe_gen/steps/); the others (CreateModel, RegisterModel,
   Condition, Fail, ...) run on every execution.
 - A step with ``CacheConfig.Enabled`` reuses a previous successful run of the same step name in
   the same pipeline whose cache key is equal, if that run is younger than ``ExpireAfter``.
-- The cache key is the step type's key arguments (rules.CACHE_KEYS) with every expression
+- The cache key is the step type's key arguments (the registry's cache_key, smpipe_gen/steps/) with every expression
   resolved: parameters, execution variables and other steps' properties. SageMaker does not
   look at the data or code an S3 URI points to: code changes reach the key through its URI,
   whose path carries the code's hash.
@@ -25,10 +25,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Iterator, Mapping
 
-from smpipe_gen.definition import Definition, Step, expire_seconds, thaw
+from smpipe_gen.definition import Definition, Step, expire_seconds
+from smpipe_gen.json_values import thaw
 from smpipe_gen.plan.changes import leaf_changes
 from smpipe_gen.plan.model import MISSING, CacheCost, CacheOutcome, CachePrediction, CacheReason, CauseDetail, Change
-from smpipe_gen.plan.rules import CACHE_KEYS, OUTPUT_PATHS, RESOURCES, Category, job_arguments, job_kind
+from smpipe_gen.plan.rules import OUTPUT_PATHS, Category
+from smpipe_gen.steps import step_type
 from smpipe_gen.plan.values import dig, rewrite, show
 
 _STEP_REFERENCE = re.compile(r"^Steps\.(?P<step>[^.\[]+)[.\[]?(?P<path>.*)$")
@@ -37,7 +39,7 @@ _STEP_REFERENCE = re.compile(r"^Steps\.(?P<step>[^.\[]+)[.\[]?(?P<path>.*)$")
 def cache_key(step: Step) -> dict[str, Any]:
     """The step's arguments that SageMaker's cache key is made of, by argument path."""
     args = thaw(step.arguments)
-    return {path: dig(args, path) for path in CACHE_KEYS.get(step.type, ()) if dig(args, path) is not None}
+    return {path: dig(args, path) for path in step_type(step.type).cache_key or () if dig(args, path) is not None}
 
 
 def _gets(value: Any) -> Iterator[str]:
@@ -89,15 +91,16 @@ def _varies_per_run(upstream: Step, path: str) -> bool:
 def _cost(step: Step) -> CacheCost | None:
     """An upper bound of the instance hours of a job step, from its config: instance count x
     max runtime (x the maximum number of training jobs for a tuning step)."""
-    if step.type not in CACHE_KEYS:
+    kind = step_type(step.type)
+    if not kind.cacheable:
         return None
     args = thaw(step.arguments)
     jobs = dig(args, "HyperParameterTuningJobConfig.ResourceLimits.MaxNumberOfTrainingJobs") \
         if step.type == "Tuning" else 1
-    kind, args = job_kind(step.type), job_arguments(step.type, args)
-    if kind not in RESOURCES:
+    args = kind.job_arguments(args)
+    if kind.resources is None:
         return CacheCost(unknown=f"no instance limits known for {step.type} steps")
-    paths, runtime_path = RESOURCES[kind]
+    paths, runtime_path = kind.resources
     resources = next((dig(args, path) for path in paths if isinstance(dig(args, path), dict)), {})
     count, instance_type = resources.get("InstanceCount", 1), resources.get("InstanceType")
     runtime = dig(args, runtime_path) if runtime_path else None
@@ -187,7 +190,7 @@ def _upstream_causes(gets: list[str], after: Definition, outcomes: dict[str, Cac
 def _predict(step: Step, before: Definition, after: Definition, renamed: dict[str, str],
              outcomes: dict[str, CachePrediction], notes: dict[str, str], changed: set[str],
              new_pipeline: str | None = None) -> CachePrediction:
-    job = step.type in CACHE_KEYS
+    job = step_type(step.type).cacheable
     prediction = CachePrediction(step=step.name, display_name=step.display_name, type=step.step_class,
                                  outcome=CacheOutcome.RUNS, job=job, cost=_cost(step),
                                  expire_after=step.cache.expire_after if step.cache else None)

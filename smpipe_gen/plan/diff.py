@@ -14,14 +14,16 @@ import json
 from typing import Any
 
 from smpipe_gen import drawing
-from smpipe_gen.definition import Definition, Edge, Step, thaw
+from smpipe_gen.definition import Definition, Edge, Step
+from smpipe_gen.json_values import thaw
 from smpipe_gen.plan import cache
 from smpipe_gen.plan.attributes import attributes
 from smpipe_gen.plan.model import (MISSING, CacheBasis, CacheOutcome, CachePrediction, Category, Change, Effect,
                                    Forecast, ParameterDiff, PipelineAction, PipelineChange, Plan, Risk, RiskKind,
                                    Status, StepDiff)
 from smpipe_gen.plan.changes import leaf_changes
-from smpipe_gen.plan.rules import EFFECTS, RISK_RULES, waits_for_rerun
+from smpipe_gen.plan.rules import RISK_RULES, spelled, waits_for_rerun
+from smpipe_gen.steps import step_type
 from smpipe_gen.plan.values import flatten, rewrite, show
 
 RENAME_SIMILARITY = 0.8
@@ -120,7 +122,7 @@ class _Risks:
 def _risks(diffs: list[StepDiff], before: Definition, after: Definition, settings: list[Change]) -> list[Risk]:
     risks = _Risks()
     for diff in diffs:
-        if diff.status is Status.REMOVED and before[diff.name].type in ("Condition", "Fail"):
+        if diff.status is Status.REMOVED and step_type(before[diff.name].type).gate:
             guarded = [s.display_name for s in before if s.condition == diff.name]
             risks.add(RiskKind.GATE, f"{before[diff.name].type} step removed: a quality gate is gone"
                       + (f" (it guarded {', '.join(guarded)})" if guarded else ""), diff.display_name)
@@ -131,12 +133,12 @@ def _risks(diffs: list[StepDiff], before: Definition, after: Definition, setting
             elif change.category is Category.GATE and change.before.split(" (")[0] in after:
                 risks.add(RiskKind.GATE, f"runs under a different gate: {change.before} -> {change.after}",
                           diff.display_name)
-            elif change.category is Category.CONDITION and after[diff.name].type == "Condition":
+            elif change.category is Category.CONDITION and step_type(after[diff.name].type).branches:
                 risks.add(RiskKind.GATE, f"gate condition changes: {change.before} -> {change.after}",
                           diff.display_name)
     renamed = {d.name: d.old_name for d in diffs if d.old_name}
     for step in after:
-        if step.type != "RegisterModel" or _approval(step, after) != "Approved":
+        if not step_type(step.type).registers_model or _approval(step, after) != "Approved":
             continue
         old = before.steps.get(renamed.get(step.name, step.name))
         was = _approval(old, before) if old else "not registered"
@@ -246,8 +248,11 @@ def _say_when(diffs: list[StepDiff], after: Definition, predictions: list[CacheP
 
 def _effects(after: Definition, predictions: list[CachePrediction]) -> list[Effect]:
     runs = {p.step for p in predictions if p.outcome is CacheOutcome.RUNS}
-    return [Effect(step.name, step.display_name, step.step_class, EFFECTS[step.type](step.json(), after))
-            for step in after if step.name in runs and step.type in EFFECTS]
+    def spell(value: Any) -> str:
+        return spelled(value, after)
+
+    return [Effect(step.name, step.display_name, step.step_class, effect(step.json(), spell))
+            for step in after if step.name in runs for effect in [step_type(step.type).effect] if effect]
 
 
 def _edge_set(model: Definition, names: dict[str, str]) -> set[tuple[str, str, str]]:

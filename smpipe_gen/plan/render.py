@@ -9,7 +9,7 @@ import re
 from enum import Enum
 from typing import Any, Callable
 
-from smpipe_gen import artifacts
+from smpipe_gen import canonical
 from smpipe_gen.plan.model import Plan, to_json
 from smpipe_gen.plan.values import duration
 
@@ -280,5 +280,5 @@ def format_plans(plans: list[Plan], output_format: Format | str) -> str:
     output_format = Format(output_format)
     machine = [to_json(plan) for plan in plans]
     if output_format is Format.JSON:
-        return artifacts.canonical_json(machine[0] if len(plans) == 1 and plans[0].environment is None else machine)
+        return canonical.canonical_json(machine[0] if len(plans) == 1 and plans[0].environment is None else machine)
     return "\n".join(render(plan, output_format) for plan in machine)

@@ -1,5 +1,6 @@
 """The plan's rules as tables: which category a changed leaf belongs to, which categories are
-risks on their own, and what SageMaker puts in each step type's cache key.
+risks on their own, and which changes to a cached step wait for it to run again (each step
+type's own facts, its cache key among them, are in smpipe_gen/steps/).
 
 First matching row wins; every row is (test, result) so a new rule is one line.
 """
@@ -11,6 +12,7 @@ import re
 from typing import Any, Callable
 
 from smpipe_gen.plan.model import MISSING, Category, Change, RiskKind
+from smpipe_gen.steps import step_type
 
 CODE_URI = re.compile(r"s3://.*/[0-9a-f]{32,}/")
 _IO_WORDS = ("ProcessingInputs", "ProcessingOutputConfig", "InputDataConfig", "OutputDataConfig",
@@ -72,49 +74,6 @@ RISK_RULES: dict[Category, tuple[RiskKind, Callable[[Change], str]]] = {
     Category.NETWORK: (RiskKind.NETWORK, lambda c: f"{_network_label(c.path)} changes: {c.before} -> {c.after}"),
 }
 
-# SageMaker's cache key per definition step type: the argument paths whose change makes a step
-# run again ("Default cache key attributes by pipeline step type", SageMaker developer guide).
-# Everything else (instance type and count, output paths, role, KMS, stopping condition, tags)
-# can change and the step still hits. Step types missing here are never cached.
-CACHE_KEYS: dict[str, tuple[str, ...]] = {
-    "Processing": ("AppSpecification", "Environment", "ProcessingInputs"),
-    "Training": ("AlgorithmSpecification", "CheckpointConfig", "DebugHookConfig", "DebugRuleConfigurations",
-                 "Environment", "HyperParameters", "InputDataConfig"),
-    "Tuning": ("HyperParameterTuningJobConfig", "TrainingJobDefinition.AlgorithmSpecification",
-               "TrainingJobDefinition.HyperParameterRanges", "TrainingJobDefinition.InputDataConfig",
-               "TrainingJobDefinition.StaticHyperParameters", "TrainingJobDefinition.TuningObjective",
-               "TrainingJobDefinitions"),
-    "AutoML": ("AutoMLJobConfig", "AutoMLJobObjective", "InputDataConfig", "ProblemType"),
-    "Transform": ("DataProcessing", "Environment", "ModelName", "TransformInput"),
-    "ClarifyCheck": ("ClarifyCheckConfig", "CheckJobConfig", "SkipCheck", "RegisterNewBaseline",
-                     "ModelPackageGroupName", "SuppliedBaselineConstraints"),
-    "QualityCheck": ("QualityCheckConfig", "CheckJobConfig", "SkipCheck", "RegisterNewBaseline",
-                     "ModelPackageGroupName", "SuppliedBaselineConstraints", "SuppliedBaselineStatistics"),
-    "EMR": ("ClusterId", "StepConfig"),
-}
-
-# Where each job type keeps its instances (the first path present) and its time limit.
-RESOURCES: dict[str, tuple[tuple[str, ...], str | None]] = {
-    "Processing": (("ProcessingResources.ClusterConfig",), "StoppingCondition.MaxRuntimeInSeconds"),
-    "Training": (("ResourceConfig", "HyperParameterTuningResourceConfig"), "StoppingCondition.MaxRuntimeInSeconds"),
-    "Transform": (("TransformResources",), None),
-}
-
-
-def job_kind(step_type: str) -> str:
-    """The kind of job a step type runs: a Tuning step runs training jobs."""
-    return "Training" if step_type == "Tuning" else step_type
-
-
-def job_arguments(step_type: str, arguments: dict) -> dict:
-    """The arguments of the job a step runs: a Tuning step's training jobs are described by
-    its TrainingJobDefinition, their hyperparameters by StaticHyperParameters."""
-    if step_type != "Tuning":
-        return arguments
-    training = dict(arguments.get("TrainingJobDefinition") or {})
-    training["HyperParameters"] = training.pop("StaticHyperParameters", {})
-    return training
-
 # Step properties that stay the same when the step runs again: none of SageMaker's. A
 # re-run gets a new job name, so its model artifacts, model name and package ARN are new; an
 # output path is new only when it contains an execution variable (cache.py checks those).
@@ -122,42 +81,32 @@ OUTPUT_PATHS = (re.compile(r"^ProcessingOutputConfig\.Outputs\['(?P<name>[^']+)'
                 re.compile(r"^TransformOutput\.S3OutputPath$"))
 
 
-def in_cache_key(step_type: str, path: str) -> bool:
+def in_cache_key(kind: str, path: str) -> bool:
     """Whether a changed leaf of a step (``Arguments.ResourceConfig.InstanceType``) is part of
-    SageMaker's cache key for its type (CACHE_KEYS)."""
+    SageMaker's cache key for its type (the registry's ``cache_key``: what SageMaker keys on;
+    everything else, instance type and count, output paths, role, KMS, stopping condition,
+    tags, can change and the step still hits)."""
     if not path.startswith("Arguments."):
         return False
     argument = path[len("Arguments."):]
-    return any(argument == key or argument.startswith((key + ".", key + "[")) for key in CACHE_KEYS.get(step_type, ()))
+    return any(argument == key or argument.startswith((key + ".", key + "["))
+               for key in step_type(kind).cache_key or ())
 
 
-def waits_for_rerun(step_type: str, change: Change) -> bool:
+def waits_for_rerun(kind: str, change: Change) -> bool:
     """Whether a change to a cached step is used only when the step runs again: an argument
     outside its cache key (instance type, role, output path, ...) or its retry policy. Cache
     policy, dependencies and gates act on the next execution itself."""
     if change.category in (Category.CACHE, Category.DEPENDENCIES, Category.GATE):
         return False
-    return change.category is Category.RETRY or (step_type in CACHE_KEYS and change.path.startswith("Arguments.")
-                                                 and not in_cache_key(step_type, change.path))
+    return change.category is Category.RETRY or (step_type(kind).cacheable and change.path.startswith("Arguments.")
+                                                 and not in_cache_key(kind, change.path))
 
 
-def _spelled(value: Any, model: Any) -> str:
+def spelled(value: Any, model: Any) -> str:
     """A value as configured: a parameter reference as its default and name."""
     if isinstance(value, dict) and isinstance(value.get("Get"), str) and value["Get"].startswith("Parameters."):
         name = value["Get"][len("Parameters."):]
         default = next((p.default for p in model.parameters if p.name == name), None)
         return f"{default} by default (parameter {name})" if default is not None else f"parameter {name}"
     return value if isinstance(value, str) else json.dumps(value)
-
-
-# What a step that SageMaker never caches (or that has caching off) does outside the pipeline on
-# every execution, by definition step type: step JSON, definition -> the effect for a reviewer.
-EFFECTS: dict[str, Callable[[dict, Any], str]] = {
-    "RegisterModel": lambda step, model: (
-        "registers a new model package version in group "
-        f"{_spelled(step.get('Arguments', {}).get('ModelPackageGroupName'), model)}, approval "
-        f"{_spelled(step.get('Arguments', {}).get('ModelApprovalStatus', 'PendingManualApproval'), model)}"),
-    "Model": lambda step, model: "creates a new SageMaker model",
-    "Lambda": lambda step, model: f"invokes Lambda function {_spelled(step.get('FunctionArn'), model)}",
-    "Callback": lambda step, model: f"sends a message to SQS queue {_spelled(step.get('SqsQueueUrl'), model)}",
-}

@@ -12,15 +12,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from smpipe_gen import artifacts, definition
-from smpipe_gen.artifacts import Manifest
+from smpipe_gen import definition
+from smpipe_gen.manifest import Manifest
 from smpipe_gen.definition import Definition
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.paths import bundle_files
 from smpipe_gen.plan.cache import History
 from smpipe_gen.plan.diff import compare, settings_changes
 from smpipe_gen.plan.model import Plan
-from smpipe_gen.project import Project
+from smpipe_gen.project import DEFAULT_OUTPUT_DIR, Project
 from smpipe_gen.render import unshipped
 
 
@@ -132,7 +132,7 @@ def unshipped_code(project: Project, head: Definition) -> list[unshipped.Unshipp
             if directory is not None:
                 shipped.setdefault(directory, {}).setdefault(step.display_name, set()).update(
                     item.path for item in code.artifact.files)
-    excluded = [project.root / artifacts.DEFAULT_OUTPUT_DIR, project.renders_dir]
+    excluded = [project.root / DEFAULT_OUTPUT_DIR, project.renders_dir]
     return [item for directory, steps in sorted(shipped.items())
             for item in unshipped.find(project.root, directory, bundle_files(project.root, directory, excluded), steps)]
 
@@ -218,12 +218,7 @@ def against_deployed(project: Project, *, assume_role: str | None = None, echo: 
     name = loaded.manifest.pipeline.name
     if described is None:
         return _plan(project, definition.from_json({}), current, f"pipeline {name} (not deployed)", reader=reader)
-    settings = loaded.manifest.pipeline
-    deployed_settings = {"role_arn": described.get("RoleArn"),
-                         "display_name": described.get("PipelineDisplayName") or name,
-                         "description": described.get("PipelineDescription") or None}
-    wanted = {"role_arn": settings.role_arn, "display_name": settings.display_name or name,
-              "description": settings.description or None}
+    deployed_settings, wanted = deploy.settings_compared(loaded.manifest.pipeline, described)
     deployed = deploy.parse_definition(described.get("PipelineDefinition"))
     if deployed is None:
         raise SmpipeError("the deployed definition is not readable JSON", where=f"pipeline {name}",

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Mapping
 
 from smpipe_gen.config.environment import ENV_FILE, ENVIRONMENTS_DIR, environment_names
-from smpipe_gen.config.model import StepClass
+from smpipe_gen.steps.config_classes import config_class
 from smpipe_gen.config.resolve import ResolvedPipeline, ResolvedStep
 from smpipe_gen.render import unshipped
 
@@ -42,8 +42,6 @@ INFERENCE_MODULE = "inference.py"  # what the inference toolkit imports without 
 # reached by an entry point took 626 to 720 MB, 4 MB 2.4 GB; 256 KiB 180 MB). The largest module
 # of Python's standard library, _pydecimal.py, is 229 KB.
 MAX_PARSED_BYTES = 256 * 1024
-_JOB_CLASSES = (StepClass.Processing, StepClass.Metrics, StepClass.Training, StepClass.Tuning)
-_MODEL_CLASSES = (StepClass.CreateModel, StepClass.RegisterModel)
 
 
 def code_bundles(resolved: ResolvedPipeline, files: Mapping[str, list[str]]) -> dict[str, list[str] | None]:
@@ -54,7 +52,7 @@ def code_bundles(resolved: ResolvedPipeline, files: Mapping[str, list[str]]) -> 
     inputs = render_inputs(resolved)
     bundles: dict[str, list[str] | None] = {}
     for step in resolved.steps.values():
-        if step.cls not in _JOB_CLASSES + _MODEL_CLASSES:
+        if not config_class(step.cls).ships_code:
             continue
         model = resolved.model(step)
         if model.code_scope == "source_directory":
@@ -84,7 +82,7 @@ def unshipped_references(resolved: ResolvedPipeline, files: Mapping[str, list[st
 def code_entry_point(resolved: ResolvedPipeline, step: ResolvedStep) -> str | None:
     """The script a step runs: its section's entry point; for a model, the transform entry point
     the inference toolkit imports (``inference.py`` without one)."""
-    if step.cls in _MODEL_CLASSES:
+    if config_class(step.cls).ships_code == "model":
         transform = resolved.model(step).transform
         return transform.entry_point if transform and transform.entry_point else INFERENCE_MODULE
     return getattr(step.section, "entry_point", None)

@@ -19,8 +19,10 @@ from typing import Iterator, Mapping
 
 import jinja2
 
-from smpipe_gen import __version__, artifacts
-from smpipe_gen.artifacts import Manifest, PipelineSettings, StepSource, canonical_json, definition_json
+from smpipe_gen import __version__, seal
+from smpipe_gen.project import DEFAULT_OUTPUT_DIR, DEFINITION_JSON, MANIFEST_JSON, PIPELINE_PY
+from smpipe_gen.canonical import canonical_json, definition_json
+from smpipe_gen.manifest import Manifest, PipelineSettings, StepSource
 from smpipe_gen.config.loader import load_config
 from smpipe_gen.config.resolve import ResolvedPipeline, resolve
 from smpipe_gen.errors import SmpipeError
@@ -44,8 +46,8 @@ class Rendered:
     code_directories: tuple[str, ...] = ()  # the source directories the code bundles come from
 
     def files(self) -> dict[str, str]:
-        return {artifacts.PIPELINE_PY: self.pipeline_py, artifacts.DEFINITION_JSON: self.definition_json,
-                artifacts.MANIFEST_JSON: self.manifest_json}
+        return {PIPELINE_PY: self.pipeline_py, DEFINITION_JSON: self.definition_json,
+                MANIFEST_JSON: self.manifest_json}
 
 
 def validate_project(root: Path, overrides: Mapping[str, str] | None = None,
@@ -68,7 +70,7 @@ def render_project(root: Path, overrides: Mapping[str, str] | None = None,
     source = pipeline_source(resolved, code_bundles(resolved, files))
     definition, manifest = build_definition(source, resolved, files)
     definition_text = definition_json(definition)
-    manifest = artifacts.sealed(manifest, definition_text)
+    manifest = seal.sealed(manifest, definition_text)
     return Rendered(source, definition_text, canonical_json(manifest.to_json()),
                     tuple(sorted({model.source_directory for model in resolved.spec.models.values()})))
 
@@ -77,7 +79,7 @@ def code_files(resolved: ResolvedPipeline, output_dir: Path | None = None) -> di
     """Per source directory, the files its code bundles may hold (paths.bundle_files),
     repository-relative; the output directories are never among them."""
     root = resolved.root
-    excluded = {root / artifacts.DEFAULT_OUTPUT_DIR, *([output_dir] if output_dir else [])}
+    excluded = {root / DEFAULT_OUTPUT_DIR, *([output_dir] if output_dir else [])}
     return {directory: bundle_files(root, directory, excluded)
             for directory in sorted({m.source_directory for m in resolved.spec.models.values()})}
 
@@ -130,6 +132,7 @@ def step_sources(definition: dict, resolved: ResolvedPipeline) -> dict[str, Step
     """For each step of the definition (a ModelStep's X-CreateModel, X-RepackModel-0, ...), the
     config step it comes from: consumers show steps by model and by the config's step class."""
     from smpipe_gen.definition import config_step_name
+    from smpipe_gen.steps import step_type
 
     found: dict[str, StepSource] = {}
 
@@ -139,9 +142,9 @@ def step_sources(definition: dict, resolved: ResolvedPipeline) -> dict[str, Step
             if config is not None:
                 found[item["Name"]] = StepSource(step=config.name, model=config.model, step_class=config.cls.value,
                                                  section=config.section_name)
-            arguments = item.get("Arguments", {})
-            visit(arguments.get("IfSteps", []) if item.get("Type") == "Condition" else [])
-            visit(arguments.get("ElseSteps", []) if item.get("Type") == "Condition" else [])
+            if step_type(item.get("Type", "")).branches:
+                visit(item.get("Arguments", {}).get("IfSteps", []))
+                visit(item.get("Arguments", {}).get("ElseSteps", []))
 
     visit(definition.get("Steps", []))
     return dict(sorted(found.items()))

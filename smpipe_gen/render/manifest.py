@@ -5,13 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from smpipe_gen.artifacts import (
-    CodeArtifact,
-    SourceFile,
-    content_digest,
-    sha256_file,
-    text_digest,
-)
+from smpipe_gen.digests import content_digest, sha256_file, text_digest
+from smpipe_gen.manifest import CodeArtifact, SourceFile
 from smpipe_gen.render.offline import Upload
 
 

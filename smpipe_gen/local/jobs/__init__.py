@@ -8,18 +8,16 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
+from smpipe_gen.definition import Step
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.local import isolation
 from smpipe_gen.local.bootstrap import Prepared
 from smpipe_gen.local.code import CodeArtifacts
 from smpipe_gen.local.expressions import Resolver
-from smpipe_gen.local.sandbox import MaxRuntimeExceeded, Sandbox, host_env, python_env
+from smpipe_gen.local.sandbox import MaxRuntimeExceeded, Overlay, Sandbox, host_env, python_env
 from smpipe_gen.local.store import Store, warn_damaged
-
-if TYPE_CHECKING:
-    from smpipe_gen.local.requirements import Overlay  # which imports this module
 
 
 @dataclass
@@ -36,7 +34,7 @@ class StepFailed(Exception):
 
 @dataclass
 class JobContext:
-    step: dict[str, Any]
+    step: Step
     arguments: dict[str, Any]  # resolved
     execution_id: str
     pipeline_name: str
@@ -56,7 +54,7 @@ class JobContext:
 
     @property
     def name(self) -> str:
-        return self.step["Name"]
+        return self.step.name
 
     @property
     def job_name(self) -> str:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from smpipe_gen.errors import SmpipeError, shorten
+from smpipe_gen.json_values import thaw
 from smpipe_gen.local.expressions import FOREIGN_HINT
 from smpipe_gen.local.jobs import JobContext, StepResult
 
 
 def run(ctx: JobContext) -> StepResult:
-    conditions = ctx.step.get("Arguments", {}).get("Conditions", [])  # the definition model checked: an object
+    conditions = thaw(ctx.step.arguments).get("Conditions", [])
     if not isinstance(conditions, list):
         raise SmpipeError(f"Conditions is not a list: {shorten(repr(conditions))}", where=f"step {ctx.name}",
                           hint=FOREIGN_HINT)

@@ -6,9 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from smpipe_gen import artifacts
+from smpipe_gen import canonical
+from smpipe_gen.local.endpoint import ACCOUNT
 from smpipe_gen.errors import SmpipeError
-from smpipe_gen.paths import file_name
+from smpipe_gen.paths import file_name, write_atomic
 from smpipe_gen.local.jobs import JobContext, StepResult, read_state
 
 
@@ -32,6 +33,6 @@ def run(ctx: JobContext) -> StepResult:
         raise SmpipeError("only single-container models run locally", where=f"step {ctx.name}",
                           hint="use one container per model")
     name = ctx.job_name
-    props = {**args, "ModelName": name, "ModelArn": f"arn:aws:sagemaker:{ctx.region}:000000000000:model/{name}"}
-    artifacts.write_atomic(model_file(ctx.run_root, name), artifacts.canonical_json(props))
+    props = {**args, "ModelName": name, "ModelArn": f"arn:aws:sagemaker:{ctx.region}:{ACCOUNT}:model/{name}"}
+    write_atomic(model_file(ctx.run_root, name), canonical.canonical_json(props))
     return StepResult(properties=props)

@@ -7,7 +7,7 @@ from smpipe_gen.errors import SmpipeError, shorten
 from smpipe_gen.local import bootstrap, requirements
 from smpipe_gen.local.bootstrap import Prepared
 from smpipe_gen.local.jobs import JobContext, StepResult, write_json
-from smpipe_gen.local.requirements import Overlay
+from smpipe_gen.local.sandbox import Overlay
 from smpipe_gen.local.sandbox import OPT_ML, under_opt_ml
 
 WORKING_DIR = OPT_ML + "/processing"  # where the job's process starts

@@ -8,7 +8,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from smpipe_gen import artifacts
+from smpipe_gen import canonical
+from smpipe_gen.local.endpoint import ACCOUNT
 from smpipe_gen.local.jobs import JobContext, StepResult, read_state
 from smpipe_gen.local.store import warn_damaged
 
@@ -44,7 +45,7 @@ def register(registry: Path, group: str, package: dict[str, Any], metric_files: 
     for name, source in metric_files.items():
         shutil.copyfile(source, staging / f"metrics-{name}.json")
     package = {**package, "ModelPackageVersion": version}
-    (staging / "package.json").write_text(artifacts.canonical_json(package), encoding="utf-8")
+    (staging / "package.json").write_text(canonical.canonical_json(package), encoding="utf-8")
     staging.rename(group_dir / str(version))
     return version
 
@@ -76,6 +77,6 @@ def run(ctx: JobContext) -> StepResult:
                "PipelineExecutionId": ctx.execution_id, "Step": ctx.name,
                "CreationTime": datetime.now(timezone.utc).isoformat()}
     version = register(ctx.run_root / "registry", group, package, metric_files)
-    arn = f"arn:aws:sagemaker:{ctx.region}:000000000000:model-package/{group}/{version}"
+    arn = f"arn:aws:sagemaker:{ctx.region}:{ACCOUNT}:model-package/{group}/{version}"
     ctx.say(f"registered {group} version {version} ({package['ModelApprovalStatus']})")
     return StepResult(properties={**args, "ModelPackageArn": arn, "ModelPackageVersion": version})

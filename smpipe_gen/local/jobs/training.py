@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from smpipe_gen.definition import dig
+from smpipe_gen.json_values import dig
 from smpipe_gen.errors import SmpipeError, shorten
 from smpipe_gen.local import requirements
 from smpipe_gen.local.jobs import JobContext, StepResult, write_json
@@ -43,7 +43,8 @@ def refusal(spec: dict[str, Any], where: str) -> SmpipeError | None:
     """Why a training job (CreateTrainingJob arguments) cannot run locally, or None: it names no
     entry point script, so its image's own program would run: the SDK's @step function driver,
     or a built-in algorithm."""
-    hps = decode_hyperparameters(spec.get("HyperParameters", {}))
+    given = spec.get("HyperParameters")
+    hps = decode_hyperparameters(given if isinstance(given, dict) else {})
     if hps.get("sagemaker_program") and hps.get("sagemaker_submit_directory"):
         return None
     others = "the steps that do not depend on it run"

@@ -5,13 +5,15 @@ AssembleWith), one ``<input name>.out`` per input file under the output path."""
 from __future__ import annotations
 
 import tarfile
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.local import requirements
 from smpipe_gen.local.jobs import JobContext, StepResult, write_json
 from smpipe_gen.local.jobs.model import load_model
-from smpipe_gen.local.requirements import Overlay
+from smpipe_gen.local.sandbox import Overlay
 
 WORKER = Path(__file__).with_name("inference_worker.py")
 
@@ -28,6 +30,27 @@ def inference_requirements(ctx: JobContext, code_dir: Path, env: dict[str, str])
         raise SmpipeError(f"SAGEMAKER_REQUIREMENTS names {named!r}, which is not in the model's code directory",
                           where=f"step {ctx.name}", hint="ship the file with the inference code or unset the variable")
     return None
+
+
+@dataclass
+class CacheInputs:
+    """What a step's local cache key holds besides its arguments: input digests, code digests,
+    and literal argument text replaced by a placeholder (a model name new on every run)."""
+
+    inputs: dict[str, str] = field(default_factory=dict)
+    code: dict[str, str] = field(default_factory=dict)
+    masks: dict[str, str] = field(default_factory=dict)
+
+
+def cache_inputs(reuse: Any, arguments: dict[str, Any], where: str) -> CacheInputs:
+    """A transform's result depends on its model: the model data and the inference code, not
+    the model's name (each run creates the model anew)."""
+    spec = load_model(reuse.run_root, arguments["ModelName"], where)
+    container = spec.get("PrimaryContainer") or spec["Containers"][0]
+    submit = container.get("Environment", {}).get("SAGEMAKER_SUBMIT_DIRECTORY", "")
+    return CacheInputs(
+        inputs={"model": reuse.store.digest(container["ModelDataUrl"]) if container.get("ModelDataUrl") else ""},
+        code={"inference": reuse.code.digest(submit)}, masks={arguments["ModelName"]: "<model>"})
 
 
 def run(ctx: JobContext) -> StepResult:

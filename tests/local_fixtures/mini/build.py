@@ -12,7 +12,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 os.chdir(HERE)
 
-from smpipe_gen.artifacts import Manifest, PipelineSettings, canonical_json  # noqa: E402
+from smpipe_gen.canonical import canonical_json  # noqa: E402
+from smpipe_gen.manifest import Manifest, PipelineSettings  # noqa: E402
 from smpipe_gen.render.manifest import code_artifacts  # noqa: E402
 from smpipe_gen.render.offline import offline_sdk, pipeline_session  # noqa: E402
 

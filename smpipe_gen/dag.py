@@ -1,8 +1,7 @@
 """The one step graph: which step feeds which, its order, its cycles and its walks.
 
 Both sides use it: the config (edges from ``chain_input_source_step``, the models, reports and
-metrics a step uses, ``dependencies`` lines written in Airflow ``a >> b`` order, and condition
-branches) and the rendered definition (smpipe_gen/definition.py: ``DependsOn``, property
+metrics a step uses, ``dependencies`` lines (config/dependencies.py), and condition branches) and the rendered definition (smpipe_gen/definition.py: ``DependsOn``, property
 references and condition branches). Ordering and cycle finding are the standard library's
 ``graphlib``; this module only adds declaration-order stability and the walks.
 """
@@ -11,33 +10,8 @@ from __future__ import annotations
 
 import graphlib
 import heapq
-import re
 from dataclasses import dataclass, field
 from typing import Iterable
-
-_NAME = r"[A-Za-z0-9\-_]+"
-_GROUP = re.compile(rf"^\[\s*{_NAME}(\s*,\s*{_NAME})*\s*,?\s*\]$")
-
-
-class DependencySyntaxError(ValueError):
-    """A ``dependencies`` line that is not ``a >> b``, ``a >> [b, c]`` or ``[a, b] >> c``."""
-
-
-def parse_chain(line: str) -> list[tuple[str, str]]:
-    """``a >> [b, c] >> d`` -> [(a, b), (a, c), (b, d), (c, d)]."""
-    parts = [part.strip() for part in line.split(">>")]
-    if len(parts) < 2:
-        raise DependencySyntaxError("expected at least one '>>'")
-    groups: list[list[str]] = []
-    for part in parts:
-        if re.fullmatch(_NAME, part):
-            groups.append([part])
-        elif _GROUP.match(part):
-            groups.append([name.strip() for name in part[1:-1].split(",") if name.strip()])
-        else:
-            raise DependencySyntaxError(f"{part!r} is not a step name or a [list, of, names]")
-    return [(a, b) for left, right in zip(groups, groups[1:]) for a in left for b in right]
-
 
 @dataclass
 class StepGraph:

@@ -1,10 +1,11 @@
 """Options every command shares, defined once so they read and behave the same everywhere."""
 
+import sys
 from pathlib import Path
 
 import click
 
-from smpipe_gen.artifacts import DEFAULT_OUTPUT_DIR
+from smpipe_gen.project import DEFAULT_OUTPUT_DIR
 
 PROJECT_DIR = click.option("--project-dir", "-C", "project_dir", type=click.Path(path_type=Path), default=Path("."),
                            show_default=True, metavar="<path>", help="Root of the model repository.")
@@ -25,3 +26,13 @@ OVERRIDES = click.option("--env", "-e", "env", multiple=True, metavar="<str>",
 def flag(name: str, text: str, *short: str):
     """A boolean ``--name`` switch, off by default."""
     return click.option(name, *short, is_flag=True, default=False, help=text)
+
+
+def interactive() -> bool:
+    """Whether a person can be asked (stdin is a terminal)."""
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
+def environment_prefix(project) -> str:
+    """How a command's line names the environment it is about, in a repository with several."""
+    return f"{project.environment}: " if project.environment else ""

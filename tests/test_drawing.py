@@ -80,7 +80,7 @@ def test_plan_graphs_are_boxed_per_model_from_the_manifests():
     from pathlib import Path
 
     from smpipe_gen import plan
-    from smpipe_gen.artifacts import Manifest
+    from smpipe_gen.manifest import Manifest
 
     pipeline = Path(__file__).resolve().parent.parent / "examples/abalone/pipeline"
     before, data = (json.loads((pipeline / name).read_text()) for name in ("definition.json", "manifest.json"))
@@ -100,7 +100,7 @@ def test_plan_graphs_are_boxed_per_model_from_the_manifests():
 
 
 def test_step_graph_orders_walks_and_names_cycles_in_declaration_order():
-    from smpipe_gen.graph import from_upstreams
+    from smpipe_gen.dag import from_upstreams
 
     graph = from_upstreams([("d", ["b", "c"]), ("c", ["a"]), ("b", ["a"]), ("a", []), ("e", [])])
     assert graph.order() == ["a", "c", "b", "d", "e"]  # among ready steps, the one declared first

@@ -1,34 +1,23 @@
-"""The rendered artifacts and how they are read and written.
-
-A model repository commits three files side by side (by default under ``pipeline/``):
-``pipeline.py`` (readable SDK code), ``definition.json`` (what SageMaker runs) and
-``manifest.json`` (what the definition needs besides itself: the code objects it refers to in
-S3, where they come from in the repository, and the pipeline settings apply needs).
-Consumers of the artifacts (check, plan, apply, run --local) import this module, never the SDK.
+"""The manifest: what a rendered definition needs besides itself (the code objects it refers to
+in S3, where they come from in the repository, the pipeline settings apply needs, each step's
+config origin), as frozen dataclasses read from and written to JSON without pydantic, so the
+consumers (check, plan, apply, graph, run --local) never import it nor the SDK. Render builds
+it (render/manifest.py); seal.py binds it to its definition.
 """
 
 from __future__ import annotations
 
 import collections.abc
 import dataclasses
-import hashlib
-import json
-import os
-import re
-import tempfile
 import types
 import typing
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, Mapping
 
 from smpipe_gen.errors import SmpipeError
 
-DEFAULT_OUTPUT_DIR = "pipeline"
-PIPELINE_PY = "pipeline.py"
-DEFINITION_JSON = "definition.json"
-MANIFEST_JSON = "manifest.json"
+
 # 2 added definition_sha256 and settings_sha256, 3 artifacts_sha256; older manifests still read
 # (run --local, plan), but apply refuses them because it cannot tell whether they were edited by hand.
 MANIFEST_FORMAT = 3
@@ -140,7 +129,7 @@ class Manifest:
 
     def to_json(self) -> dict[str, Any]:
         """The manifest as JSON data, None values left out (the spelling render writes)."""
-        return _dump(self)
+        return as_json(self)
 
     def artifact(self, s3_uri: str) -> CodeArtifact | None:
         return next((a for a in self.artifacts if a.s3_uri == s3_uri), None)
@@ -206,154 +195,12 @@ def _parse(kind: Any, value: Any, location: tuple) -> Any:
     return value
 
 
-def _dump(value: Any) -> Any:
+def as_json(value: Any) -> Any:
     if dataclasses.is_dataclass(value):
-        return {item.name: _dump(getattr(value, item.name)) for item in dataclasses.fields(value)
+        return {item.name: as_json(getattr(value, item.name)) for item in dataclasses.fields(value)
                 if getattr(value, item.name) is not None}
     if isinstance(value, Mapping):
-        return {key: _dump(item) for key, item in value.items()}
+        return {key: as_json(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_dump(item) for item in value]
+        return [as_json(item) for item in value]
     return value
-
-
-def canonical_json(data: Any) -> str:
-    """The one JSON spelling used for every rendered file: sorted keys, two-space indent,
-    real UTF-8 characters, trailing newline. Same data, same bytes."""
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-_STEP_LISTS = ("Steps", "IfSteps", "ElseSteps")
-_STEP_INDENT = " " * 4  # where canonical_json puts a top-level step
-
-
-def definition_json(definition: dict[str, Any]) -> str:
-    """definition.json's spelling: canonical_json, except that a step inside a condition's
-    IfSteps/ElseSteps is written at the indentation of a top-level step. Adding or removing a
-    gate then changes only the lines of the gate, not every line of the steps it guards."""
-    steps: list[str] = []
-
-    def hollow(value: Any) -> Any:
-        """``value`` with every step replaced by a placeholder naming its index in ``steps``."""
-        if isinstance(value, dict):
-            return {key: [placeholder(item) for item in item_list]
-                    if key in _STEP_LISTS and isinstance(item_list, list) else hollow(item_list)
-                    for key, item_list in value.items()}
-        return [hollow(item) for item in value] if isinstance(value, list) else value
-
-    def placeholder(step: Any) -> Any:
-        if not isinstance(step, dict):
-            return hollow(step)
-        steps.append("")
-        index = len(steps) - 1
-        # a branch's steps at the left margin of their condition: shifted with it, they land
-        # where the top-level steps are
-        steps[index] = fill(json.dumps(hollow(step), indent=2, sort_keys=True, ensure_ascii=False), "")
-        return f"\0step {index}"
-
-    def fill(text: str, margin: str) -> str:
-        return re.sub(r'(?m)^ *"\\u0000step (\d+)"(,?)$',
-                      lambda m: _indent(steps[int(m.group(1))], margin) + m.group(2), text)
-
-    text = fill(json.dumps(hollow(definition), indent=2, sort_keys=True, ensure_ascii=False), _STEP_INDENT) + "\n"
-    if json.loads(text) != definition:  # the placeholders are NULs, which no config can hold
-        raise AssertionError("definition_json changed the definition")
-    return text
-
-
-def _indent(text: str, margin: str) -> str:
-    """``text`` with ``margin`` before each of its JSON lines. JSON ends lines with LF only;
-    textwrap.indent would also break lines at the characters JSON writes raw in strings (U+2028,
-    U+0085), and change the string."""
-    return "\n".join(margin + line for line in text.split("\n"))
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def content_digest(files: list[SourceFile]) -> str:
-    """Digest of a set of files by member name and content (not by tar bytes, which carry
-    timestamps): the same sources give the same digest on any machine."""
-    digest = hashlib.sha256()
-    for item in sorted(files, key=lambda f: f.arcname):
-        digest.update(f"{item.arcname}\0{item.sha256}\n".encode())
-    return digest.hexdigest()
-
-
-def text_digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def settings_digest(settings: PipelineSettings) -> str:
-    return text_digest(canonical_json(_dump(settings)))
-
-
-def artifacts_digest(items: tuple[CodeArtifact, ...]) -> str:
-    return text_digest(canonical_json(_dump(items)))
-
-
-def sealed(manifest: Manifest, definition_text: str) -> Manifest:
-    """``manifest`` with the digests of the definition it goes with, of its own settings and of
-    its artifact list."""
-    return dataclasses.replace(manifest, format=MANIFEST_FORMAT, definition_sha256=text_digest(definition_text),
-                               settings_sha256=settings_digest(manifest.pipeline),
-                               artifacts_sha256=artifacts_digest(manifest.artifacts))
-
-
-def verify_seal(manifest: Manifest, definition_text: str, where: str) -> None:
-    """Refuse a definition, manifest settings or artifact list changed after render (apply trusts
-    all three: an artifact entry names the repository file it uploads and the S3 object it writes)."""
-    hint = "re-render with `smpipe-gen render` and commit the result; never edit rendered files"
-    if None in (manifest.definition_sha256, manifest.settings_sha256, manifest.artifacts_sha256):
-        raise SmpipeError(f"manifest format {manifest.format} does not seal the definition, settings and code "
-                          "artifacts, so hand edits cannot be ruled out", where=where, hint=hint)
-    if text_digest(definition_text) != manifest.definition_sha256:
-        raise SmpipeError("definition.json does not match the digest render recorded in manifest.json",
-                          where=where, hint=hint)
-    if settings_digest(manifest.pipeline) != manifest.settings_sha256:
-        raise SmpipeError("the pipeline settings in manifest.json (name, role, region, bucket, tags, ...) "
-                          "do not match the digest render recorded", where=where, hint=hint)
-    if artifacts_digest(manifest.artifacts) != manifest.artifacts_sha256:
-        raise SmpipeError("the code artifacts in manifest.json (S3 URIs, repository paths, digests) do not match "
-                          "the digest render recorded", where=where, hint=hint)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write through a temporary file in the same directory and rename it into place, so a
-    crash or an error never leaves a half-written file behind."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_sourcedir_tarball(artifact: CodeArtifact, repo_root: Path, target: Path) -> Path:
-    """Build the tarball of a "sourcedir" artifact reproducibly (sorted members, zero mtimes,
-    root ownership), so the same sources always give the same bytes."""
-    import gzip
-    import io
-    import tarfile
-
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for item in sorted(artifact.files, key=lambda f: f.arcname):
-            data = (Path(repo_root) / item.path).read_bytes()
-            info = tarfile.TarInfo(item.arcname)
-            info.size, info.mtime, info.mode = len(data), 0, 0o644
-            tar.addfile(info, io.BytesIO(data))
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
-        gz.write(buffer.getvalue())
-    return target

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from smpipe_gen import artifacts
-from smpipe_gen.cli_options import ENVIRONMENT, OUTPUT_DIR, PROJECT_DIR, flag
+from smpipe_gen import manifest
+from smpipe_gen.commands.options import ENVIRONMENT, OUTPUT_DIR, PROJECT_DIR, flag
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.parameters import parse_assignments
 from smpipe_gen.project import Project
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from smpipe_gen.local.endpoint import Endpoint
 
 
-def rendered_inputs(project: Project) -> tuple[Definition, artifacts.Manifest, Path]:
+def rendered_inputs(project: Project) -> tuple[Definition, manifest.Manifest, Path]:
     """The project's rendered definition and manifest, and the root their code paths are under."""
     from smpipe_gen import definition
 
@@ -35,7 +35,7 @@ def default_region() -> str:
 
 
 def foreign_inputs(definition_file: Path, code_dir: Path | None, name: str | None = None,
-                   region: str | None = None) -> tuple[Definition, artifacts.Manifest, Path]:
+                   region: str | None = None) -> tuple[Definition, manifest.Manifest, Path]:
     """Any SDK definition, its code objects served from ``code_dir`` (see local/foreign.py)."""
     from smpipe_gen import definition
     from smpipe_gen.local.foreign import derived_manifest, pipeline_name
@@ -68,7 +68,7 @@ def pipeline_kwargs(text: str | None, program: str | None) -> str:
 
 
 def captured_inputs(spec: str, kwargs: str, work: Path,
-                    endpoint: Endpoint) -> tuple[Definition, artifacts.Manifest, Path, dict[str, Path]]:
+                    endpoint: Endpoint) -> tuple[Definition, manifest.Manifest, Path, dict[str, Path]]:
     """Run an SDK pipeline program in a child process (local/capture.py) with its AWS calls sent to
     ``endpoint``, and take what it built: the definition, and every object it put in S3 (served as
     code objects and as data: the returned seeds)."""
@@ -167,7 +167,7 @@ def run_local(project: Project, *, params: list[str], max_parallel: int, no_cach
         endpoint.close()
 
 
-def _execute(definition: Definition, manifest: artifacts.Manifest, repo_root: Path, root: Path, endpoint: Endpoint, *,
+def _execute(definition: Definition, manifest: manifest.Manifest, repo_root: Path, root: Path, endpoint: Endpoint, *,
              seeds: dict[str, Path], params: list[str], max_parallel: int, no_cache: bool, from_step: str | None,
              use_namespace: bool, pass_aws: bool) -> dict:
     from smpipe_gen.local.progress import Progress
@@ -208,37 +208,36 @@ def _execute(definition: Definition, manifest: artifacts.Manifest, repo_root: Pa
     return record
 
 
-def register(app: click.Group) -> None:
-    @app.command("run")
-    @flag("--local", "Run on this machine (the only mode for now).")
-    @click.option("--param", multiple=True, metavar="<str>", help="Override a pipeline parameter: NAME=VALUE.")
-    @click.option("--max-parallel", type=int, default=os.cpu_count() or 1, show_default=True, metavar="<int>",
-                  help="Steps to run at once.")
-    @flag("--no-cache", "Run every step even when a cached result matches.")
-    @click.option("--from-step", metavar="<str>", help="Re-run this step and everything after it.")
-    @click.option("--data", multiple=True, metavar="<str>", help="Seed the local store: s3://bucket/prefix=./local/dir.")
-    @click.option("--run-root", type=click.Path(path_type=Path), metavar="<path>",
-                  help="Local store and run records (default <project>/.smpipe).")
-    @PROJECT_DIR
-    @OUTPUT_DIR
-    @click.option("--definition", type=click.Path(path_type=Path), metavar="<path>",
-                  help="Run this definition JSON (from any SDK program) instead of the rendered one.")
-    @click.option("--code", type=click.Path(path_type=Path), metavar="<path>",
-                  help="With --definition: folder serving its code objects by S3 key suffix (default: the definition's folder).")
-    @click.option("--pipeline", metavar="<str>",
-                  help="Run an SDK pipeline program: FILE.py[:FUNCTION] or a module pkg.module[:FUNCTION].")
-    @click.option("--kwargs", metavar="<json>", help="With --pipeline: keyword arguments of its function, as a JSON object.")
-    @flag("--pass-aws-credentials", "Give jobs the host's AWS_* variables and ~/.aws (off: jobs see no credentials).")
-    @ENVIRONMENT
-    @flag("--no-namespace", "Don't give jobs a private /opt/ml; rewrite /opt/ml paths in arguments and environment.")
-    def run(local: bool, param: tuple[str, ...], max_parallel: int, no_cache: bool, from_step: str | None,
-            data: tuple[str, ...], run_root: Path | None, project_dir: Path, out: Path, definition: Path | None,
-            code: Path | None, pipeline: str | None, kwargs: str | None, pass_aws_credentials: bool,
-            environment: str | None, no_namespace: bool) -> None:
-        """Execute the rendered pipeline (definition.json + manifest.json) locally, without Docker or AWS."""
-        if not local:
-            raise SmpipeError("only local runs are supported", where="run", hint="pass --local")
-        run_local(Project.at(project_dir, out, environment), params=list(param), max_parallel=max_parallel,
-                  no_cache=no_cache, from_step=from_step, data=list(data), run_root=run_root,
-                  use_namespace=not no_namespace, definition_file=definition, code_dir=code,
-                  pipeline_program=pipeline, kwargs=kwargs, pass_aws=pass_aws_credentials)
+@click.command("run")
+@flag("--local", "Run on this machine (the only mode for now).")
+@click.option("--param", multiple=True, metavar="<str>", help="Override a pipeline parameter: NAME=VALUE.")
+@click.option("--max-parallel", type=int, default=os.cpu_count() or 1, show_default=True, metavar="<int>",
+              help="Steps to run at once.")
+@flag("--no-cache", "Run every step even when a cached result matches.")
+@click.option("--from-step", metavar="<str>", help="Re-run this step and everything after it.")
+@click.option("--data", multiple=True, metavar="<str>", help="Seed the local store: s3://bucket/prefix=./local/dir.")
+@click.option("--run-root", type=click.Path(path_type=Path), metavar="<path>",
+              help="Local store and run records (default <project>/.smpipe).")
+@PROJECT_DIR
+@OUTPUT_DIR
+@click.option("--definition", type=click.Path(path_type=Path), metavar="<path>",
+              help="Run this definition JSON (from any SDK program) instead of the rendered one.")
+@click.option("--code", type=click.Path(path_type=Path), metavar="<path>",
+              help="With --definition: folder serving its code objects by S3 key suffix (default: the definition's folder).")
+@click.option("--pipeline", metavar="<str>",
+              help="Run an SDK pipeline program: FILE.py[:FUNCTION] or a module pkg.module[:FUNCTION].")
+@click.option("--kwargs", metavar="<json>", help="With --pipeline: keyword arguments of its function, as a JSON object.")
+@flag("--pass-aws-credentials", "Give jobs the host's AWS_* variables and ~/.aws (off: jobs see no credentials).")
+@ENVIRONMENT
+@flag("--no-namespace", "Don't give jobs a private /opt/ml; rewrite /opt/ml paths in arguments and environment.")
+def command(local: bool, param: tuple[str, ...], max_parallel: int, no_cache: bool, from_step: str | None,
+        data: tuple[str, ...], run_root: Path | None, project_dir: Path, out: Path, definition: Path | None,
+        code: Path | None, pipeline: str | None, kwargs: str | None, pass_aws_credentials: bool,
+        environment: str | None, no_namespace: bool) -> None:
+    """Execute the rendered pipeline (definition.json + manifest.json) locally, without Docker or AWS."""
+    if not local:
+        raise SmpipeError("only local runs are supported", where="run", hint="pass --local")
+    run_local(Project.at(project_dir, out, environment), params=list(param), max_parallel=max_parallel,
+              no_cache=no_cache, from_step=from_step, data=list(data), run_root=run_root,
+              use_namespace=not no_namespace, definition_file=definition, code_dir=code,
+              pipeline_program=pipeline, kwargs=kwargs, pass_aws=pass_aws_credentials)
