@@ -28,10 +28,11 @@ from smpipe_gen.local.algorithms import AlgorithmError
 from smpipe_gen.local.algorithms.xgboost_data import channel_format, read_channel
 from smpipe_gen.local.algorithms.xgboost_hyperparameters import (
     MAXIMIZED_METRICS,
-    MINIMIZED_METRICS,
+    NEVER_REMOVED,
+    metric_names,
     parse_hyperparameters,
 )
-from smpipe_gen.local.algorithms.xgboost_images import XGBoostImage, library, xgboost_image
+from smpipe_gen.local.algorithms.xgboost_images import LATEST, XGBoostImage, library, xgboost_image
 from smpipe_gen.local.algorithms.xgboost_inference import load_model, predict
 
 __all__ = ["MODEL_FILE", "metric_definitions", "parse_hyperparameters", "train", "load_model", "predict"]
@@ -55,7 +56,7 @@ _ONE_AT_A_TIME = threading.Lock()  # warnings are captured per training: process
 def metric_definitions() -> list[dict[str, str]]:
     """``train:<metric>`` and ``validation:<metric>`` with the regexes SageMaker matches on the
     log of a built-in XGBoost job (its request carries none of its own)."""
-    metrics = MAXIMIZED_METRICS.at((99, 0, 0)) + MINIMIZED_METRICS.at((99, 0, 0))
+    metrics = metric_names(LATEST)
     return [{"Name": f"{data}:{metric}", "Regex": rf".*\[[0-9]+\].*#011{data}-{metric}:{NUMBER}.*"}
             for data in ("train", "validation") for metric in metrics]
 
@@ -87,7 +88,7 @@ def train(channels: Mapping[str, Path], content_types: Mapping[str, str | None],
     with _ONE_AT_A_TIME, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            booster, final = _boost(xgb, image, hps, dtrain, dval, log)
+            booster, final = _boost(xgb, image, hps, dtrain, dval, log, say)
         finally:
             for message in dict.fromkeys(str(w.message).strip() for w in caught):
                 log(message)
@@ -108,11 +109,11 @@ def _refuse_what_has_no_local_version(hps: dict[str, Any]) -> None:
 
 
 def _boost(xgb: Any, image: XGBoostImage, hps: dict[str, Any], dtrain: Any, dval: Any,
-           log: Callable[[str], None]) -> tuple[Any, dict[str, float]]:
+           log: Callable[[str], None], say: Callable[[str], None]) -> tuple[Any, dict[str, float]]:
     """``xgb.train`` as the container calls it; the booster and the last logged metric values."""
     tuning = hps["_tuning_objective_metric"].split(":", 1)[1].split(",") if "_tuning_objective_metric" in hps else None
     wanted = _union(tuning, hps.get("eval_metric"))
-    custom = [m for m in wanted if image.version >= CUSTOM_METRICS_SINCE.get(m, (99, 0, 0))]
+    custom = [m for m in wanted if image.version >= CUSTOM_METRICS_SINCE.get(m, NEVER_REMOVED)]
     params = {k: v for k, v in hps.items() if k not in CONTAINER_ONLY and k != "eval_metric"}
     if "updater" in params:
         params["updater"] = ",".join(params["updater"])
@@ -122,7 +123,7 @@ def _boost(xgb: Any, image: XGBoostImage, hps: dict[str, Any], dtrain: Any, dval
     evals = [(dtrain, "train")] + ([(dval, "validation")] if dval is not None else [])
     holder_class, monitor_class = _callback_classes()
     holder, monitor = holder_class(), monitor_class(image, custom, log)
-    callbacks = [holder, monitor, *_early_stopping(xgb, image, hps, tuning, dval is not None)]
+    callbacks = [holder, monitor, *_early_stopping(xgb, image, hps, tuning, dval is not None, say)]
     try:
         booster = xgb.train(params, dtrain, num_boost_round=hps["num_round"], evals=evals, verbose_eval=False,
                             callbacks=callbacks, custom_metric=_custom_metric(image, custom, holder) if custom else None)
@@ -139,17 +140,19 @@ def _union(tuning: list[str] | None, eval_metric: list[str] | None) -> list[str]
 
 
 def _early_stopping(xgb: Any, image: XGBoostImage, hps: dict[str, Any], tuning: list[str] | None,
-                    has_validation: bool) -> list[Any]:
+                    has_validation: bool, say: Callable[[str], None]) -> list[Any]:
     rounds = hps.get("early_stopping_rounds")
     if not rounds:
         return []
     if not image.stops_early_by_callback:  # xgb.train(early_stopping_rounds=...): last data set, last metric
         return [xgb.callback.EarlyStopping(rounds=rounds, save_best=False)]
     metric = (tuning or hps.get("eval_metric") or [None])[-1]
-    if not (has_validation and metric):  # the container then stops nothing, silently
+    if not (has_validation and metric):
+        say(f"early_stopping_rounds has no effect: from 1.3-1 the algorithm stops early only with a validation "
+            f"channel and an eval_metric or tuning objective (it says nothing about it)")
         return []
     return [xgb.callback.EarlyStopping(rounds=rounds, data_name="validation", metric_name=metric,
-                                       maximize=metric in MAXIMIZED_METRICS.at((99, 0, 0)), save_best=True)]
+                                       maximize=metric in MAXIMIZED_METRICS.at(LATEST), save_best=True)]
 
 
 def _first_line(error: Exception) -> str:

@@ -53,16 +53,18 @@ FRACTION = Interval(0, 1, low_open=True)  # (0, 1]
 
 @dataclass(frozen=True)
 class Choices:
-    """Allowed values, each from the image version that added it."""
+    """Allowed values, each from the image version that added it (until the one that removed it)."""
 
-    values: tuple[tuple[str, Version], ...]
+    values: tuple[tuple[str, Version, Version], ...]
 
     def at(self, version: Version) -> list[str]:
-        return [value for value, since in self.values if version >= since]
+        return [value for value, since, until in self.values if since <= version < until]
 
 
-def choices(*values: str | tuple[str, Version]) -> Choices:
-    return Choices(tuple(v if isinstance(v, tuple) else (v, SINCE_ALWAYS) for v in values))
+def choices(*values: str | tuple[str, Version] | tuple[str, Version, Version]) -> Choices:
+    """``"value"``, ``("value", since)`` or ``("value", since, until)``."""
+    full = [(v, SINCE_ALWAYS) if isinstance(v, str) else v for v in values]
+    return Choices(tuple((v[0], v[1], v[2] if len(v) > 2 else NEVER_REMOVED) for v in full))
 
 
 @dataclass(frozen=True)
@@ -110,8 +112,8 @@ SPECS: dict[str, Spec] = {
     "tree_method": Spec("choice", choices("auto", "exact", "approx", "hist", ("gpu_hist", V1_2_1))),
     "sketch_eps": Spec("float", Interval(0, 1, low_open=True, high_open=True)),
     "scale_pos_weight": Spec("float", at_least(0, open_=True)),
-    "updater": Spec("list", choices("grow_colmaker", "distcol", "grow_histmaker", "grow_local_histmaker", "grow_skmaker",
-                                    "sync", "refresh", "prune", "shotgun", "coord_descent")),
+    "updater": Spec("list", choices("grow_colmaker", "distcol", "grow_histmaker", ("grow_local_histmaker", SINCE_ALWAYS, V1_7_1),
+                                    "grow_skmaker", "sync", "refresh", "prune", "shotgun", "coord_descent")),
     "dsplit": Spec("choice", choices("row", "col")),
     "refresh_leaf": Spec("int", UNIT),
     "process_type": Spec("choice", choices("default", "update")),
