@@ -78,7 +78,7 @@ def _load(path: Path) -> tuple[Any, bool]:
         if isinstance(booster, xgb.Booster):
             return booster, True
         pickle_error: Exception = pickle.UnpicklingError(f"a pickled {type(booster).__name__}, not a Booster")
-    except Exception as error:  # noqa: BLE001 - any unpickling failure means "try the other format", as the container does
+    except Exception as error:  # any unpickling failure means "try the other format", as in the container
         pickle_error = error
     try:
         booster = xgb.Booster()
