@@ -58,7 +58,9 @@ def _build(root: Path, out: str, name: str = "abalone", train_instance: str = "m
     from sagemaker.workflow.properties import PropertyFile
     from sagemaker.workflow.steps import CacheConfig, ProcessingStep, TrainingStep
 
-    from smpipe_gen.artifacts import Manifest, PipelineSettings, canonical_json, sealed, write_atomic
+    from smpipe_gen.artifacts import Manifest, PipelineSettings, write_atomic
+    from smpipe_gen.fingerprint import installed_sdk_version
+    from smpipe_gen.render.engine import GENERATOR, rendered_texts
     from smpipe_gen.render.manifest import code_artifacts
     from smpipe_gen.render.offline import offline_sdk, pipeline_session
 
@@ -116,13 +118,14 @@ def _build(root: Path, out: str, name: str = "abalone", train_instance: str = "m
         pipeline = Pipeline(name=name, parameters=[threshold, count, status], steps=steps,
                             sagemaker_session=session)
         definition = json.loads(pipeline.definition())
-        manifest = Manifest(generator="smpipe-gen tests", config_files=[],
+        manifest = Manifest(generator=GENERATOR, config_files=(),
                             pipeline=PipelineSettings(name=name, role_arn=ROLE, region="us-east-1", bucket=bucket,
                                                       display_name=f"{name} pipeline", tags=tags or {}),
-                            artifacts=code_artifacts(recorder.uploads, root))
-    manifest = sealed(manifest, canonical_json(definition))
-    write_atomic(root / out / "definition.json", canonical_json(definition))
-    write_atomic(root / out / "manifest.json", canonical_json(manifest.to_json()))
+                            artifacts=code_artifacts(recorder.uploads, root),
+                            sagemaker_version=installed_sdk_version())
+    definition_text, manifest_text = rendered_texts(definition, manifest)
+    write_atomic(root / out / "definition.json", definition_text)
+    write_atomic(root / out / "manifest.json", manifest_text)
 
 
 def main(root: str, spec: str) -> None:
