@@ -1,5 +1,5 @@
 """Shared pieces of the deploy tests: a real moto server on loopback, a fault-injecting HTTP
-proxy in front of it, SDK-built projects in git repositories, and a CLI runner.
+proxy in front of it, SDK-built projects in git repositories.
 
 Test modules load the fixtures with ``pytest_plugins = ["deploy_support"]`` (registered once,
 so the session-scoped SDK render runs once however many modules use it).
@@ -218,27 +218,3 @@ def use_variant(root: Path, variant: str) -> None:
     """Make ``variant``'s artifacts the rendered ones (``pipeline/``)."""
     for name in ("definition.json", "manifest.json"):
         shutil.copyfile(root / "variants" / variant / name, root / "pipeline" / name)
-
-
-def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
-            timeout: float = 120) -> subprocess.CompletedProcess:
-    """``smpipe-gen ARGS`` as CI runs it: a separate process, stdin not a terminal."""
-    return subprocess.run([sys.executable, "-m", "smpipe_gen", *args], capture_output=True, text=True,
-                          env=env, cwd=cwd, stdin=subprocess.DEVNULL, timeout=timeout)
-
-
-# Runs the CLI and reports, at exit, whether the SageMaker SDK was imported in that process.
-SDK_PROBE = """\
-import atexit, sys
-atexit.register(lambda: print("sagemaker imported:", any(m == "sagemaker" or m.startswith("sagemaker.")
-                                                         for m in sys.modules), file=sys.stderr))
-sys.argv = ["smpipe-gen"] + sys.argv[1:]
-from smpipe_gen.cli import main
-main()
-"""
-
-
-def sdk_probe(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """Like run_cli; stderr ends with "sagemaker imported: True|False"."""
-    return subprocess.run([sys.executable, "-c", SDK_PROBE, *args], capture_output=True, text=True, env=env,
-                          stdin=subprocess.DEVNULL, timeout=120)

@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from helpers import smpipe
 from local_support import last_record, project, run
 
 
@@ -57,7 +58,7 @@ def test_data_option_seeds_the_store(tmp_path):
 
 
 def test_run_requires_local_and_rendered_artifacts(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "smpipe_gen", "run", "-C", str(tmp_path)], capture_output=True, text=True)
+    result = smpipe("run", "-C", str(tmp_path))
     assert result.returncode == 1
     assert _error(result) == "error: run: only local runs are supported (hint: pass --local)"
     line = _error(run(tmp_path, expect=1))
