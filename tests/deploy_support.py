@@ -12,8 +12,6 @@ import json
 import os
 import shutil
 import socket
-import subprocess
-import sys
 import threading
 import urllib.request
 from dataclasses import dataclass, field
@@ -159,12 +157,15 @@ def fault_proxy(aws):
 
 # -- projects ----------------------------------------------------------------------------------
 def sdk_render(root: Path, variants: dict[str, dict]) -> None:
-    """Write SDK-built definitions+manifests of ``variants`` under ``root`` in a child process
-    (see tests/sdk_pipeline.py), so the test process never imports the SDK."""
-    env = dict(os.environ, SAGEMAKER_SUPPRESS_V2_WARNING="1", AWS_EC2_METADATA_DISABLED="true")
-    done = subprocess.run([sys.executable, str(HERE / "sdk_pipeline.py"), str(root), json.dumps(variants)],
-                          capture_output=True, text=True, env=env)
-    assert done.returncode == 0, done.stdout + done.stderr
+    """Write SDK-built definitions+manifests of ``variants`` under ``root`` (see
+    tests/sdk_pipeline.py) in this process: the test process has the SDK imported already for
+    its in-process renders, a child process would import it again."""
+    import sdk_pipeline
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(os.getcwd())  # sdk_pipeline.main moves into root; back afterwards
+        patch.setenv("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
+        sdk_pipeline.main(str(root), json.dumps(variants))
 
 
 VARIANTS = {

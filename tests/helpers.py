@@ -112,23 +112,12 @@ def _in_process(main: Callable[[], None], args: tuple[str, ...], cwd: Path | Non
     return result
 
 
-_RENDER_EACH = """
-import sys
-from pathlib import Path
-from smpipe_gen.artifacts import write_atomic
-from smpipe_gen.render.engine import render_project
-for root in map(Path, sys.argv[1:]):
-    for name, text in render_project(root).files().items():
-        write_atomic(root / "pipeline" / name, text)
-"""
-
-
 def render_each(roots: list[Path]) -> None:
-    """Render every repository in ``roots`` into its pipeline/, all in one child process: the
-    SDK is imported once, not once per repository."""
-    done = subprocess.run([sys.executable, "-c", _RENDER_EACH, *map(str, roots)], env=offline_env(),
-                          capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr
+    """``smpipe-gen render`` of every repository in ``roots``, in this process: the test process
+    imports the SDK once for all of them (a child process would import it again)."""
+    for root in roots:
+        done = smpipe_in_process("render", "-C", str(root))
+        assert done.returncode == 0, done.stderr
 
 
 def copy_example(name: str, dest: Path) -> Path:

@@ -1,6 +1,6 @@
 """Build real SageMaker SDK v2 definitions (and their code manifests) for the deploy tests.
 
-Run as a script in a child process, so the test process never imports the SDK:
+Called by deploy_support.sdk_render, or run as a script:
     python tests/sdk_pipeline.py ROOT SPEC_JSON
 ROOT holds ``scripts/`` (created if missing); SPEC_JSON maps an output directory (relative to
 ROOT) to the knobs of one variant (see ``build``). One SDK import serves every variant.

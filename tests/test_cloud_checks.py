@@ -4,7 +4,6 @@ for where each finding is reported: one line naming the file:line and key, with 
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
