@@ -21,9 +21,16 @@ def project(tmp_path: Path, name: str = "mini") -> Path:
 
 
 def run(project_dir: Path, *args: str, expect: int = 0, out: str = "pipeline") -> subprocess.CompletedProcess:
-    """``smpipe-gen run --local`` as a real process (the runner's signal handling and process
-    groups are what these tests exercise), its exit status asserted."""
-    result = smpipe("run", "--local", "-C", str(project_dir), "--out", out, *args, env={**os.environ, "COLUMNS": "200"})
+    """``smpipe-gen run --local`` of a rendered project as a real process, its exit status asserted."""
+    return run_local("-C", str(project_dir), "--out", out, *args, expect=expect)
+
+
+def run_local(*args: str, expect: int = 0, cwd: Path | None = None,
+              env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``smpipe-gen run --local ARGS`` as a real process (helpers.smpipe: the runner's process
+    groups, signal handling and job processes are what these tests exercise), in a wide terminal
+    unless ``env`` says otherwise, its exit status asserted."""
+    result = smpipe("run", "--local", *args, cwd=cwd, env=env or {**os.environ, "COLUMNS": "200"}, timeout=600)
     assert result.returncode == expect, f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
     return result
 

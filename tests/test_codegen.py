@@ -12,37 +12,11 @@ from helpers import make_repo
 from smpipe_gen.render.bundles import code_bundles
 from smpipe_gen.render.codegen import generate
 from smpipe_gen.render.engine import code_files, validate_project
+from test_config import BASE
 
-MODEL = """
-conf:
-  models:
-    m:
-      source_directory: scripts
-      preprocess:
-        image_uri: 123456789012.dkr.ecr.eu-west-1.amazonaws.com/pre:1
-        entry_point: preprocess.py
-        channels: {{train: {{}}}}
-      train:
-        image_uri: 123456789012.dkr.ecr.eu-west-1.amazonaws.com/train:1
-        entry_point: train.py
-{extra_sections}
-  sagemakerPipeline:
-    pipelineName: p
-{parameters}
-    models:
-      m:
-        steps:
-          - step_name: m-Pre
-            step_class: Processing
-            step_type: preprocess
-          - step_name: m-Train
-            step_class: Training
-            chain_input_source_step: [m-Pre]
-{extra_steps}
-"""
 GATE_SECTIONS = """
       evaluate:
-        image_uri: 123456789012.dkr.ecr.eu-west-1.amazonaws.com/pre:1
+        image_uri: img
         entry_point: evaluate.py
 """
 GATE_PARAMETERS = """
@@ -67,7 +41,11 @@ GATE_STEPS = """
 
 
 def module(tmp_path, extra_sections: str = "", parameters: str = "", extra_steps: str = ""):
-    make_repo(tmp_path, MODEL.format(extra_sections=extra_sections, parameters=parameters, extra_steps=extra_steps))
+    """The module generated for test_config's two-step config, with these sections, pipeline
+    parameters and steps added."""
+    pipeline = "  sagemakerPipeline:\n    pipelineName: p\n"
+    make_repo(tmp_path, BASE.replace(pipeline, extra_sections.lstrip("\n") + pipeline + parameters.lstrip("\n"))
+              + extra_steps.lstrip("\n"))
     resolved = validate_project(tmp_path)
     return generate(resolved, code_bundles(resolved, code_files(resolved)))
 
