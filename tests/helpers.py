@@ -47,8 +47,9 @@ def smpipe(*args: str, cwd: Path | None = None, env: dict[str, str] | None = Non
            report_sdk: bool = False) -> subprocess.CompletedProcess:
     """``smpipe-gen ARGS`` as a real process, as CI runs it (stdin not a terminal), in ``env``
     (offline_env() unless given): for the tests where the process is the point (start-up,
-    what it imports, exit status, signals, hash seeds). With ``report_sdk``, stderr ends with
-    "sagemaker imported: True|False". Every other test runs the CLI with smpipe_in_process."""
+    what it imports, signals and process groups of the local runner, hash seeds, stdin). With
+    ``report_sdk``, stderr ends with "sagemaker imported: True|False". Every other test runs the
+    CLI with smpipe_in_process."""
     command = [sys.executable, "-c", _SDK_PROBE] if report_sdk else [sys.executable, "-m", "smpipe_gen"]
     return subprocess.run([*command, *args], cwd=cwd, env=env or offline_env(), capture_output=True, text=True,
                           stdin=subprocess.DEVNULL, timeout=timeout)
