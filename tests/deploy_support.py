@@ -1,5 +1,5 @@
 """Shared pieces of the deploy tests: a real moto server on loopback, a fault-injecting HTTP
-proxy in front of it, SDK-built projects in git repositories, and a CLI runner.
+proxy in front of it, SDK-built projects in git repositories.
 
 Test modules load the fixtures with ``pytest_plugins = ["deploy_support"]`` (registered once,
 so the session-scoped SDK render runs once however many modules use it).
@@ -12,8 +12,6 @@ import json
 import os
 import shutil
 import socket
-import subprocess
-import sys
 import threading
 import urllib.request
 from dataclasses import dataclass, field
@@ -159,12 +157,15 @@ def fault_proxy(aws):
 
 # -- projects ----------------------------------------------------------------------------------
 def sdk_render(root: Path, variants: dict[str, dict]) -> None:
-    """Write SDK-built definitions+manifests of ``variants`` under ``root`` in a child process
-    (see tests/sdk_pipeline.py), so the test process never imports the SDK."""
-    env = dict(os.environ, SAGEMAKER_SUPPRESS_V2_WARNING="1", AWS_EC2_METADATA_DISABLED="true")
-    done = subprocess.run([sys.executable, str(HERE / "sdk_pipeline.py"), str(root), json.dumps(variants)],
-                          capture_output=True, text=True, env=env)
-    assert done.returncode == 0, done.stdout + done.stderr
+    """Write SDK-built definitions+manifests of ``variants`` under ``root`` (see
+    tests/sdk_pipeline.py) in this process: the test process has the SDK imported already for
+    its in-process renders, a child process would import it again."""
+    import sdk_pipeline
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(os.getcwd())  # sdk_pipeline.main moves into root; back afterwards
+        patch.setenv("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
+        sdk_pipeline.main(str(root), json.dumps(variants))
 
 
 VARIANTS = {
@@ -218,27 +219,3 @@ def use_variant(root: Path, variant: str) -> None:
     """Make ``variant``'s artifacts the rendered ones (``pipeline/``)."""
     for name in ("definition.json", "manifest.json"):
         shutil.copyfile(root / "variants" / variant / name, root / "pipeline" / name)
-
-
-def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
-            timeout: float = 120) -> subprocess.CompletedProcess:
-    """``smpipe-gen ARGS`` as CI runs it: a separate process, stdin not a terminal."""
-    return subprocess.run([sys.executable, "-m", "smpipe_gen", *args], capture_output=True, text=True,
-                          env=env, cwd=cwd, stdin=subprocess.DEVNULL, timeout=timeout)
-
-
-# Runs the CLI and reports, at exit, whether the SageMaker SDK was imported in that process.
-SDK_PROBE = """\
-import atexit, sys
-atexit.register(lambda: print("sagemaker imported:", any(m == "sagemaker" or m.startswith("sagemaker.")
-                                                         for m in sys.modules), file=sys.stderr))
-sys.argv = ["smpipe-gen"] + sys.argv[1:]
-from smpipe_gen.cli import main
-main()
-"""
-
-
-def sdk_probe(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """Like run_cli; stderr ends with "sagemaker imported: True|False"."""
-    return subprocess.run([sys.executable, "-c", SDK_PROBE, *args], capture_output=True, text=True, env=env,
-                          stdin=subprocess.DEVNULL, timeout=120)

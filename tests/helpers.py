@@ -1,4 +1,5 @@
-"""Shared test helpers: run the real CLI in a subprocess, copy examples, write config files."""
+"""Shared test helpers: the one CLI runner (in process, or as a real process where that is the
+point), copying examples, writing config files."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import threading
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -30,10 +32,27 @@ def offline_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def smpipe(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-           timeout: int = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "smpipe_gen", *args], cwd=cwd, env=env or offline_env(),
-                          capture_output=True, text=True, timeout=timeout)
+# The console script, reporting at exit whether the SageMaker SDK was imported in its process.
+_SDK_PROBE = """\
+import atexit, sys
+atexit.register(lambda: print("sagemaker imported:", any(m == "sagemaker" or m.startswith("sagemaker.")
+                                                         for m in sys.modules), file=sys.stderr))
+sys.argv = ["smpipe-gen"] + sys.argv[1:]
+from smpipe_gen.cli import main
+main()
+"""
+
+
+def smpipe(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: int = 300,
+           report_sdk: bool = False) -> subprocess.CompletedProcess:
+    """``smpipe-gen ARGS`` as a real process, as CI runs it (stdin not a terminal), in ``env``
+    (offline_env() unless given): for the tests where the process is the point (start-up,
+    what it imports, signals and process groups of the local runner, hash seeds, stdin). With
+    ``report_sdk``, stderr ends with "sagemaker imported: True|False". Every other test runs the
+    CLI with smpipe_in_process."""
+    command = [sys.executable, "-c", _SDK_PROBE] if report_sdk else [sys.executable, "-m", "smpipe_gen"]
+    return subprocess.run([*command, *args], cwd=cwd, env=env or offline_env(), capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, timeout=timeout)
 
 
 _VERSIONS = re.compile(r'(?<="sagemaker_version": )"[^"]*"|(?<=smpipe-gen )\d+(?:\.\d+)+[^\s"]*')
@@ -54,9 +73,19 @@ def smpipe_in_process(*args: str, cwd: Path | None = None,
     SageMaker SDK again; here it is imported once per test process. For tests where a separate
     process adds nothing a user meets; each command keeps tests that run it as a real subprocess
     (smpipe). An exception that escapes main() is caught and its traceback written to stderr, as
-    the interpreter would; it is also kept as ``.exception``."""
+    the interpreter would; it is also kept as ``.exception``. Runs one at a time: a session
+    fixture may call it from a thread while a test calls it (tests/test_template.py)."""
     from smpipe_gen.cli import main
 
+    with _ONE_AT_A_TIME:
+        return _in_process(main, args, cwd, env)
+
+
+_ONE_AT_A_TIME = threading.RLock()  # the process's working directory, environment and sys.stdout
+
+
+def _in_process(main: Callable[[], None], args: tuple[str, ...], cwd: Path | None,
+                env: dict[str, str] | None) -> subprocess.CompletedProcess:
     stdout, stderr = io.StringIO(), io.StringIO()
     saved_argv, saved_cwd, saved_env = sys.argv, os.getcwd(), dict(os.environ)
     escaped = None
@@ -84,23 +113,12 @@ def smpipe_in_process(*args: str, cwd: Path | None = None,
     return result
 
 
-_RENDER_EACH = """
-import sys
-from pathlib import Path
-from smpipe_gen.paths import write_atomic
-from smpipe_gen.render.engine import render_project
-for root in map(Path, sys.argv[1:]):
-    for name, text in render_project(root).files().items():
-        write_atomic(root / "pipeline" / name, text)
-"""
-
-
 def render_each(roots: list[Path]) -> None:
-    """Render every repository in ``roots`` into its pipeline/, all in one child process: the
-    SDK is imported once, not once per repository."""
-    done = subprocess.run([sys.executable, "-c", _RENDER_EACH, *map(str, roots)], env=offline_env(),
-                          capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr
+    """``smpipe-gen render`` of every repository in ``roots``, in this process: the test process
+    imports the SDK once for all of them (a child process would import it again)."""
+    for root in roots:
+        done = smpipe_in_process("render", "-C", str(root))
+        assert done.returncode == 0, done.stderr
 
 
 def copy_example(name: str, dest: Path) -> Path:

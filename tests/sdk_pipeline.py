@@ -1,6 +1,6 @@
 """Build real SageMaker SDK v2 definitions (and their code manifests) for the deploy tests.
 
-Run as a script in a child process, so the test process never imports the SDK:
+Called by deploy_support.sdk_render, or run as a script:
     python tests/sdk_pipeline.py ROOT SPEC_JSON
 ROOT holds ``scripts/`` (created if missing); SPEC_JSON maps an output directory (relative to
 ROOT) to the knobs of one variant (see ``build``). One SDK import serves every variant.
@@ -58,10 +58,10 @@ def _build(root: Path, out: str, name: str = "abalone", train_instance: str = "m
     from sagemaker.workflow.properties import PropertyFile
     from sagemaker.workflow.steps import CacheConfig, ProcessingStep, TrainingStep
 
-    from smpipe_gen.canonical import canonical_json
+    from smpipe_gen.fingerprint import installed_sdk_version
     from smpipe_gen.manifest import Manifest, PipelineSettings
-    from smpipe_gen.seal import sealed
     from smpipe_gen.paths import write_atomic
+    from smpipe_gen.render.engine import GENERATOR, rendered_texts
     from smpipe_gen.render.manifest import code_artifacts
     from smpipe_gen.render.offline import offline_sdk, pipeline_session
 
@@ -119,13 +119,14 @@ def _build(root: Path, out: str, name: str = "abalone", train_instance: str = "m
         pipeline = Pipeline(name=name, parameters=[threshold, count, status], steps=steps,
                             sagemaker_session=session)
         definition = json.loads(pipeline.definition())
-        manifest = Manifest(generator="smpipe-gen tests", config_files=[],
+        manifest = Manifest(generator=GENERATOR, config_files=(),
                             pipeline=PipelineSettings(name=name, role_arn=ROLE, region="us-east-1", bucket=bucket,
                                                       display_name=f"{name} pipeline", tags=tags or {}),
-                            artifacts=code_artifacts(recorder.uploads, root))
-    manifest = sealed(manifest, canonical_json(definition))
-    write_atomic(root / out / "definition.json", canonical_json(definition))
-    write_atomic(root / out / "manifest.json", canonical_json(manifest.to_json()))
+                            artifacts=code_artifacts(recorder.uploads, root),
+                            sagemaker_version=installed_sdk_version())
+    definition_text, manifest_text = rendered_texts(definition, manifest)
+    write_atomic(root / out / "definition.json", definition_text)
+    write_atomic(root / out / "manifest.json", manifest_text)
 
 
 def main(root: str, spec: str) -> None:

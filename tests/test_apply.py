@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 pytest.register_assert_rewrite("deploy_support")  # before the import below, as for a plugin
-from deploy_support import BUCKET, Fault, aws_env, commit_all, git_repo, run_cli, sdk_probe, use_variant  # noqa: E402
-from helpers import smpipe_in_process  # noqa: E402
+from deploy_support import BUCKET, Fault, aws_env, commit_all, git_repo, use_variant  # noqa: E402
+from helpers import smpipe, smpipe_in_process  # noqa: E402
 from smpipe_gen import __version__, definition, digests  # noqa: E402
 from smpipe_gen.project import Project  # noqa: E402
 
@@ -28,7 +28,7 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "abalone"
 
 
 def apply(root: Path, env: dict, *args: str):
-    return run_cli("apply", "-C", str(root), "--skip-check", *args, env=env)
+    return smpipe_in_process("apply", "-C", str(root), "--skip-check", *args, env=env)
 
 
 def deployed(aws) -> dict:
@@ -209,18 +209,18 @@ def test_half_done_apply_converges_when_rerun(aws, project, fault_proxy):
 def test_delete_needs_yes_without_a_terminal(aws, project):
     root, _repo = project
     assert apply(root, aws.env).returncode == 0
-    refused = run_cli("delete", "-C", str(root), env=aws.env)
+    refused = smpipe("delete", "-C", str(root), env=aws.env)  # a real process: stdin is no terminal
     assert refused.returncode == 1 and "pass --yes" in refused.stderr
     assert aws.client("sagemaker").list_pipelines()["PipelineSummaries"]
-    done = run_cli("delete", "-C", str(root), "--yes", env=aws.env)
+    done = smpipe_in_process("delete", "-C", str(root), "--yes", env=aws.env)
     assert done.returncode == 0 and "pipeline abalone: deleted" in done.stdout
     assert aws.client("sagemaker").list_pipelines()["PipelineSummaries"] == []
-    again = run_cli("delete", "-C", str(root), "--yes", env=aws.env)
+    again = smpipe_in_process("delete", "-C", str(root), "--yes", env=aws.env)
     assert again.returncode == 0 and "nothing to delete" in again.stdout
 
 
 def test_missing_artifacts_are_a_one_line_error(aws, tmp_path):
-    done = run_cli("apply", "-C", str(tmp_path), env=aws.env)
+    done = smpipe_in_process("apply", "-C", str(tmp_path), env=aws.env)
     assert done.returncode == 1
     assert done.stderr.strip() == ("error: pipeline/definition.json: rendered definition not found "
                                    "(hint: run `smpipe-gen render`)")
@@ -247,7 +247,7 @@ def test_example_review_flow_stale_refused_then_render_plan_apply(aws, example):
     conf = root / "conf/conf.yaml"
     conf.write_text(conf.read_text().replace("num_round: 50", "num_round: 60"))
     commit_all(repo, "more rounds, not rendered")
-    refused = run_cli("apply", "-C", str(root), env=aws.env)
+    refused = smpipe_in_process("apply", "-C", str(root), env=aws.env)
     assert refused.returncode == 1
     assert refused.stderr.startswith("error: pipeline/definition.json: the committed definition is stale")
     assert "run `smpipe-gen render`" in refused.stderr and "Traceback" not in refused.stderr
@@ -255,14 +255,14 @@ def test_example_review_flow_stale_refused_then_render_plan_apply(aws, example):
 
     assert smpipe_in_process("render", "-C", str(root), env=aws.env).returncode == 0
     commit_all(repo, "render")
-    planned = run_cli("plan", "-C", str(root), "--format", "json", env=aws.env)
+    planned = smpipe_in_process("plan", "-C", str(root), "--format", "json", env=aws.env)
     assert planned.returncode == 2, planned.stderr
     (step,) = json.loads(planned.stdout)["steps"]
     assert step["status"] == "changed" and step["type"] == "Training"
     assert [(c["category"], c["path"], c["before"], c["after"]) for c in step["changes"]] == [
         ("hyperparameters", "Arguments.HyperParameters.num_round", "50", "60")]  # decoded, as the config says
 
-    done = sdk_probe("apply", "-C", str(root), env=aws.env)
+    done = smpipe("apply", "-C", str(root), env=aws.env, report_sdk=True)
     assert done.returncode == 0, done.stderr
     assert "pipeline abalone: created" in done.stdout
     assert "sagemaker imported: False" in done.stderr
@@ -289,12 +289,12 @@ def test_terminal_user_is_asked_and_can_decline(aws, project):
 
 def test_check_errors_and_missing_credentials_are_one_line(aws, project):
     root, _repo = project
-    unchecked = run_cli("apply", "-C", str(root), env=aws.env)  # no config in this repository
+    unchecked = smpipe_in_process("apply", "-C", str(root), env=aws.env)  # no config in this repository
     assert unchecked.returncode == 1
     assert unchecked.stderr.startswith("error: pipeline/definition.json: cannot verify the definition is current")
     assert "Traceback" not in unchecked.stderr
     env = {k: v for k, v in aws.env.items() if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
-    anonymous = run_cli("apply", "-C", str(root), "--skip-check", env=env)
+    anonymous = smpipe_in_process("apply", "-C", str(root), "--skip-check", env=env)
     assert anonymous.returncode == 1
     assert "failed: no AWS credentials (hint: set AWS_PROFILE" in anonymous.stderr
     assert len(anonymous.stderr.strip().splitlines()) == 1

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import copy_example, offline_env, smpipe, write
+from helpers import copy_example, offline_env, smpipe, smpipe_in_process, write
 
 from smpipe_gen import fingerprint
 from smpipe_gen.project import Project
@@ -42,7 +42,7 @@ def rendered(tmp_path_factory, cache_dir) -> Path:
     git(repo, "init", "-q", "-b", "main")
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "abalone")
-    done = smpipe("render", "-C", str(repo), env=offline_env(SMPIPE_CACHE_DIR=str(cache_dir)))
+    done = smpipe_in_process("render", "-C", str(repo), env=offline_env(SMPIPE_CACHE_DIR=str(cache_dir)))
     assert done.returncode == 0, done.stderr
     return repo
 
@@ -159,7 +159,7 @@ def test_an_sdk_upgrade_a_new_tool_or_interpreter_is_never_verified(repo, monkey
 def test_check_still_catches_a_hand_edited_definition(repo, cache_dir):
     definition = repo / "pipeline" / "definition.json"
     definition.write_text(definition.read_text().replace("ml.m5.xlarge", "ml.m5.large", 1))
-    result = smpipe("check", "-C", str(repo), env=offline_env(SMPIPE_CACHE_DIR=str(cache_dir)))
+    result = smpipe_in_process("check", "-C", str(repo), env=offline_env(SMPIPE_CACHE_DIR=str(cache_dir)))
     assert result.returncode == 2, result.stdout + result.stderr
     assert '+            "InstanceType": "ml.m5.xlarge",' in result.stdout
     assert "differ from the config" in result.stderr
@@ -172,10 +172,10 @@ def test_sdk_drift_is_named_and_a_version_line_alone_is_not_drift(repo, cache_di
     assert installed == fingerprint.installed_sdk_version()
     manifest.write_text(manifest.read_text().replace(f'"sagemaker_version": "{installed}"',
                                                      '"sagemaker_version": "2.200.0"'))
-    assert smpipe("check", "-C", str(repo), env=env).returncode == 0  # same output, older SDK: current
+    assert smpipe_in_process("check", "-C", str(repo), env=env).returncode == 0  # same output, older SDK: current
     definition = repo / "pipeline" / "definition.json"
     definition.write_text(definition.read_text().replace("ml.m5.xlarge", "ml.m5.large", 1))
-    drift = smpipe("check", "-C", str(repo), env=env)
+    drift = smpipe_in_process("check", "-C", str(repo), env=env)
     assert drift.returncode == 2
     assert (f"stale: SDK drift: the committed artifacts were rendered with sagemaker 2.200.0, "
             f"this render used the installed sagemaker {installed}") in drift.stderr

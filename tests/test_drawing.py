@@ -7,7 +7,7 @@ import json
 import pytest
 
 pytest.register_assert_rewrite("deploy_support")  # before the import below, as for a plugin
-from deploy_support import run_cli, sdk_probe  # noqa: E402
+from helpers import smpipe, smpipe_in_process  # noqa: E402
 from smpipe_gen import definition, drawing  # noqa: E402
 
 pytest_plugins = ["deploy_support"]  # its fixtures: moto server, proxy, SDK-rendered projects
@@ -15,7 +15,7 @@ pytest_plugins = ["deploy_support"]  # its fixtures: moto server, proxy, SDK-ren
 
 def test_mermaid_shows_data_edges_and_condition_branches(project):
     root, _repo = project
-    done = sdk_probe("graph", "-C", str(root))
+    done = smpipe("graph", "-C", str(root), report_sdk=True)
     assert done.returncode == 0, done.stderr
     assert "sagemaker imported: False" in done.stderr
     lines = done.stdout.splitlines()
@@ -34,7 +34,7 @@ def test_mermaid_shows_data_edges_and_condition_branches(project):
 
 def test_dot_output(project):
     root, _repo = project
-    done = run_cli("graph", "-C", str(root), "--format", "dot")
+    done = smpipe_in_process("graph", "-C", str(root), "--format", "dot")
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("digraph pipeline {")
     assert '"CheckMse" [label="CheckMse\\nCondition", shape=diamond];' in done.stdout
@@ -52,7 +52,7 @@ def test_depends_on_edges_and_downstream(rendered):
 
 
 def test_missing_definition_is_a_one_line_error(tmp_path):
-    done = run_cli("graph", "-C", str(tmp_path))
+    done = smpipe_in_process("graph", "-C", str(tmp_path))
     assert done.returncode == 1
     assert done.stderr.strip() == ("error: pipeline/definition.json: rendered definition not found "
                                    "(hint: run `smpipe-gen render`)")

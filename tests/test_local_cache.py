@@ -1,10 +1,13 @@
-"""Caching and resume on the "mini" fixture, through the real CLI."""
+"""Caching and resume: end to end on the "mini" fixture through the real CLI (resume after a
+failure, invalidation, Ctrl-C and a killed run), then the cache's rules as in-process tables."""
 
 import os
 import signal
 import subprocess
 import sys
 import time
+
+import pytest
 
 from local_support import last_record, project, run, statuses
 
@@ -111,3 +114,85 @@ def test_ctrl_c_stops_jobs_and_a_killed_run_is_resumed(tmp_path):
     assert resumed["steps"]["Train"]["status"] == "cached"
     assert resumed["steps"]["Train"]["cached_from"] in (interrupted, killed)
     assert resumed["steps"]["Evaluate"]["status"] == "done"
+
+
+# -- the cache's rules, in process ------------------------------------------------------------------
+OUTPUT = "s3://bucket/run-1/Preprocess/train"
+
+
+def _cache(tmp_path):
+    from smpipe_gen.local.cache import Cache
+    from smpipe_gen.local.jobs import StepResult
+    from smpipe_gen.local.store import Store
+
+    store = Store(tmp_path / "s3", {"s3://bucket/raw": tmp_path / "seed"})
+    (tmp_path / "seed").mkdir()
+    (tmp_path / "seed" / "raw.csv").write_text("1,2\n")
+    published = store.path(OUTPUT) / "train.csv"
+    published.parent.mkdir(parents=True)
+    published.write_text("1,2\n")
+    cache = Cache(tmp_path / "cache", store)
+    cache.save("Preprocess", "key", "run-1", StepResult(properties={"ProcessingJobName": "p"},
+                                                         outputs={OUTPUT: store.digest(OUTPUT)}, metrics={"mse": 1}))
+    return cache, published
+
+
+@pytest.mark.parametrize("lookup, change, hit", [
+    ({}, None, True),
+    ({"max_age": 3600}, None, True),
+    ({"max_age": -1}, None, False),  # older than the step's ExpireAfter
+    ({"executions": {"run-1", "run-0"}}, None, True),  # resuming from a failed run that produced it
+    ({"executions": {"run-0"}}, None, False),  # produced by a run that is not resumed
+    ({"key": "other"}, None, False),  # another cache key: arguments, code or inputs changed
+    ({}, "tampered", False),  # an output no longer has the content recorded when it was published
+    ({}, "removed", False),
+])
+def test_a_cached_result_is_reused_only_when_its_rules_hold(tmp_path, lookup, change, hit):
+    cache, published = _cache(tmp_path)
+    if change == "tampered":
+        published.write_text("9,9\n")
+    elif change == "removed":
+        published.unlink()
+    key = lookup.pop("key", "key")
+    found = cache.lookup("Preprocess", key, **lookup)
+    if not hit:
+        assert found is None
+    else:
+        result, execution = found
+        assert execution == "run-1"
+        assert (result.properties, result.metrics) == ({"ProcessingJobName": "p"}, {"mse": 1.0})
+
+
+@pytest.mark.parametrize("entry", ['{"execution_id": "run-1"}', "not json", "[]", '{"outputs": {"/etc": "x"}, '
+                                   '"execution_id": "r", "created": 0, "properties": {}}'])
+def test_a_damaged_cache_entry_is_a_warning_and_a_miss(tmp_path, capsys, entry):
+    cache, _ = _cache(tmp_path)
+    next((tmp_path / "cache").rglob("key.json")).write_text(entry)
+    assert cache.lookup("Preprocess", "key") is None
+    assert "damaged cache entry" in capsys.readouterr().err
+
+
+def test_the_cache_key_changes_with_each_part_and_not_with_key_order():
+    from smpipe_gen.local.cache import cache_key
+
+    base = ("Processing", {"a": 1, "b": [1, 2]}, {"s3://c/code": "d1"}, {"s3://bucket/raw": "i1"})
+    assert cache_key(*base) == cache_key("Processing", {"b": [1, 2], "a": 1}, *base[2:])
+    changed = [("Training", *base[1:]), (base[0], {"a": 2, "b": [1, 2]}, *base[2:]),
+               (*base[:2], {"s3://c/code": "d2"}, base[3]), (*base[:3], {"s3://bucket/raw": "i2"})]
+    keys = {cache_key(*parts) for parts in changed} | {cache_key(*base)}
+    assert len(keys) == len(changed) + 1
+
+
+def test_a_seeded_file_is_the_object_its_uri_names(tmp_path):
+    """Local data given for one object (--data s3://b/raw/raw.csv=./elsewhere.csv) is read under
+    the URI's name, as a job's S3Prefix input would lay it out; a seeded directory keeps its names."""
+    from smpipe_gen.local.store import Store
+
+    (tmp_path / "elsewhere.csv").write_text("1\n")
+    (tmp_path / "dir" / "sub").mkdir(parents=True)
+    (tmp_path / "dir" / "sub" / "a.csv").write_text("2\n")
+    store = Store(tmp_path / "s3", {"s3://b/raw/raw.csv": tmp_path / "elsewhere.csv", "s3://b/tables": tmp_path / "dir"})
+    assert store.objects("s3://b/raw/raw.csv") == {"raw.csv": tmp_path / "elsewhere.csv"}
+    assert store.objects("s3://b/raw") == {"raw.csv": tmp_path / "elsewhere.csv"}
+    assert store.objects("s3://b/tables") == {"sub/a.csv": tmp_path / "dir" / "sub" / "a.csv"}
+    assert store.objects("s3://b/tables/sub") == {"a.csv": tmp_path / "dir" / "sub" / "a.csv"}

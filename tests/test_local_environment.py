@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 
-from local_support import project
+from local_support import project, run_local
 
 SECRET = "planted-secret-do-not-leak"
 PRINT_ENV = """import os, pathlib
@@ -24,8 +22,7 @@ def run_printing_env(tmp_path, *extra: str) -> str:
     (repo / "scripts" / "preprocess.py").write_text(PRINT_ENV)
     env = {**os.environ, "AWS_SECRET_ACCESS_KEY": SECRET, "AWS_ACCESS_KEY_ID": "AKIAPLANTED",
            "GITHUB_TOKEN": SECRET + "-gh", "COLUMNS": "200"}
-    subprocess.run([sys.executable, "-m", "smpipe_gen", "run", "--local", "-C", str(repo), *extra],
-                   capture_output=True, text=True, env=env)
+    run_local("-C", str(repo), *extra, env=env, expect=1)
     (log,) = (repo / ".smpipe" / "runs").glob("*/steps/Preprocess/log.txt")
     return log.read_text()
 

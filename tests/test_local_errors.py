@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from helpers import smpipe
 from local_support import last_record, project, run
 
 
@@ -39,14 +40,25 @@ def test_missing_input_names_step_and_uri(tmp_path):
 
 
 def test_data_option_seeds_the_store(tmp_path):
+    """The file --data names is what Preprocess reads (the repository's copy is gone, and the
+    given one has other rows): its split is what the store publishes."""
     repo = project(tmp_path)
-    (repo / "data" / "raw.csv").rename(tmp_path / "elsewhere.csv")
+    rows = (repo / "data" / "raw.csv").read_text().splitlines()
+    (repo / "data" / "raw.csv").unlink()
+    seeded = rows + [f"{index}.5,1.0,2.0,3.0" for index in range(7)]
+    (tmp_path / "elsewhere.csv").write_text("\n".join(seeded) + "\n")
     run(repo, "--data", f"s3://fixture-bucket/mini/raw/raw.csv={tmp_path / 'elsewhere.csv'}",
         "--param", "TrainFail=yes", expect=1)
+    record = last_record(repo)
+    assert (record["failed_step"], record["steps"]["Preprocess"]["status"]) == ("Train", "done")
+    log = (repo / ".smpipe" / "runs" / record["execution_id"] / "steps" / "Preprocess" / "log.txt").read_text()
+    assert f"preprocessed {len(seeded)} rows" in log
+    (published,) = (repo / ".smpipe" / "s3" / "fixture-bucket").rglob("test/test.csv")
+    assert published.read_text().splitlines() == seeded[90:]
 
 
 def test_run_requires_local_and_rendered_artifacts(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "smpipe_gen", "run", "-C", str(tmp_path)], capture_output=True, text=True)
+    result = smpipe("run", "-C", str(tmp_path))
     assert result.returncode == 1
     assert _error(result) == "error: run: only local runs are supported (hint: pass --local)"
     line = _error(run(tmp_path, expect=1))

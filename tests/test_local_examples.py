@@ -2,12 +2,11 @@
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from helpers import render_each
 from local_support import last_record, run, statuses
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -20,7 +19,7 @@ def example(tmp_path: Path, name: str) -> Path:
     target = tmp_path / name
     shutil.copytree(source, target, ignore=shutil.ignore_patterns(".smpipe", "__pycache__"))
     if not (target / "pipeline" / "definition.json").is_file():
-        subprocess.run([sys.executable, "-m", "smpipe_gen", "render", "-C", str(target)], check=True)
+        render_each([target])
     return target
 
 

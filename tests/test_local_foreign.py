@@ -6,7 +6,6 @@ only runs in child processes."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from local_support import FIXTURES, last_record, statuses
+from local_support import FIXTURES, last_record, run_local, statuses
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = "s3://smpipe-local/sdkprog/raw"
@@ -58,11 +57,9 @@ def program(tmp_path: Path) -> Path:
     return root
 
 
-def smpipe(cwd: Path, *args: str, expect: int = 0) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "smpipe_gen", *args], cwd=cwd, capture_output=True, text=True,
-                            env={**os.environ, "COLUMNS": "200"})
-    assert result.returncode == expect, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
-    return result
+def run_in(cwd: Path, *args: str, expect: int = 0) -> subprocess.CompletedProcess:
+    assert args[:2] == ("run", "--local"), args
+    return run_local(*args[2:], expect=expect, cwd=cwd)
 
 
 def predictions(root: Path) -> list[str]:
@@ -74,7 +71,7 @@ def test_sdk_definition_runs_from_its_json_and_a_folder_of_code_objects_or_of_sc
                            capture_output=True, text=True)
     assert built.returncode == 0, built.stderr
     assert not (program / "built" / "manifest.json").exists()
-    smpipe(program, "run", "--local", "--definition", "built/definition.json", "--code", "built/code",
+    run_in(program, "run", "--local", "--definition", "built/definition.json", "--code", "built/code",
            "--data", f"{DATA}=./data")
     assert statuses(last_record(program)) == ALL_DONE
     lines = predictions(program)
@@ -83,36 +80,36 @@ def test_sdk_definition_runs_from_its_json_and_a_folder_of_code_objects_or_of_sc
     # built from the folders of the entry points they run, before the first step
     shutil.rmtree(program / ".smpipe")
     shutil.rmtree(program / "built" / "code")
-    smpipe(program, "run", "--local", "--definition", "built/definition.json", "--code", ".", "--data", f"{DATA}=./data")
+    run_in(program, "run", "--local", "--definition", "built/definition.json", "--code", ".", "--data", f"{DATA}=./data")
     assert statuses(last_record(program)) == ALL_DONE
     assert len(predictions(program)) == 30
 
 
 def test_sdk_program_runs_unchanged(program):
-    result = smpipe(program, "run", "--local", "--pipeline", "pipeline.py", "--data", f"{DATA}=./data")
+    result = run_in(program, "run", "--local", "--pipeline", "pipeline.py", "--data", f"{DATA}=./data")
     assert "sdkprog execution" in result.stdout + result.stderr
     assert statuses(last_record(program)) == ALL_DONE
     assert len(predictions(program)) == 30
     # the same pipeline through its build(session) function
     (program / ".smpipe/s3/smpipe-local/sdkprog/transform/x.csv.out").unlink()
-    smpipe(program, "run", "--local", "--pipeline", "pipeline.py:build", "--data", f"{DATA}=./data")
+    run_in(program, "run", "--local", "--pipeline", "pipeline.py:build", "--data", f"{DATA}=./data")
     assert statuses(last_record(program)) == ALL_DONE
     assert len(predictions(program)) == 30
 
 
 def test_a_program_that_builds_no_pipeline_fails_in_one_line(program):
     (program / "bad.py").write_text("import boto3\nboto3.client('sts').get_caller_identity()\n")
-    result = smpipe(program, "run", "--local", "--pipeline", "bad.py", expect=1)
+    result = run_in(program, "run", "--local", "--pipeline", "bad.py", expect=1)
     assert "error: --pipeline bad.py: building the pipeline failed: bad.py has 0 Pipeline objects at module level; " \
            "name the function that builds it: --pipeline bad.py:FUNCTION" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_definition_options_are_checked_in_one_line(program):
-    result = smpipe(program, "run", "--local", "--code", "scripts", expect=1)
+    result = run_in(program, "run", "--local", "--code", "scripts", expect=1)
     assert "--code serves the code objects of a --definition" in result.stderr
     (program / "broken.json").write_bytes(b"\xff{")
-    result = smpipe(program, "run", "--local", "--definition", "broken.json", expect=1)
+    result = run_in(program, "run", "--local", "--definition", "broken.json", expect=1)
     assert "--definition broken.json: cannot read the definition" in result.stderr and "Traceback" not in result.stderr
-    result = smpipe(program, "run", "--local", "--definition", "missing.json", expect=1)
+    result = run_in(program, "run", "--local", "--definition", "missing.json", expect=1)
     assert "error: --definition missing.json: definition not found (hint: pass the JSON" in result.stderr

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
-from local_support import last_record, project, run, statuses
+from local_support import last_record, project, run, run_local, statuses
 
 
 def test_config_names_in_output_from_step_accepts_both_and_plain_summary_is_whole(tmp_path):
     repo = project(tmp_path)
     run(repo)
     # the name written in the program (the SDK made Register-RepackModel-0 and Register-RegisterModel)
-    command = [sys.executable, "-m", "smpipe_gen", "run", "--local", "-C", str(repo), "--from-step", "Register"]
-    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "COLUMNS": "40"})
-    assert done.returncode == 0, done.stderr
+    done = run_local("-C", str(repo), "--from-step", "Register", env={**os.environ, "COLUMNS": "40"})
     steps = statuses(last_record(repo))
     assert steps["Register-RepackModel-0"] == "done" and steps["Register-RegisterModel"] == "done"
     assert steps["Train"] == "cached"  # an ancestor: reused

@@ -11,13 +11,12 @@ import json
 import random
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from helpers import offline_env
-from local_support import FIXTURES, last_record, statuses
+from local_support import FIXTURES, last_record, run_local, statuses
 
 SEED_DATA = "s3://sagemaker-servicecatalog-seedcode-us-east-1/dataset"
 # the keyword arguments the seed's codebuild-buildspec.yml passes to run-pipeline
@@ -49,11 +48,8 @@ def world(tmp_path: Path) -> Path:
     return root
 
 
-def smpipe(cwd: Path, *args: str, expect: int = 0) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "smpipe_gen", "run", "--local", *args], cwd=cwd,
-                            capture_output=True, text=True, env=offline_env(COLUMNS="200"), timeout=600)
-    assert result.returncode == expect, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
-    return result
+def run_in(cwd: Path, *args: str, expect: int = 0) -> subprocess.CompletedProcess:
+    return run_local(*args, expect=expect, cwd=cwd, env=offline_env(COLUMNS="200"))
 
 
 def step_log(root: Path, step: str) -> str:
@@ -62,7 +58,7 @@ def step_log(root: Path, step: str) -> str:
 
 
 def seed_run(root: Path, **kwargs) -> subprocess.CompletedProcess:
-    return smpipe(root, "--pipeline", "pipelines.abalone.pipeline", "--kwargs", json.dumps({**CI_KWARGS, **kwargs}),
+    return run_in(root, "--pipeline", "pipelines.abalone.pipeline", "--kwargs", json.dumps({**CI_KWARGS, **kwargs}),
                   "--data", f"{SEED_DATA}=./data", expect=0 if kwargs else 1)
 
 
@@ -95,7 +91,7 @@ def test_seed_shaped_program_in_script_mode_runs_to_the_end(world):
 
 
 def test_notebook_shaped_program_runs_with_every_aws_call_answered_locally(world):
-    smpipe(world, "--pipeline", "notebook.py")
+    run_in(world, "--pipeline", "notebook.py")
     assert set(statuses(last_record(world)).values()) == {"done"}
     captured = world / ".smpipe" / "captured"
     # the plain Session's account, region and default bucket; the Lambda function created while building
@@ -120,7 +116,7 @@ def test_notebook_shaped_program_runs_with_every_aws_call_answered_locally(world
 
 
 def test_a_program_that_uploads_nothing_runs(world):
-    smpipe(world, "--pipeline", "nothing.py:build", "--kwargs", '{"name": "quiet"}')
+    run_in(world, "--pipeline", "nothing.py:build", "--kwargs", '{"name": "quiet"}')
     record = last_record(world)
     assert (record["pipeline"], statuses(record)) == ("quiet", {"Hello": "done"})
     (output,) = record["steps"]["Hello"]["outputs"].values()
@@ -130,7 +126,7 @@ def test_a_program_that_uploads_nothing_runs(world):
 def test_a_failed_build_shows_the_exception_and_the_line_it_came_through(world):
     (world / "broken.py").write_text("import boto3\n\n\ndef fetch():\n"
                                      "    return boto3.client('s3').get_object(Bucket='absent', Key='x')\n\n\nfetch()\n")
-    result = smpipe(world, "--pipeline", "broken.py", expect=1)
+    result = run_in(world, "--pipeline", "broken.py", expect=1)
     assert "Traceback" not in result.stderr
     (line,) = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert line.startswith("error: --pipeline broken.py: building the pipeline failed: NoSuchBucket: An error occurred "

@@ -8,7 +8,8 @@ import os
 import pytest
 
 pytest.register_assert_rewrite("deploy_support")  # before the import below, as for a plugin
-from deploy_support import Fault, commit_all, run_cli, sdk_probe, use_variant  # noqa: E402
+from deploy_support import Fault, commit_all, use_variant  # noqa: E402
+from helpers import smpipe, smpipe_in_process  # noqa: E402
 
 pytest_plugins = ["deploy_support"]  # its fixtures: moto server, proxy, SDK-rendered projects
 
@@ -24,7 +25,7 @@ def branch_with(project, variant: str, commit: bool = True):
 
 
 def plan(root, *args, env=None):
-    return run_cli("plan", "-C", str(root), *args, env=env)
+    return smpipe_in_process("plan", "-C", str(root), *args, env=env)
 
 
 def plan_json(root, *args, env=None) -> dict:
@@ -116,10 +117,10 @@ def test_explicit_base_and_unknown_ref(project):
 
 def test_plan_against_deployed_pipeline(aws, project):
     root, _repo = project
-    assert run_cli("apply", "-C", str(root), "--skip-check", env=aws.env).returncode == 0
+    assert smpipe_in_process("apply", "-C", str(root), "--skip-check", env=aws.env).returncode == 0
     assert plan(root, "--deployed", env=aws.env).returncode == 0
     use_variant(root, "instance")
-    done = sdk_probe("plan", "-C", str(root), "--deployed", env=aws.env)
+    done = smpipe("plan", "-C", str(root), "--deployed", env=aws.env, report_sdk=True)
     assert done.returncode == 2, done.stderr
     assert "Plan: deployed pipeline abalone -> working tree" in done.stdout
     assert "~ Train (Training)" in done.stdout
@@ -210,7 +211,7 @@ def _deploy_and_run(aws, root, repo, variant: str) -> str:
     """Merge ``variant`` on main, apply it and start an execution (moto records its definition)."""
     _with_code(root, variant)
     commit_all(repo, f"merge {variant}")
-    assert run_cli("apply", "-C", str(root), "--skip-check", env=aws.env).returncode == 0
+    assert smpipe_in_process("apply", "-C", str(root), "--skip-check", env=aws.env).returncode == 0
     return aws.client("sagemaker").start_pipeline_execution(PipelineName="abalone")["PipelineExecutionArn"]
 
 

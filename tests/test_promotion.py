@@ -14,7 +14,7 @@ import pytest
 
 from ci_support import (ACCOUNTS as CI_ACCOUNTS, ContainerCredentials, PromotionExecution, Stack, codebuild_env,
                         git, model_repository, tools, working_copy)
-from deploy_support import Fault, git_repo, commit_all, run_cli
+from deploy_support import Fault, git_repo, commit_all
 from helpers import EXAMPLES, built_once, offline_env, smpipe_in_process, write
 
 pytest_plugins = ["deploy_support"]
@@ -72,10 +72,10 @@ def test_one_commit_is_applied_to_dev_then_prod_each_in_its_account(repo, aws):
     for name in ("dev", "prod"):
         account_session(aws, name).client("s3", endpoint_url=aws.endpoint).create_bucket(Bucket=f"ml-{name}-bucket")
     # Prod's render with dev's credentials: refused before anything is written.
-    wrong = run_cli("apply", "-E", "prod", "--yes", "--assume-role", deploy_role("dev"), cwd=root, env=aws.env)
+    wrong = smpipe_in_process("apply", "-E", "prod", "--yes", "--assume-role", deploy_role("dev"), cwd=root, env=aws.env)
     assert wrong.returncode == 1 and "this render is for account 222222222222" in wrong.stderr, wrong.stderr
     for name in ("dev", "prod"):
-        done = run_cli("apply", "-E", name, "--yes", "--assume-role", deploy_role(name), cwd=root, env=aws.env)
+        done = smpipe_in_process("apply", "-E", name, "--yes", "--assume-role", deploy_role(name), cwd=root, env=aws.env)
         assert done.returncode == 0, done.stdout + done.stderr
         assert "pipeline abalone: created" in done.stdout, done.stdout
     for name in ("dev", "prod"):
@@ -100,7 +100,7 @@ def test_stale_prod_render_is_refused(repo, aws):
     root, _git = repo
     prod = root / "environments" / "prod.env"
     prod.write_text(prod.read_text().replace("ml-prod-bucket", "ml-prod-bucket-2"))
-    done = run_cli("apply", "-E", "prod", "--yes", cwd=root, env=aws.env)
+    done = smpipe_in_process("apply", "-E", "prod", "--yes", cwd=root, env=aws.env)
     assert done.returncode == 1 and "committed definition is stale" in done.stderr, done.stderr
     assert "pipeline/prod/definition.json" in done.stderr
 
@@ -108,7 +108,7 @@ def test_stale_prod_render_is_refused(repo, aws):
 def test_process_variables_contradicting_the_environment_are_refused(repo, aws):
     root, _git = repo
     env = {**aws.env, "SMP_S3BUCKETNAME": "ml-other-bucket"}
-    done = run_cli("apply", "-E", "dev", "--yes", cwd=root, env=env)
+    done = smpipe_in_process("apply", "-E", "dev", "--yes", cwd=root, env=env)
     assert done.returncode == 1 and "SMP_S3BUCKETNAME is set in the process environment" in done.stderr, done.stderr
 
 
@@ -122,7 +122,7 @@ def test_plan_shows_every_environment(repo):
         path.write_text(json.dumps(data))
     commit_all(git, "change")
     env = offline_env(CODEBUILD_WEBHOOK_TRIGGER="pr/7", CODEBUILD_WEBHOOK_BASE_REF="refs/heads/main")
-    done = run_cli("plan", "--format", "markdown", cwd=root, env=env)
+    done = smpipe_in_process("plan", "--format", "markdown", cwd=root, env=env)
     assert done.returncode == 2, done.stderr
     headings = [line for line in done.stdout.splitlines() if line.startswith("### ")]
     assert [h.split(" · ")[1].split(":")[0] for h in headings] == ["environment `dev`", "environment `prod`"], headings
@@ -133,7 +133,7 @@ def test_plan_refuses_a_pr_target_branch_it_cannot_see(repo):
     """Comparing with local main when CI names another target would show other PRs' changes."""
     root, _git = repo
     env = offline_env(CODEBUILD_WEBHOOK_TRIGGER="pr/7", CODEBUILD_WEBHOOK_BASE_REF="refs/heads/release")
-    done = run_cli("plan", "-E", "dev", cwd=root, env=env)
+    done = smpipe_in_process("plan", "-E", "dev", cwd=root, env=env)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "the PR's target branch 'release' is not in this clone" in done.stderr
     assert "git fetch origin +refs/heads/release:refs/remotes/origin/release" in done.stderr

@@ -190,16 +190,16 @@ def test_vpc_kms_tags_tuning_and_retry_reach_the_definition(tmp_path):
 
 def test_check_exits_0_when_current_2_with_diff_when_stale_1_on_error(tmp_path):
     repo = copy_example("abalone", tmp_path)
-    assert smpipe("check", "-C", str(repo)).returncode == 0
+    assert smpipe_in_process("check", "-C", str(repo)).returncode == 0
     conf = repo / "conf" / "conf.yaml"
     conf.write_text(conf.read_text().replace("instance_type: ml.m5.xlarge", "instance_type: ml.c5.2xlarge", 1))
-    stale = smpipe("check", "-C", str(repo))
+    stale = smpipe_in_process("check", "-C", str(repo))
     assert stale.returncode == 2
     assert "-        instance_type='ml.m5.xlarge'," in stale.stdout
     assert "+        instance_type='ml.c5.2xlarge'," in stale.stdout
     assert '"InstanceType": "ml.c5.2xlarge"' in stale.stdout
     conf.write_text("conf: [")
-    broken = smpipe("check", "-C", str(repo))
+    broken = smpipe_in_process("check", "-C", str(repo))
     assert broken.returncode == 1 and "Traceback" not in broken.stderr
 
 
@@ -207,7 +207,7 @@ def test_failed_render_leaves_committed_files_untouched(tmp_path):
     repo = copy_example("abalone", tmp_path)
     before = {p.name: p.read_bytes() for p in (repo / "pipeline").iterdir()}
     write(repo / "conf" / "conf.yaml", "conf:\n  models: {}\n")
-    result = smpipe("render", "-C", str(repo))
+    result = smpipe_in_process("render", "-C", str(repo))
     assert result.returncode == 1 and "no model file defines conf.sagemakerPipeline" in result.stderr
     assert {p.name: p.read_bytes() for p in (repo / "pipeline").iterdir()} == before
 

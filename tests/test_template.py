@@ -88,19 +88,25 @@ class Generated:
         pytest.fail(f"step {step} did not run")
 
 
-def generate(dst: Path, data: dict, run_local: bool) -> Generated:
-    """copier copy, then the loop a user follows: validate, render, check, pytest, run --local."""
+def in_process(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return smpipe_in_process(*args, cwd=cwd, env=ENV)
+
+
+def generate(dst: Path, data: dict, run_local: bool, real_processes: bool) -> Generated:
+    """copier copy, then the loop a user follows: validate, render, check, pytest, run --local.
+    With ``real_processes`` (the first variant) every command is a process of its own, as a user
+    types them; the other variants' validate, render and check run in this process, one SDK
+    import for all of them (their copy, their own tests and their local run stay processes)."""
     gen = Generated(dst, data)
     chain = [("copy", COPIER + ["copy", "--defaults", "--trust", "--quiet", "--vcs-ref", "HEAD",
-                                *copy_args(data), str(SRC), str(dst)], None),
-             ("validate", SMPIPE + ["validate"], dst),
-             ("render", SMPIPE + ["render"], dst),
-             ("check", SMPIPE + ["check"], dst),
-             ("pytest", [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], dst)]
+                                *copy_args(data), str(SRC), str(dst)], None)]
+    chain += [(command, SMPIPE + [command] if real_processes else in_process, dst)
+              for command in ("validate", "render", "check")]
+    chain.append(("pytest", [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], dst))
     if run_local:
         chain.append(("run", SMPIPE + ["run", "--local"], dst))
     for name, argv, cwd in chain:
-        gen.steps[name] = result = sh(argv, cwd)
+        gen.steps[name] = result = argv(name, cwd=cwd) if callable(argv) else sh(argv, cwd)
         if result.returncode != 0:
             break
     return gen
@@ -121,7 +127,7 @@ def generated(request, tmp_path_factory, run_available) -> dict[str, Future]:
               for item in readers}
     root = tmp_path_factory.mktemp("generated")
     with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
-        futures = {vid: pool.submit(generate, root / vid, data, run_available)
+        futures = {vid: pool.submit(generate, root / vid, data, run_available, vid == FIRST)
                    for vid, data in VARIANTS.items() if vid in needed}
         yield futures
 

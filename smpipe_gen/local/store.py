@@ -102,7 +102,9 @@ class Store:
         prefix = uri.rstrip("/")
         found: dict[str, Path] = {}
         for seed_uri, seed_path in sorted(self.seeds.items()):
-            if prefix == seed_uri or prefix.startswith(seed_uri + "/"):
+            if prefix == seed_uri:  # a seeded file is the object the URI names: it has the URI's name
+                _collect(seed_path, found, name=seed_uri.rpartition("/")[2])
+            elif prefix.startswith(seed_uri + "/"):
                 _collect(seed_path / prefix[len(seed_uri):].lstrip("/"), found)
             elif seed_uri.startswith(prefix + "/"):
                 _collect(seed_path, found, under=seed_uri[len(prefix) + 1:])
@@ -187,13 +189,13 @@ class Store:
         os.replace(staged, target)
 
 
-def _collect(path: Path, found: dict[str, Path], under: str = "") -> None:
+def _collect(path: Path, found: dict[str, Path], under: str = "", name: str = "") -> None:
     try:
         mode = os.stat(path).st_mode
     except OSError:
         return
     if stat.S_ISREG(mode):
-        found[under or path.name] = path
+        found[under or name or path.name] = path
     elif stat.S_ISDIR(mode):
         _walk(str(path), "", found, under)
 

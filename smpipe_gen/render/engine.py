@@ -68,11 +68,16 @@ def render_project(root: Path, overrides: Mapping[str, str] | None = None,
     resolved = validate_project(root, overrides, environment)
     files = code_files(resolved, output_dir)
     source = pipeline_source(resolved, code_bundles(resolved, files))
-    definition, manifest = build_definition(source, resolved, files)
-    definition_text = definition_json(definition)
-    manifest = seal.sealed(manifest, definition_text)
-    return Rendered(source, definition_text, canonical_json(manifest.to_json()),
+    definition_text, manifest_text = rendered_texts(*build_definition(source, resolved, files))
+    return Rendered(source, definition_text, manifest_text,
                     tuple(sorted({model.source_directory for model in resolved.spec.models.values()})))
+
+
+def rendered_texts(definition: dict, manifest: Manifest) -> tuple[str, str]:
+    """definition.json's and manifest.json's text as render writes them, the manifest sealed to
+    that definition text (the tests write their SDK-built pipelines with it too)."""
+    definition_text = definition_json(definition)
+    return definition_text, canonical_json(seal.sealed(manifest, definition_text).to_json())
 
 
 def code_files(resolved: ResolvedPipeline, output_dir: Path | None = None) -> dict[str, list[str]]:

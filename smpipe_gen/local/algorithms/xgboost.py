@@ -149,7 +149,7 @@ def _early_stopping(xgb: Any, image: XGBoostImage, hps: dict[str, Any], tuning: 
     metric = (tuning or hps.get("eval_metric") or [None])[-1]
     if not (has_validation and metric):
         say(f"early_stopping_rounds has no effect: from 1.3-1 the algorithm stops early only with a validation "
-            f"channel and an eval_metric or tuning objective (it says nothing about it)")
+            "channel and an eval_metric or tuning objective (it says nothing about it)")
         return []
     return [xgb.callback.EarlyStopping(rounds=rounds, data_name="validation", metric_name=metric,
                                        maximize=metric in MAXIMIZED_METRICS.at(LATEST), save_best=True)]
