@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # rich is imported only on a terminal, where it shows
     from smpipe_gen.local.scheduler import Node
 
 STYLE = {"pending": "dim", "running": "yellow", "cached": "cyan", "done": "green", "failed": "bold red",
-         "skipped": "dim", "not started": "dim"}
+         "skipped": "dim", "not started": "dim", "stood in": "magenta"}
 
 
 def _duration(seconds: float | None) -> str:
@@ -52,6 +52,7 @@ class Progress:
         if self.live is None and node.state != "pending":
             with self._lock:
                 extra = f" {_duration(node.duration)}" if node.state in ("done", "failed", "cached") else ""
+                extra = f" ({node.message})" if node.state == "stood in" else extra
                 self.say(f"  {self.shown(node.name)}: {node.state}{extra}")
 
     def stop(self) -> None:
@@ -110,6 +111,6 @@ def _note(step: dict[str, Any]) -> str:
     note = ", ".join(f"{k}={v:.4g}" for k, v in step["metrics"].items())
     if step["cached_from"]:
         note = (note + " " if note else "") + f"(from {step['cached_from']})"
-    if step["status"] == "failed" and step["message"]:
+    if step["status"] in ("failed", "stood in") and step["message"]:
         note = step["message"]
     return note

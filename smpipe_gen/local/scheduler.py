@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from smpipe_gen import artifacts
 from smpipe_gen.artifacts import Manifest
 from smpipe_gen.definition import Definition, as_list, dig, expire_seconds
-from smpipe_gen.errors import SmpipeError, shorten
+from smpipe_gen.errors import ConfigErrors, SmpipeError, shorten
 from smpipe_gen.local import sandbox
 from smpipe_gen.local.api import argument_problem
 from smpipe_gen.local.cache import CACHEABLE, Cache, cache_key
@@ -33,6 +33,8 @@ from smpipe_gen.parameters import parameter_values
 from smpipe_gen.paths import file_name
 from smpipe_gen.local.jobs import JobContext, StepFailed, StepResult, read_state
 from smpipe_gen.local.jobs import condition, fail, model, processing, register, training, transform, tuning
+from smpipe_gen.local.jobs import lambda_function
+from smpipe_gen.local import stand_in
 from smpipe_gen.local.store import Store
 
 if TYPE_CHECKING:
@@ -41,10 +43,13 @@ if TYPE_CHECKING:
 RUNNERS: dict[str, Callable[[JobContext], StepResult]] = {
     "Processing": processing.run, "Training": training.run, "Tuning": tuning.run, "Model": model.run,
     "Transform": transform.run, "RegisterModel": register.run, "Condition": condition.run, "Fail": fail.run,
+    "Lambda": lambda_function.run,
 }
 JOB_TYPES = frozenset({"Processing", "Training", "Tuning", "Transform"})  # steps whose processes may write to S3
 PENDING, RUNNING, DONE, CACHED, FAILED, SKIPPED, NOT_STARTED = (
     "pending", "running", "done", "cached", "failed", "skipped", "not started")
+STOOD_IN = stand_in.STATE  # --stand-in: not run, its properties a file's (local/stand_in.py)
+FINISHED = (DONE, CACHED, STOOD_IN)  # states whose properties the steps after them read
 
 
 @dataclass
@@ -79,17 +84,21 @@ class RunOptions:
     data: dict[str, Path] = field(default_factory=dict)
     use_namespace: bool = True
     pass_aws: bool = False  # jobs get the host's AWS_* variables and ~/.aws
+    # ---- wiring for issue 21 (Lambda steps, --stand-in): the lead moves these into the step registry
+    functions: dict[str, lambda_function.Function] = field(default_factory=dict)  # Lambda functions by name
+    stand_ins: dict[str, stand_in.StandIn] = field(default_factory=dict)  # step name -> its stand-in
 
 
-def build_graph(definition: Definition) -> dict[str, Node]:
+def build_graph(definition: Definition, options: RunOptions | None = None) -> dict[str, Node]:
     """One node per step, condition branches flattened, each with the steps it waits for (the
-    model has refused unknown references and cycles); a step type this runner cannot execute is
-    refused before anything runs."""
+    model has refused unknown references and cycles); every step this runner cannot execute
+    (and no stand-in replaces) is refused before anything runs, one line each."""
+    options = options or RunOptions()
+    problems = stand_in.refusals(definition, RUNNERS, options.stand_ins, options.functions)  # issue 21 wiring
+    if problems:
+        raise problems[0] if len(problems) == 1 else ConfigErrors(problems)
     nodes: dict[str, Node] = {}
     for step in definition:
-        if step.type not in RUNNERS:
-            raise SmpipeError(f"step type {step.type!r} cannot run locally", where=f"step {step.name}",
-                              hint=f"local runs support {', '.join(sorted(RUNNERS))}")
         branch_of = (step.condition, step.branch == "if") if step.condition else None
         nodes[step.name] = Node(step=step.json(), deps=set(step.upstream), branch_of=branch_of)
     return nodes
@@ -160,7 +169,7 @@ class Runner:
         self.run_root = Path(run_root).resolve()
         self.options = options
         self.on_change = on_change
-        self.nodes = build_graph(definition)
+        self.nodes = build_graph(definition, options)
         if options.from_step:
             step = definition.named(options.from_step)
             if step is None:
@@ -257,6 +266,8 @@ class Runner:
         self._prechecking = True
         try:
             for node in self.nodes.values():
+                if node.name in self.options.stand_ins:  # issue 21 wiring: not run, nothing to check
+                    continue
                 args = node.step.get("Arguments", {})
                 if node.type in ("Training", "Tuning"):
                     spec = dig(args, "TrainingJobDefinition") if node.type == "Tuning" else args
@@ -374,7 +385,7 @@ class Runner:
                 parent = self.nodes[node.branch_of[0]]
                 if parent.result is None or parent.result.branch != node.branch_of[1]:
                     continue
-            if all(self.nodes[d].state in (DONE, CACHED) for d in node.deps):
+            if all(self.nodes[d].state in FINISHED for d in node.deps):
                 ready.append(node)
         return ready
 
@@ -388,7 +399,7 @@ class Runner:
                 untaken = False
                 if node.branch_of:
                     parent = self.nodes[node.branch_of[0]]
-                    untaken = parent.state in (DONE, CACHED) and parent.result.branch != node.branch_of[1]
+                    untaken = parent.state in FINISHED and parent.result.branch != node.branch_of[1]
                 if untaken or any(self.nodes[d].state == SKIPPED for d in node.deps):
                     node.state = SKIPPED
                     self.on_change(node)
@@ -400,6 +411,8 @@ class Runner:
             node.result, cached_from = result
             node.state = CACHED if cached_from else DONE
             node.cached_from = cached_from
+            if node.name in self.options.stand_ins:  # issue 21 wiring: shown as stood in, naming the file
+                node.state, node.message = STOOD_IN, self.options.stand_ins[node.name].note
         else:
             node.state = FAILED
             if isinstance(error, SmpipeError):
@@ -418,6 +431,8 @@ class Runner:
         return self.run_dir / "steps" / file_name(name)
 
     def _execute(self, node: Node) -> tuple[StepResult, str | None]:
+        if node.name in self.options.stand_ins:  # issue 21 wiring: --stand-in, the step is not run
+            return self.options.stand_ins[node.name].result(), None
         where = f"step {node.name}"
         step_dir = self.step_dir(node.name)
         step_dir.mkdir(parents=True, exist_ok=True)
@@ -435,7 +450,8 @@ class Runner:
                              store=self.store, code=self.code, resolver=self.resolver, step_dir=step_dir, log=log,
                              run_root=self.run_root, use_namespace=self.options.use_namespace,
                              max_parallel=self.options.max_parallel, pass_aws=self.options.pass_aws,
-                             aws_env=self.endpoint.env() if self.endpoint and not self.options.pass_aws else {})
+                             aws_env=self.endpoint.env() if self.endpoint and not self.options.pass_aws else {},
+                             functions=self.options.functions)
             try:
                 result = RUNNERS[node.type](ctx)
             except (StepFailed, SmpipeError) as error:
@@ -538,5 +554,6 @@ def _located(error: SmpipeError, step: str) -> SmpipeError:
 
 def _public(props: dict[str, Any]) -> dict[str, Any]:
     keep = ("ProcessingJobName", "TrainingJobName", "ModelArtifacts", "FinalMetricDataList", "ModelName",
-            "ModelPackageArn", "TransformJobName", "Outcome", "BestTrainingJob", "HyperParameterTuningJobName")
+            "ModelPackageArn", "TransformJobName", "Outcome", "BestTrainingJob", "HyperParameterTuningJobName",
+            "OutputParameters")
     return {k: v for k, v in props.items() if k in keep}
