@@ -140,7 +140,7 @@ def run_local(project: Project, *, params: list[str], max_parallel: int, no_cach
               data: list[str], run_root: Path | None, use_namespace: bool = True,
               definition_file: Path | None = None, code_dir: Path | None = None,
               pipeline_program: str | None = None, kwargs: str | None = None, pass_aws: bool = False,
-              lambdas: list[str] = (), stand_ins: list[str] = ()) -> dict:
+              lambdas: tuple[str, ...] = (), stand_ins: tuple[str, ...] = ()) -> dict:
     """Run the pipeline and print progress and a summary; returns the run record."""
     from smpipe_gen.local.endpoint import Endpoint
 
@@ -170,15 +170,15 @@ def run_local(project: Project, *, params: list[str], max_parallel: int, no_cach
         endpoint.close()
 
 
-def _lambda_and_stand_ins(project: Project, definition: Definition, captured_root: Path | None, lambdas: list[str],
-                          stand_ins: list[str]) -> dict:
+def _lambda_and_stand_ins(project: Project, definition: Definition, captured_root: Path | None,
+                          lambdas: tuple[str, ...], stand_ins: tuple[str, ...]) -> dict:
     """Issue 21 wiring (the lead moves it into the step registry): the Lambda functions of the
     run (a captured program's, then ``--lambda``'s) and the ``--stand-in`` steps, as RunOptions fields."""
     from smpipe_gen.local import stand_in
     from smpipe_gen.local.jobs import lambda_function
 
     functions = lambda_function.captured(captured_root / "captured" / "functions") if captured_root else {}
-    functions.update(lambda_function.from_options(list(lambdas), project.root))
+    functions.update(lambda_function.from_options(lambdas, project.root))
     return {"functions": functions, "stand_ins": stand_in.load(stand_ins, definition, project.root)}
 
 
@@ -260,5 +260,5 @@ def register(app: click.Group) -> None:
         run_local(Project.at(project_dir, out, environment), params=list(param), max_parallel=max_parallel,
                   no_cache=no_cache, from_step=from_step, data=list(data), run_root=run_root,
                   use_namespace=not no_namespace, definition_file=definition, code_dir=code,
-                  pipeline_program=pipeline, kwargs=kwargs, pass_aws=pass_aws_credentials, lambdas=list(lambdas),
-                  stand_ins=list(stand_ins))
+                  pipeline_program=pipeline, kwargs=kwargs, pass_aws=pass_aws_credentials, lambdas=lambdas,
+                  stand_ins=stand_ins)

@@ -27,7 +27,7 @@ import uuid
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from smpipe_gen.errors import SmpipeError, shorten
 from smpipe_gen.local.jobs import JobContext, StepFailed, StepResult, read_state, write_json
@@ -71,7 +71,7 @@ def lookup(functions: Mapping[str, Function], function_arn: Any) -> Function | N
     return by_arn or functions.get(function_name(function_arn))
 
 
-def from_options(values: list[str], root: Path) -> dict[str, Function]:
+def from_options(values: Iterable[str], root: Path) -> dict[str, Function]:
     """``--lambda NAME_OR_ARN=FILE.py:HANDLER``: each file inside ``root``, HANDLER a function name."""
     functions = {}
     for item in values:
