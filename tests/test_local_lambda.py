@@ -231,3 +231,11 @@ def test_every_step_that_cannot_run_is_named_before_the_run_one_line_each(fixtur
     run(fixture, SCORE, "--stand-in", "Wait=stand-ins/check-data-bias.json",
         "--stand-in", "Quality=stand-ins/check-data-bias.json", definition="mixed.json")
     assert statuses(last_record(fixture)) == {"Wait": "stood in", "Quality": "stood in", "Score": "done"}
+
+
+def test_a_handler_calls_aws_on_the_loopback_endpoint_and_the_store_holds_what_it_wrote(fixture):
+    run(fixture, "--lambda=score-model=handlers/writer.py:lambda_handler", ANNOUNCE,
+        "--data", "s3://smpipe-local/seed=./data")
+    assert (fixture / ".smpipe" / "s3" / "smpipe-local" / "verdicts" / "churn.txt").read_text() == "rows 80"
+    log = Path(last_record(fixture)["steps"]["Score"]["log"]).read_text()
+    assert "now in the local store: s3://smpipe-local/verdicts/churn.txt" in log

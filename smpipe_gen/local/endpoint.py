@@ -223,6 +223,7 @@ class _Holder:
                 for name in self._buckets():
                     self._bucket(name)
             elif key:
+                self._bucket(bucket)  # a new key put into a bucket only the store holds
                 self._load_key(bucket, key)
             elif "delete" in query:  # DeleteObjects names its keys in the body: load the bucket
                 self._load_prefix(bucket, "")
