@@ -239,3 +239,9 @@ def test_a_handler_calls_aws_on_the_loopback_endpoint_and_the_store_holds_what_i
     assert (fixture / ".smpipe" / "s3" / "smpipe-local" / "verdicts" / "churn.txt").read_text() == "rows 80"
     log = Path(last_record(fixture)["steps"]["Score"]["log"]).read_text()
     assert "now in the local store: s3://smpipe-local/verdicts/churn.txt" in log
+
+
+def test_a_lambda_option_no_step_invokes_is_refused_with_the_name_it_may_mean(fixture):
+    result = run(fixture, "--lambda=scor-model=handlers/score.py:lambda_handler", ANNOUNCE, expect=1)
+    assert errors(result) == ["error: --lambda scor-model: no Lambda step invokes function 'scor-model' "
+                              "(hint: did you mean 'score-model'?)"]

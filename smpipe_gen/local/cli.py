@@ -178,7 +178,9 @@ def _lambda_and_stand_ins(project: Project, definition: Definition, captured_roo
     from smpipe_gen.local.jobs import lambda_function
 
     functions = lambda_function.captured(captured_root / "captured" / "functions") if captured_root else {}
-    functions.update(lambda_function.from_options(lambdas, project.root))
+    given = lambda_function.from_options(lambdas, project.root)
+    lambda_function.check_invoked(given, [step.body for step in definition])
+    functions.update(given)
     return {"functions": functions, "stand_ins": stand_in.load(stand_ins, definition, project.root)}
 
 

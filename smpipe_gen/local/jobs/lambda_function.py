@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from smpipe_gen.errors import SmpipeError, shorten
+from smpipe_gen.errors import SmpipeError, did_you_mean, shorten
 from smpipe_gen.local.jobs import JobContext, StepFailed, StepResult, read_state, write_json
 from smpipe_gen.paths import inside
 
@@ -92,6 +92,18 @@ def from_options(values: Iterable[str], root: Path) -> dict[str, Function]:
         functions[name] = Function(name=name, code=path, handler=f"{path.stem}.{handler}", source=f"--lambda {key}",
                                    arn=key if key != name else None)
     return functions
+
+
+def check_invoked(functions: Mapping[str, Function], steps: Iterable[Mapping[str, Any]]) -> None:
+    """Refuse a ``--lambda`` function no Lambda step of ``steps`` invokes (a misspelt name would
+    leave the step it was meant for refused, naming only the step)."""
+    invoked = {function_name(s["FunctionArn"]) for s in steps
+               if s.get("Type") == "Lambda" and isinstance(s.get("FunctionArn"), str)}
+    for function in functions.values():
+        if function.name not in invoked:
+            raise SmpipeError(f"no Lambda step invokes function {shorten(repr(function.name))}", where=function.source,
+                              hint=did_you_mean(function.name, invoked, "Lambda steps invoke: "
+                                                + (", ".join(sorted(invoked)) or "none")))
 
 
 def captured(directory: Path) -> dict[str, Function]:
