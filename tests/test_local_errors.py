@@ -74,9 +74,13 @@ def test_runner_never_imports_the_sagemaker_sdk():
 
 
 @pytest.mark.parametrize("steps, expected", [
-    ([{"Name": "L", "Type": "Lambda", "Arguments": {}}],
-     "step L: step type 'Lambda' cannot run locally: no local Lambda runner yet (hint: local runs support Condition, Fail, Model, Processing, "
-     "RegisterModel, Training, Transform, Tuning)"),
+    ([{"Name": "L", "Type": "Lambda", "Arguments": {}, "FunctionArn": "arn:aws:lambda:us-east-1:1:function:f"}],
+     "step L: Lambda function 'arn:aws:lambda:us-east-1:1:function:f' is not known to this run (hint: pass --lambda "
+     "f=FILE.py:HANDLER, or --stand-in L=FILE.json)"),
+    ([{"Name": "E", "Type": "EMR", "Arguments": {}}],
+     "step E: step type 'EMR' has no local version: runs on an Amazon EMR cluster (hint: pass --stand-in E=FILE.json with the properties the steps "
+     "after it read (local runs support Condition, Fail, Lambda, Model, Processing, RegisterModel, Training, "
+     "Transform, Tuning))"),
     ([{"Name": "A", "Type": "Fail", "Arguments": {}, "DependsOn": ["B"]},
       {"Name": "B", "Type": "Fail", "Arguments": {"ErrorMessage": {"Get": "Steps.A.X"}}}],
      "definition.json: dependency cycle: A -> B -> A"),

@@ -101,14 +101,14 @@ def test_an_unknown_type_is_known_by_nothing():
 def test_a_local_run_refuses_every_step_it_cannot_run_before_it_starts():
     from smpipe_gen.local.scheduler import build_graph
 
-    definition = from_json({"Steps": [{"Name": "L", "Type": "Lambda", "Arguments": {}},
+    definition = from_json({"Steps": [{"Name": "L", "Type": "Lambda", "Arguments": {}, "FunctionArn": "f"},
                                       {"Name": "E", "Type": "EMR", "Arguments": {}},
                                       {"Name": "F", "Type": "Fail", "Arguments": {}}]})
     with pytest.raises(StepsRefused) as error:
         build_graph(definition)
     lines = error.value.lines()
     assert [line.split(":")[0] for line in lines] == ["step L", "step E"]
-    assert "no local Lambda runner yet" in lines[0] and "Amazon EMR cluster" in lines[1]
+    assert "Lambda function 'f' is not known" in lines[0] and "Amazon EMR cluster" in lines[1]
 
 
 def test_a_single_refusal_is_one_plain_error():
@@ -117,7 +117,7 @@ def test_a_single_refusal_is_one_plain_error():
     with pytest.raises(SmpipeError) as error:
         build_graph(from_json({"Steps": [{"Name": "A", "Type": "Teleport", "Arguments": {}}]}))
     assert not isinstance(error.value, StepsRefused)
-    assert error.value.one_line().startswith("step A: step type 'Teleport' cannot run locally: not a SageMaker")
+    assert error.value.one_line().startswith("step A: step type 'Teleport' has no local version: not a SageMaker")
 
 
 def test_config_classes_render_to_registered_types_with_builders_that_exist():

@@ -92,6 +92,7 @@ def captured_inputs(spec: str, kwargs: str, work: Path,
         done = subprocess.run([sys.executable, "-m", "smpipe_gen.local.capture", spec, str(work), kwargs],
                               stdout=log, stderr=subprocess.STDOUT, env=env)
     endpoint.dump(work / "objects")
+    endpoint.functions(work / "functions")  # the Lambda functions it created, for its Lambda steps
     if endpoint.failure:
         raise SmpipeError(endpoint.failure, where=f"--pipeline {spec}",
                           hint="moto, flask and flask-cors (dependencies of smpipe-gen) serve it: reinstall smpipe-gen")
@@ -138,7 +139,8 @@ def data_seeds(data: list[str]) -> dict[str, Path]:
 def run_local(project: Project, *, params: list[str], max_parallel: int, no_cache: bool, from_step: str | None,
               data: list[str], run_root: Path | None, use_namespace: bool = True,
               definition_file: Path | None = None, code_dir: Path | None = None,
-              pipeline_program: str | None = None, kwargs: str | None = None, pass_aws: bool = False) -> dict:
+              pipeline_program: str | None = None, kwargs: str | None = None, pass_aws: bool = False,
+              lambdas: tuple[str, ...] = (), stand_ins: tuple[str, ...] = ()) -> dict:
     """Run the pipeline and print progress and a summary; returns the run record."""
     from smpipe_gen.local.endpoint import Endpoint
 
@@ -160,16 +162,31 @@ def run_local(project: Project, *, params: list[str], max_parallel: int, no_cach
         else:
             definition, manifest, repo_root = rendered_inputs(project)
         endpoint.region = manifest.pipeline.region
+        steps = _lambda_and_stand_ins(project, definition, root if pipeline_program else None, lambdas, stand_ins)
         return _execute(definition, manifest, repo_root, root, endpoint, seeds=seeds, params=params,
                         max_parallel=max_parallel, no_cache=no_cache, from_step=from_step,
-                        use_namespace=use_namespace, pass_aws=pass_aws)
+                        use_namespace=use_namespace, pass_aws=pass_aws, **steps)
     finally:
         endpoint.close()
 
 
+def _lambda_and_stand_ins(project: Project, definition: Definition, captured_root: Path | None,
+                          lambdas: tuple[str, ...], stand_ins: tuple[str, ...]) -> dict:
+    """The Lambda functions of the run (a captured program's, then ``--lambda``'s) and the
+    ``--stand-in`` steps, as RunOptions fields."""
+    from smpipe_gen.local import stand_in
+    from smpipe_gen.local.jobs import lambda_function
+
+    functions = lambda_function.captured(captured_root / "captured" / "functions") if captured_root else {}
+    given = lambda_function.from_options(lambdas, project.root)
+    lambda_function.check_invoked(given, [step.body for step in definition])
+    functions.update(given)
+    return {"functions": functions, "stand_ins": stand_in.load(stand_ins, definition, project.root)}
+
+
 def _execute(definition: Definition, manifest: manifest.Manifest, repo_root: Path, root: Path, endpoint: Endpoint, *,
              seeds: dict[str, Path], params: list[str], max_parallel: int, no_cache: bool, from_step: str | None,
-             use_namespace: bool, pass_aws: bool) -> dict:
+             use_namespace: bool, pass_aws: bool, functions: dict, stand_ins: dict) -> dict:
     from smpipe_gen.local.progress import Progress
     from smpipe_gen.local.scheduler import RunOptions, Runner
 
@@ -179,7 +196,7 @@ def _execute(definition: Definition, manifest: manifest.Manifest, repo_root: Pat
         max_parallel = min(max_parallel, manifest.pipeline.parallelism)
     options = RunOptions(parameters=parse_assignments(params, "--param"), max_parallel=max_parallel,
                          use_cache=not no_cache, from_step=from_step, data=seeds, use_namespace=use_namespace,
-                         pass_aws=pass_aws)
+                         pass_aws=pass_aws, functions=functions, stand_ins=stand_ins)
     progress = Progress(names={step.name: step.display_name for step in definition})
     runner = Runner(definition, manifest, repo_root, root, options, on_change=progress.change, endpoint=endpoint)
     progress.start(list(runner.nodes.values()),
@@ -228,16 +245,21 @@ def _execute(definition: Definition, manifest: manifest.Manifest, repo_root: Pat
               help="Run an SDK pipeline program: FILE.py[:FUNCTION] or a module pkg.module[:FUNCTION].")
 @click.option("--kwargs", metavar="<json>", help="With --pipeline: keyword arguments of its function, as a JSON object.")
 @flag("--pass-aws-credentials", "Give jobs the host's AWS_* variables and ~/.aws (off: jobs see no credentials).")
+@click.option("--lambda", "lambdas", multiple=True, metavar="<str>",
+              help="Run a Lambda step's function from a local file: NAME_OR_ARN=FILE.py:HANDLER.")
+@click.option("--stand-in", "stand_ins", multiple=True, metavar="<str>",
+              help="Don't run a step; take its properties from a JSON file: STEP=FILE.json.")
 @ENVIRONMENT
 @flag("--no-namespace", "Don't give jobs a private /opt/ml; rewrite /opt/ml paths in arguments and environment.")
 def command(local: bool, param: tuple[str, ...], max_parallel: int, no_cache: bool, from_step: str | None,
         data: tuple[str, ...], run_root: Path | None, project_dir: Path, out: Path, definition: Path | None,
         code: Path | None, pipeline: str | None, kwargs: str | None, pass_aws_credentials: bool,
-        environment: str | None, no_namespace: bool) -> None:
+        environment: str | None, no_namespace: bool, lambdas: tuple[str, ...], stand_ins: tuple[str, ...]) -> None:
     """Execute the rendered pipeline (definition.json + manifest.json) locally, without Docker or AWS."""
     if not local:
         raise SmpipeError("only local runs are supported", where="run", hint="pass --local")
     run_local(Project.at(project_dir, out, environment), params=list(param), max_parallel=max_parallel,
               no_cache=no_cache, from_step=from_step, data=list(data), run_root=run_root,
               use_namespace=not no_namespace, definition_file=definition, code_dir=code,
-              pipeline_program=pipeline, kwargs=kwargs, pass_aws=pass_aws_credentials)
+              pipeline_program=pipeline, kwargs=kwargs, pass_aws=pass_aws_credentials, lambdas=lambdas,
+              stand_ins=stand_ins)

@@ -95,6 +95,16 @@ class Endpoint:
             reply = self._request({"op": "dump", "into": str(into)})
         return reply.get("written", [])
 
+    def functions(self, into: Path) -> list[str]:
+        """Write every Lambda function a client created or updated here, as Lambda received it:
+        ``into/<region>/<name>/function.json`` (its configuration) and ``code.zip`` (issue 21:
+        the functions a captured program's Lambda steps invoke, local/jobs/lambda_function.py)."""
+        with self._lock:
+            if self._process is None:
+                return []
+            reply = self._request({"op": "functions", "into": str(into)})
+        return reply.get("functions", [])
+
     def close(self) -> None:
         os.write(self._wake_write, b"x")
         self._watcher.join()
@@ -196,6 +206,8 @@ class _Holder:
                 reply = self.write_back(self.root) if self.root else {}
             elif request["op"] == "dump":
                 reply = self.write_back(Path(request["into"]))
+            elif request["op"] == "functions":
+                reply = {"functions": _write_functions(Path(request["into"]))}
             else:
                 raise ValueError(f"unknown request {request['op']!r}")
             reply["skipped"], self.skipped = self.skipped, []
@@ -213,6 +225,7 @@ class _Holder:
                 for name in self._buckets():
                     self._bucket(name)
             elif key:
+                self._bucket(bucket)  # a new key put into a bucket only the store holds
                 self._load_key(bucket, key)
             elif "delete" in query:  # DeleteObjects names its keys in the body: load the bucket
                 self._load_prefix(bucket, "")
@@ -332,6 +345,27 @@ class _LoadOnRequest:
         if _S3_REQUEST.search(environ.get("HTTP_AUTHORIZATION", "") + environ.get("QUERY_STRING", "")):
             self.holder.before(environ)
         return self.app(environ, start_response)
+
+
+def _write_functions(into: Path) -> list[str]:
+    """Each Lambda function moto holds (latest version): its configuration and deployment package."""
+    from moto.awslambda.models import lambda_backends
+
+    from smpipe_gen.paths import file_name
+
+    written = []
+    for region, backend in list(lambda_backends[ACCOUNT].items()):
+        for function in backend.list_functions():
+            folder = into / file_name(region) / file_name(function.function_name)
+            folder.mkdir(parents=True, exist_ok=True)
+            if function.code_bytes:  # none for a container image function
+                (folder / "code.zip").write_bytes(function.code_bytes)
+            config = {key: value for key, value in function.get_configuration().items()
+                      if key in ("FunctionName", "FunctionArn", "Handler", "Runtime", "Timeout", "MemorySize", "PackageType")}
+            config["Environment"] = dict(function.environment_vars or {})
+            (folder / "function.json").write_text(json.dumps(config), encoding="utf-8")
+            written.append(config["FunctionArn"])
+    return written
 
 
 def _inside(into: Path, bucket: str, key: str) -> Path | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import site
 import sys
+import threading
 from pathlib import Path
 
 HIDDEN = "SMPIPE_HIDDEN_ROOTS"
@@ -74,7 +75,8 @@ def guard(run_root: Path, repo_root: Path) -> tuple[Path, dict[str, str]]:
     module = directory / "sitecustomize.py"
     if not module.is_file() or module.read_text(encoding="utf-8") != _GUARD:
         directory.mkdir(parents=True, exist_ok=True)
-        temporary = directory / f".sitecustomize.{os.getpid()}.tmp"
+        # one name per thread: two steps starting at once both write it (a shared name lost one rename)
+        temporary = directory / f".sitecustomize.{os.getpid()}.{threading.get_ident()}.tmp"
         temporary.write_text(_GUARD, encoding="utf-8")
         temporary.replace(module)
     allowed = [str(run_root), sys.prefix, sys.exec_prefix, sys.base_prefix, *site.getsitepackages()]

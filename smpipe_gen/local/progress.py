@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # rich is imported only on a terminal, where it shows
 from smpipe_gen.local.run_state import State
 
 STYLE = {State.PENDING: "dim", State.RUNNING: "yellow", State.CACHED: "cyan", State.DONE: "green",
-         State.FAILED: "bold red", State.SKIPPED: "dim", State.NOT_STARTED: "dim"}
+         State.FAILED: "bold red", State.SKIPPED: "dim", State.NOT_STARTED: "dim", State.STOOD_IN: "magenta"}
 
 
 def _duration(seconds: float | None) -> str:
@@ -54,6 +54,7 @@ class Progress:
         if self.live is None and node.state is not State.PENDING:
             with self._lock:
                 extra = f" {_duration(node.duration)}" if node.state in (State.DONE, State.FAILED, State.CACHED) else ""
+                extra = f" ({node.message})" if node.state == State.STOOD_IN else extra
                 self.say(f"  {self.shown(node.name)}: {node.state}{extra}")
 
     def stop(self) -> None:
@@ -112,6 +113,6 @@ def _note(step: dict[str, Any]) -> str:
     note = ", ".join(f"{k}={v:.4g}" for k, v in step["metrics"].items())
     if step["cached_from"]:
         note = (note + " " if note else "") + f"(from {step['cached_from']})"
-    if step["status"] == "failed" and step["message"]:
+    if step["status"] in ("failed", "stood in") and step["message"]:
         note = step["message"]
     return note

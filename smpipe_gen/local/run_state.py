@@ -33,13 +33,15 @@ class State(str, Enum):
     FAILED = "failed"
     SKIPPED = "skipped"
     NOT_STARTED = "not started"
+    STOOD_IN = "stood in"  # --stand-in: not run, its properties a file's (local/stand_in.py)
 
     def __str__(self) -> str:
         return self.value
 
     @property
     def succeeded(self) -> bool:
-        return self in (State.DONE, State.CACHED)
+        """Whether the steps after it may read its properties."""
+        return self in (State.DONE, State.CACHED, State.STOOD_IN)
 
 
 @dataclass
@@ -147,5 +149,6 @@ def _step_record(node: Node, step_dir: Path, store: Store) -> dict[str, Any]:
 
 def _public(props: dict[str, Any]) -> dict[str, Any]:
     keep = ("ProcessingJobName", "TrainingJobName", "ModelArtifacts", "FinalMetricDataList", "ModelName",
-            "ModelPackageArn", "TransformJobName", "Outcome", "BestTrainingJob", "HyperParameterTuningJobName")
+            "ModelPackageArn", "TransformJobName", "Outcome", "BestTrainingJob", "HyperParameterTuningJobName",
+            "OutputParameters")
     return {k: v for k, v in props.items() if k in keep}

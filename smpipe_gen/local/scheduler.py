@@ -24,11 +24,13 @@ from smpipe_gen.local.cache import Cache, Reuse
 from smpipe_gen.local.code import CodeArtifacts
 from smpipe_gen.local.expressions import FOREIGN_HINT, Resolver
 from smpipe_gen.local.jobs import JobContext, StepFailed, StepResult
+from smpipe_gen.local.jobs import lambda_function
+from smpipe_gen.local import stand_in
 from smpipe_gen.local.run_state import Node, RunRecords, State
 from smpipe_gen.local.store import Store
 from smpipe_gen.manifest import Manifest
 from smpipe_gen.parameters import parameter_values
-from smpipe_gen.steps import local_types, resolve, step_type
+from smpipe_gen.steps import resolve, step_type
 
 if TYPE_CHECKING:
     from smpipe_gen.local.endpoint import Endpoint
@@ -43,15 +45,17 @@ class RunOptions:
     data: dict[str, Path] = field(default_factory=dict)
     use_namespace: bool = True
     pass_aws: bool = False  # jobs get the host's AWS_* variables and ~/.aws
+    functions: dict[str, lambda_function.Function] = field(default_factory=dict)  # Lambda functions by name
+    stand_ins: dict[str, stand_in.StandIn] = field(default_factory=dict)  # step name -> its stand-in
 
 
-def build_graph(definition: Definition) -> dict[str, Node]:
+def build_graph(definition: Definition, options: RunOptions | None = None) -> dict[str, Node]:
     """One node per step, condition branches flattened, each with the steps it waits for (the
-    model has refused unknown references and cycles); every step of a type the registry has no
-    local runner for is refused, one line each, before anything runs."""
-    refused = [SmpipeError(f"step type {step.type!r} cannot run locally: {step_type(step.type).refusal}",
-                           where=f"step {step.name}", hint=f"local runs support {', '.join(local_types())}")
-               for step in definition if not step_type(step.type).runner]
+    model has refused unknown references and cycles); every step this runner cannot execute
+    (a type the registry has no local runner for, a Lambda function it does not know) and no
+    stand-in replaces is refused, one line each, before anything runs."""
+    options = options or RunOptions()
+    refused = stand_in.refusals(definition, options.stand_ins, options.functions)
     if refused:
         raise refused[0] if len(refused) == 1 else StepsRefused(refused)
     nodes: dict[str, Node] = {}
@@ -108,7 +112,7 @@ class Runner:
         self.run_root = Path(run_root).resolve()
         self.options = options
         self.on_change = on_change
-        self.nodes = build_graph(definition)
+        self.nodes = build_graph(definition, options)
         if options.from_step:
             step = definition.named(options.from_step)
             if step is None:
@@ -181,6 +185,8 @@ class Runner:
         self._prechecking = True
         try:
             for node in self.nodes.values():
+                if node.name in self.options.stand_ins:  # not run: nothing to check
+                    continue
                 args = thaw(node.step.arguments)
                 kind = step_type(node.type)
                 if kind.precheck:
@@ -320,6 +326,8 @@ class Runner:
             node.result, cached_from = result
             node.state = State.CACHED if cached_from else State.DONE
             node.cached_from = cached_from
+            if node.name in self.options.stand_ins:  # shown as stood in, naming the file
+                node.state, node.message = State.STOOD_IN, self.options.stand_ins[node.name].note
         else:
             node.state = State.FAILED
             if isinstance(error, SmpipeError):
@@ -334,6 +342,8 @@ class Runner:
         self.on_change(node)
 
     def _execute(self, node: Node) -> tuple[StepResult, str | None]:
+        if node.name in self.options.stand_ins:  # --stand-in: the step is not run
+            return self.options.stand_ins[node.name].result(), None
         where = f"step {node.name}"
         step_dir = self.records.step_dir(node.name)
         step_dir.mkdir(parents=True, exist_ok=True)
@@ -352,7 +362,8 @@ class Runner:
                              store=self.store, code=self.code, resolver=self.resolver, step_dir=step_dir, log=log,
                              run_root=self.run_root, use_namespace=self.options.use_namespace,
                              max_parallel=self.options.max_parallel, pass_aws=self.options.pass_aws,
-                             aws_env=self.endpoint.env() if self.endpoint and not self.options.pass_aws else {})
+                             aws_env=self.endpoint.env() if self.endpoint and not self.options.pass_aws else {},
+                             functions=self.options.functions)
             try:
                 result = resolve(kind.runner)(ctx)
             except (StepFailed, SmpipeError) as error:

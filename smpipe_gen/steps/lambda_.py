@@ -7,5 +7,5 @@ STEP = StepType(
     effect=lambda step, spell: f"invokes Lambda function {spell(step.get('FunctionArn'))}",
     mermaid=("[\\", "\\]"),
     dot="trapezium",
-    refusal="no local Lambda runner yet",
+    runner="smpipe_gen.local.jobs.lambda_function:run",  # the function: a captured program's, or --lambda
 )
