@@ -88,25 +88,20 @@ class Generated:
         pytest.fail(f"step {step} did not run")
 
 
-def in_process(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return smpipe_in_process(*args, cwd=cwd, env=ENV)
-
-
-def generate(dst: Path, data: dict, run_local: bool, real_processes: bool) -> Generated:
-    """copier copy, then the loop a user follows: validate, render, check, pytest, run --local.
-    With ``real_processes`` (the first variant) every command is a process of its own, as a user
-    types them; the other variants' validate, render and check run in this process, one SDK
-    import for all of them (their copy, their own tests and their local run stay processes)."""
+def generate(dst: Path, data: dict, run_local: bool) -> Generated:
+    """copier copy, then the loop a user follows: validate, render, check, pytest, run --local,
+    every command a process of its own, as a user types them. (Variants are generated in
+    background threads: an in-process render changes the process's working directory, which
+    the other threads and the tests share.)"""
     gen = Generated(dst, data)
     chain = [("copy", COPIER + ["copy", "--defaults", "--trust", "--quiet", "--vcs-ref", "HEAD",
                                 *copy_args(data), str(SRC), str(dst)], None)]
-    chain += [(command, SMPIPE + [command] if real_processes else in_process, dst)
-              for command in ("validate", "render", "check")]
+    chain += [(command, SMPIPE + [command], dst) for command in ("validate", "render", "check")]
     chain.append(("pytest", [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], dst))
     if run_local:
         chain.append(("run", SMPIPE + ["run", "--local"], dst))
     for name, argv, cwd in chain:
-        gen.steps[name] = result = argv(name, cwd=cwd) if callable(argv) else sh(argv, cwd)
+        gen.steps[name] = result = sh(argv, cwd)
         if result.returncode != 0:
             break
     return gen
@@ -127,7 +122,7 @@ def generated(request, tmp_path_factory, run_available) -> dict[str, Future]:
               for item in readers}
     root = tmp_path_factory.mktemp("generated")
     with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
-        futures = {vid: pool.submit(generate, root / vid, data, run_available, vid == FIRST)
+        futures = {vid: pool.submit(generate, root / vid, data, run_available)
                    for vid, data in VARIANTS.items() if vid in needed}
         yield futures
 
