@@ -20,3 +20,18 @@ for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 # every CLI run: tests never read or write the developer's ~/.cache, and no record from an earlier
 # run can make a check pass without a render.
 os.environ.setdefault("SMPIPE_CACHE_DIR", tempfile.mkdtemp(prefix="smpipe-check-cache-"))
+
+
+@pytest.fixture(autouse=True)
+def _working_directory_kept():
+    """Every test leaves the process's working directory where it found it: one left in a
+    deleted temporary directory breaks whatever runs next in that worker (copier, git)."""
+    before = os.getcwd()
+    yield
+    try:
+        after = os.getcwd()
+    except FileNotFoundError:
+        after = "(a deleted directory)"
+    if after != before:
+        os.chdir(before)
+        pytest.fail(f"the test left the working directory at {after}, not {before}")
