@@ -70,7 +70,10 @@ def test_changed_input_or_tampered_output_invalidates_cache(tmp_path):
 
 def _start(repo, *args):
     command = [sys.executable, "-m", "smpipe_gen", "run", "--local", "-C", str(repo), *args]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    # Ctrl-C reaches the runner as in a terminal: a test worker may have inherited SIGINT ignored
+    # (a process started in the background of a shell does), and a child inherits that.
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _wait_for_evaluate(repo, process, seen=()):
