@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -202,15 +203,33 @@ def rewrite(text: str, opt_ml: str) -> str:
     return _OPT_ML_PATH.sub(lambda _: opt_ml, text)
 
 
+INTERRUPT_GRACE_SECONDS = 5  # Ctrl-C: between SIGTERM and SIGKILL (the user asked to stop now)
+
+
 def terminate_all() -> None:
-    """Stop every job process this runner started (on Ctrl-C)."""
+    """Stop every job process this runner started (on Ctrl-C): SIGTERM, then SIGKILL for any
+    still running after INTERRUPT_GRACE_SECONDS (a job that is the first process of its PID
+    namespace ignores a SIGTERM it does not handle)."""
     with _running_lock:
         processes = list(_running)
-    for process in processes:
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
+    for signal_number in (signal.SIGTERM, signal.SIGKILL):
+        for process in processes:
+            try:
+                os.killpg(process.pid, signal_number)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + INTERRUPT_GRACE_SECONDS
+        processes = [p for p in processes if not _ended_by(p, deadline)]
+        if not processes:
+            return
+
+
+def _ended_by(process: subprocess.Popen, deadline: float) -> bool:
+    try:
+        process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        return True
+    except subprocess.TimeoutExpired:
+        return False
 
 
 # What a job inherits from the runner's environment: what a process needs to start and find its
