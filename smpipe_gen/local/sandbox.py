@@ -167,7 +167,7 @@ class Sandbox:
         try:
             return process.wait(timeout=max_runtime)
         except subprocess.TimeoutExpired:
-            _stop(process)
+            _stop([process], STOP_GRACE_SECONDS)
             raise MaxRuntimeExceeded(max_runtime) from None
         finally:
             with _running_lock:
@@ -181,18 +181,32 @@ class MaxRuntimeExceeded(Exception):
 STOP_GRACE_SECONDS = 120  # between SIGTERM and SIGKILL, as SageMaker gives a job it stops
 
 
-def _stop(process: subprocess.Popen) -> None:
-    """Stop a job's process group: SIGTERM, then SIGKILL when it has not ended in the grace time."""
-    for signal_number, grace in ((signal.SIGTERM, STOP_GRACE_SECONDS), (signal.SIGKILL, None)):
-        try:
-            os.killpg(process.pid, signal_number)
-        except ProcessLookupError:
-            pass
-        try:
-            process.wait(timeout=grace)
+def _stop(processes: list[subprocess.Popen], grace: float) -> None:
+    """Stop jobs' process groups: SIGTERM, then SIGKILL for any still running ``grace`` seconds
+    later (a job that is the first process of its PID namespace, as a container's entrypoint
+    is, ignores a SIGTERM it does not handle)."""
+    for signal_number in (signal.SIGTERM, signal.SIGKILL):
+        for process in processes:
+            try:
+                os.killpg(process.pid, signal_number)
+            except ProcessLookupError:
+                pass
+        if signal_number == signal.SIGKILL:
+            for process in processes:
+                process.wait()
             return
-        except subprocess.TimeoutExpired:
-            continue
+        deadline = time.monotonic() + grace
+        processes = [p for p in processes if not _ended_by(p, deadline)]
+        if not processes:
+            return
+
+
+def _ended_by(process: subprocess.Popen, deadline: float) -> bool:
+    try:
+        process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        return True
+    except subprocess.TimeoutExpired:
+        return False
 
 
 _OPT_ML_PATH = re.compile(r"(?<![\w./-])/opt/ml(?=/|$|[\s:;,\"'])")
@@ -207,29 +221,11 @@ INTERRUPT_GRACE_SECONDS = 5  # Ctrl-C: between SIGTERM and SIGKILL (the user ask
 
 
 def terminate_all() -> None:
-    """Stop every job process this runner started (on Ctrl-C): SIGTERM, then SIGKILL for any
-    still running after INTERRUPT_GRACE_SECONDS (a job that is the first process of its PID
-    namespace ignores a SIGTERM it does not handle)."""
+    """Stop every job process this runner started (on Ctrl-C), with INTERRUPT_GRACE_SECONDS
+    between SIGTERM and SIGKILL."""
     with _running_lock:
         processes = list(_running)
-    for signal_number in (signal.SIGTERM, signal.SIGKILL):
-        for process in processes:
-            try:
-                os.killpg(process.pid, signal_number)
-            except ProcessLookupError:
-                pass
-        deadline = time.monotonic() + INTERRUPT_GRACE_SECONDS
-        processes = [p for p in processes if not _ended_by(p, deadline)]
-        if not processes:
-            return
-
-
-def _ended_by(process: subprocess.Popen, deadline: float) -> bool:
-    try:
-        process.wait(timeout=max(0.0, deadline - time.monotonic()))
-        return True
-    except subprocess.TimeoutExpired:
-        return False
+    _stop(processes, INTERRUPT_GRACE_SECONDS)
 
 
 # What a job inherits from the runner's environment: what a process needs to start and find its
