@@ -97,7 +97,7 @@ def test_definitions_that_cannot_run_are_refused_before_anything_runs(steps, exp
     assert error.value.one_line() == expected
 
 
-def test_builtin_algorithm_training_is_refused_and_only_what_does_not_need_it_runs(tmp_path):
+def test_a_framework_image_without_a_script_is_refused_and_only_what_does_not_need_it_runs(tmp_path):
     repo = project(tmp_path)
     definition = json.loads((repo / "pipeline" / "definition.json").read_text())
     train = next(s for s in definition["Steps"] if s["Name"] == "Train")
@@ -106,8 +106,9 @@ def test_builtin_algorithm_training_is_refused_and_only_what_does_not_need_it_ru
     (repo / "pipeline" / "definition.json").write_text(json.dumps(definition))
     line = _error(run(repo, expect=1))
     assert line == ("error: step Train: training image 683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:"
-                    "1.2-1-cpu-py3 has no entry point script: built-in algorithms cannot run locally (hint: the steps that "
-                    "do not depend on it run; an Estimator with entry_point (script mode) runs locally)")
+                    "1.2-1-cpu-py3 has no entry point script: its own program would run, which cannot run locally (hint: "
+                    "the steps that do not depend on it run; pass --stand-in Train=FILE.json with the properties the steps "
+                    "after it read to run past it; an Estimator with entry_point (script mode) runs locally)")
     record = last_record(repo)
     assert (record["status"], record["failed_step"]) == ("Failed", "Train")
     assert {name: step["status"] for name, step in record["steps"].items() if name in ("Preprocess", "Train", "Evaluate")} \

@@ -152,6 +152,7 @@ def test_a_failure_is_located_in_the_program_and_where_it_was_raised(tmp_path, m
     assert report["where"].startswith("at prog.py:4 in load, raised in ") and "json/decoder.py" in report["where"]
 
 
+ECR = "683313688378.dkr.ecr.us-east-1.amazonaws.com"
 STEP_DRIVER = {"TrainingImage": "123456789012.dkr.ecr.us-east-1.amazonaws.com/py311:latest",
                "ContainerEntrypoint": ["/bin/bash", "/opt/ml/input/data/sagemaker_remote_function_bootstrap/job_driver.sh"],
                "ContainerArguments": ["--s3_base_uri", "s3://smpipe-local/CalculatorPipeline", "--pipeline_step_name", "reduce"]}
@@ -160,10 +161,20 @@ STEP_DRIVER = {"TrainingImage": "123456789012.dkr.ecr.us-east-1.amazonaws.com/py
 @pytest.mark.parametrize("spec, expected", [
     ({"AlgorithmSpecification": STEP_DRIVER}, "step S: a @step function step: its job runs the SDK's remote-function "
                                               "driver in its image, which cannot run locally"),
-    ({"AlgorithmSpecification": {"TrainingImage": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.0-1-cpu-py3"},
-      "HyperParameters": {"num_round": "50"}},
-     "step S: training image 683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.0-1-cpu-py3 has no entry "
-     "point script: built-in algorithms cannot run locally"),
+    ({"AlgorithmSpecification": {"TrainingImage": f"{ECR}/sagemaker-xgboost:1.0-1-cpu-py3"},
+      "HyperParameters": {"num_round": "50"}}, None),  # the built-in XGBoost algorithm runs (local/algorithms)
+    ({"AlgorithmSpecification": {"TrainingImage": f"{ECR}/sagemaker-xgboost:1.7-1"},
+      "HyperParameters": {"num_round": "50", "tree_method": "gpu_hist"}},
+     "step S: built-in XGBoost: tree_method=gpu_hist trains on a GPU: local runs train on the CPU"),
+    ({"AlgorithmSpecification": {"TrainingImage": f"{ECR}/sagemaker-xgboost:1.7-1"},
+      "HyperParameters": {"num_round": {"Get": "Parameters.Rounds"}, "tree_method": {"Get": "Parameters.Method"}}},
+     None),  # expressions are checked when the job runs
+    ({"AlgorithmSpecification": {"TrainingImage": "811284229777.dkr.ecr.us-east-1.amazonaws.com/xgboost:latest"}},
+     "step S: built-in XGBoost: XGBoost image tag 'latest' is the legacy XGBoost 0.72 algorithm, a closed "
+     "implementation that cannot run locally"),
+    ({"AlgorithmSpecification": {"TrainingImage": "382416733822.dkr.ecr.us-east-1.amazonaws.com/linear-learner:1"}},
+     "step S: built-in algorithm linear-learner (image 382416733822.dkr.ecr.us-east-1.amazonaws.com/linear-learner:1) "
+     "has no local version: of SageMaker's built-in algorithms only XGBoost runs locally"),
     ({"AlgorithmSpecification": {"TrainingImage": "x"},
       "HyperParameters": {"sagemaker_program": '"train.py"', "sagemaker_submit_directory": '"s3://b/s.tar.gz"'}}, None),
 ])

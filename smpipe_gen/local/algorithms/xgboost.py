@@ -35,7 +35,8 @@ from smpipe_gen.local.algorithms.xgboost_hyperparameters import (
 from smpipe_gen.local.algorithms.xgboost_images import LATEST, XGBoostImage, library, xgboost_image
 from smpipe_gen.local.algorithms.xgboost_inference import load_model, predict
 
-__all__ = ["MODEL_FILE", "metric_definitions", "parse_hyperparameters", "train", "load_model", "predict"]
+__all__ = ["MODEL_FILE", "metric_definitions", "parse_hyperparameters", "refuse_what_has_no_local_version", "train",
+           "load_model", "predict", "xgboost_image"]
 
 MODEL_FILE = "xgboost-model"
 # hyperparameters the container reads itself and does not hand to xgboost
@@ -72,7 +73,7 @@ def train(channels: Mapping[str, Path], content_types: Mapping[str, str | None],
     job, SmpipeError for what has no local version (GPU, k-fold, parquet, recordio-protobuf)."""
     image = xgboost_image(image_tag)
     hps = parse_hyperparameters(hyperparameters, image_tag)
-    _refuse_what_has_no_local_version(hps)
+    refuse_what_has_no_local_version(hps)
     data_format = channel_format(channels, content_types)
     xgb = library()
     say(f"built-in XGBoost {image.name} (xgboost {image.library} in the image) runs on xgboost {xgb.__version__} here")
@@ -96,7 +97,8 @@ def train(channels: Mapping[str, Path], content_types: Mapping[str, str | None],
     return final
 
 
-def _refuse_what_has_no_local_version(hps: dict[str, Any]) -> None:
+def refuse_what_has_no_local_version(hps: Mapping[str, Any]) -> None:
+    """GPU training and the algorithm's k-fold cross-validation: SmpipeError (raw or parsed values)."""
     gpu = [f"{name}={hps[name]}" for name in ("tree_method", "predictor", "use_dask_gpu_training")
            if str(hps.get(name, "")) in ("gpu_hist", "gpu_predictor", "true")]
     if gpu:
@@ -148,7 +150,7 @@ def _early_stopping(xgb: Any, image: XGBoostImage, hps: dict[str, Any], tuning: 
         return [xgb.callback.EarlyStopping(rounds=rounds, save_best=False)]
     metric = (tuning or hps.get("eval_metric") or [None])[-1]
     if not (has_validation and metric):
-        say(f"early_stopping_rounds has no effect: from 1.3-1 the algorithm stops early only with a validation "
+        say("early_stopping_rounds has no effect: from 1.3-1 the algorithm stops early only with a validation "
             "channel and an eval_metric or tuning objective (it says nothing about it)")
         return []
     return [xgb.callback.EarlyStopping(rounds=rounds, data_name="validation", metric_name=metric,

@@ -97,7 +97,7 @@ def xgboost_image(tag: str | None) -> XGBoostImage:
         return XGBoostImage(tag or "", version)
     known = ", ".join(f"{a}.{b}-{c}" for a, b, c in LIBRARY_OF)
     if tag in ("1", "latest"):
-        raise SmpipeError(f"sagemaker-xgboost:{tag} is the legacy XGBoost 0.72 algorithm, a closed implementation "
+        raise SmpipeError(f"XGBoost image tag {tag!r} is the legacy XGBoost 0.72 algorithm, a closed implementation "
                           "that cannot run locally", hint=f"use one of the open-source image versions: {known}")
     raise SmpipeError(f"built-in XGBoost image tag {tag!r} is not one this runner knows", hint=f"known: {known}")
 

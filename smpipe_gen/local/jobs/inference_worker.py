@@ -12,8 +12,13 @@
   or ``*/*`` Accept becomes ``SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT`` (default application/json);
 - a handler may return ``(body, content_type)``.
 
+A model of a built-in algorithm (``spec["algorithm"]``: only XGBoost's has a local version) is
+served by that algorithm's own server instead (``AlgorithmHandlers``); the batching, filters and
+assembly are the same.
+
 Run as a script with one argument: a JSON job spec. This file is executed by the job's
-interpreter, so it imports nothing from smpipe_gen."""
+interpreter, so it imports nothing from smpipe_gen, except for a built-in algorithm's model
+(then it runs with ``python -I``: no user code, no repository guard)."""
 
 import importlib
 import importlib.util
@@ -135,6 +140,12 @@ class Handlers:
         self.pre_model_fn = getattr(module, "pre_model_fn", None)
         self.model_warmup_fn = getattr(module, "model_warmup_fn", None)
 
+    def accept(self, accept):
+        """A missing or ``*/*`` Accept is SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT (default application/json)."""
+        if not accept or accept == "*/*":
+            return os.environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", "application/json")
+        return accept
+
     def load(self, model_dir, context):
         if getattr(self, "pre_model_fn", None):
             call(self.pre_model_fn, context, model_dir)
@@ -161,6 +172,39 @@ class Handlers:
             return result
         raise Failure(f"the handler returned {type(result).__name__}; the model server sends only bytes or str "
                       "(serialize the prediction in output_fn/transform_fn)")
+
+
+class AlgorithmHandlers:
+    """A built-in algorithm's own server (only XGBoost's has a local version): the model loaded and
+    each request answered as its container does (smpipe_gen/local/algorithms/xgboost_inference.py).
+    Only in this mode does the worker import smpipe-gen; it then runs with ``python -I``."""
+
+    def __init__(self, algorithm):
+        from smpipe_gen.errors import SmpipeError
+        from smpipe_gen.local.algorithms import AlgorithmError, xgboost_inference
+
+        self.inference, self.errors = xgboost_inference, (AlgorithmError, SmpipeError)
+        self.tag, self.environment = algorithm["tag"], algorithm["environment"]
+        self.notes = []
+
+    def accept(self, accept):
+        return accept  # the algorithm chooses for a missing or */* Accept (SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT)
+
+    def load(self, model_dir, context):
+        return self._answer(self.inference.load_model, model_dir, self.tag, self.environment)
+
+    def invoke(self, model, body, content_type, accept, context):
+        response, _ = self._answer(self.inference.predict, model, body, content_type, accept)
+        return response.decode("utf-8")
+
+    def _answer(self, function, *args):
+        """The container's error answer (or what has no local version) fails the job with its message."""
+        try:
+            return function(*args)
+        except self.errors as error:
+            status = getattr(error, "status", None)
+            text = error.one_line() if hasattr(error, "one_line") else str(error)
+            raise Failure(f"{status} {text}" if status else text) from None
 
 
 def _select(fields, expression):
@@ -213,12 +257,11 @@ def _join(originals, outputs, spec, csv):
 
 def transform(spec):
     content_type = spec["content_type"]
-    accept = spec["accept"]
-    if not accept or accept == "*/*":
-        accept = os.environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", "application/json")
+    algorithm = spec.get("algorithm")
+    handlers = AlgorithmHandlers(algorithm) if algorithm else Handlers(spec["program"], spec["code_dir"])
+    accept = handlers.accept(spec["accept"])
     csv = content_type == "text/csv"
     context = Context(spec["model_dir"], content_type, accept)
-    handlers = Handlers(spec["program"], spec["code_dir"])
     for note in handlers.notes:
         print(f"[smpipe-gen] note: {note}", flush=True)
     model = handlers.load(spec["model_dir"], context)

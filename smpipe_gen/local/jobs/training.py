@@ -16,6 +16,7 @@ from typing import Any
 from smpipe_gen.json_values import dig
 from smpipe_gen.errors import SmpipeError, shorten
 from smpipe_gen.local import requirements
+from smpipe_gen.local.algorithms import BuiltinAlgorithm, algorithm_of
 from smpipe_gen.local.jobs import JobContext, StepResult, write_json
 from smpipe_gen.local.sandbox import Sandbox
 from smpipe_gen.local.store import first_link
@@ -39,41 +40,66 @@ def _arg(value: Any) -> str:
     return str(value) if isinstance(value, (int, float)) else json.dumps(value)
 
 
-def refusal(spec: dict[str, Any], where: str) -> SmpipeError | None:
-    """Why a training job (CreateTrainingJob arguments) cannot run locally, or None: it names no
-    entry point script, so its image's own program would run: the SDK's @step function driver,
-    or a built-in algorithm."""
+def algorithm_job(spec: dict[str, Any]) -> BuiltinAlgorithm | None:
+    """The built-in algorithm a training job runs: its image is one and it names no entry point
+    script (the XGBoost image also runs scripts); None for script mode and other images."""
+    if _script(spec):
+        return None
+    return algorithm_of(str(dig(spec, "AlgorithmSpecification", "TrainingImage") or ""))
+
+
+def _script(spec: dict[str, Any]) -> bool:
     given = spec.get("HyperParameters")
     hps = decode_hyperparameters(given if isinstance(given, dict) else {})
-    if hps.get("sagemaker_program") and hps.get("sagemaker_submit_directory"):
+    return bool(hps.get("sagemaker_program") and hps.get("sagemaker_submit_directory"))
+
+
+def refusal(spec: dict[str, Any], where: str) -> SmpipeError | None:
+    """Why a training job (CreateTrainingJob arguments) cannot run locally, or None: a script
+    runs; the built-in XGBoost algorithm runs on the host's xgboost (local/algorithms) unless it
+    asks for what has no local version; anything else with no entry point script runs its
+    image's own program: the SDK's @step function driver, another built-in algorithm."""
+    if _script(spec):
         return None
-    others = "the steps that do not depend on it run"
-    algorithm = spec.get("AlgorithmSpecification")
-    if "sagemaker_remote_function_bootstrap" in json.dumps(algorithm, default=str):
+    image = str(dig(spec, "AlgorithmSpecification", "TrainingImage") or "?")
+    others = (f"the steps that do not depend on it run; pass --stand-in {where.removeprefix('step ')}=FILE.json "
+              "with the properties the steps after it read to run past it")
+    builtin = algorithm_of(image)
+    if builtin is not None and builtin.name == "xgboost":
+        return _xgboost_refusal(builtin, spec.get("HyperParameters"), where)
+    if builtin is not None:
+        return SmpipeError(f"built-in algorithm {builtin.name} (image {image}) has no local version: of SageMaker's "
+                           "built-in algorithms only XGBoost runs locally", where=where, hint=others)
+    if "sagemaker_remote_function_bootstrap" in json.dumps(spec.get("AlgorithmSpecification"), default=str):
         return SmpipeError("a @step function step: its job runs the SDK's remote-function driver in its image, "
                            "which cannot run locally", where=where,
                            hint=f"{others}; a ProcessingStep or TrainingStep with a script runs locally")
-    return SmpipeError(f"training image {dig(algorithm, 'TrainingImage') or '?'} has no entry point script: "
-                       "built-in algorithms cannot run locally", where=where,
+    return SmpipeError(f"training image {image} has no entry point script: its own program would run, which cannot "
+                       "run locally", where=where,
                        hint=f"{others}; an Estimator with entry_point (script mode) runs locally")
+
+
+def _xgboost_refusal(builtin: BuiltinAlgorithm, hyperparameters: Any, where: str) -> SmpipeError | None:
+    """An image version or hyperparameters the local XGBoost has no faithful version of; values
+    that are pipeline expressions are checked when the job runs."""
+    from smpipe_gen.local.algorithms import xgboost
+
+    try:
+        xgboost.xgboost_image(builtin.tag)
+        literal = {k: v for k, v in (hyperparameters or {}).items() if isinstance(v, str)}
+        xgboost.refuse_what_has_no_local_version(literal)
+    except SmpipeError as error:
+        return SmpipeError(f"built-in XGBoost: {error.message}", where=where, hint=error.hint)
+    return None
 
 
 def train(ctx: JobContext, spec: dict[str, Any], job_name: str, box: Sandbox) -> dict[str, Any]:
     """Run one training job described by ``spec`` (CreateTrainingJob arguments, resolved).
-    Returns its Describe-like properties; raises StepFailed when the script fails."""
+    Returns its Describe-like properties; raises StepFailed when the job fails."""
     refused = refusal(spec, f"step {ctx.name}")
     if refused is not None:
         raise refused
-    hps = decode_hyperparameters(spec.get("HyperParameters", {}))
-    program = hps["sagemaker_program"]
-    submit = hps["sagemaker_submit_directory"]
-    user_hps = {k: v for k, v in hps.items() if not k.startswith("sagemaker_")}
-    code_dir = box.opt_ml / "code"
-    ctx.code.extract(ctx.code.require(submit, f"step {ctx.name}"), code_dir)
-    drift = ctx.code.drift(ctx.code.require(submit, f"step {ctx.name}"))
-    if drift:
-        ctx.say(f"warning: {', '.join(drift)} changed since the render; running the current files")
-
+    builtin = algorithm_job(spec)
     channels = []
     for channel in spec.get("InputDataConfig", []):
         name = channel["ChannelName"]
@@ -85,11 +111,67 @@ def train(ctx: JobContext, spec: dict[str, Any], job_name: str, box: Sandbox) ->
         channels.append(name)
     for sub in ("model", "output/data", "input/config"):
         (box.opt_ml / sub).mkdir(parents=True, exist_ok=True)
-    write_json(box.opt_ml / "input/config/hyperparameters.json", {k: _arg(v) for k, v in hps.items()})
+    given = spec.get("HyperParameters", {})
+    write_json(box.opt_ml / "input/config/hyperparameters.json",  # as given to the algorithm: strings, undecoded
+               {k: _arg(v) for k, v in (given if builtin else decode_hyperparameters(given)).items()})
     write_json(box.opt_ml / "input/config/inputdataconfig.json",
                {c["ChannelName"]: {k: v for k, v in c.items() if k != "DataSource"} for c in spec.get("InputDataConfig", [])})
     write_json(box.opt_ml / "input/config/resourceconfig.json", {"current_host": "algo-1", "hosts": ["algo-1"]})
 
+    definitions = list(spec.get("AlgorithmSpecification", {}).get("MetricDefinitions", []))
+    if builtin is not None:
+        from smpipe_gen.local.algorithms.xgboost import metric_definitions
+
+        definitions += metric_definitions()  # the service's, for a built-in algorithm's job
+        argv, env, cwd = _algorithm_process(ctx, spec, box, builtin)
+    else:
+        argv, env, cwd = _script_process(ctx, spec, job_name, box, channels)
+    log_start = ctx.log.tell()
+    ctx.run_process(box, argv, env, cwd, spec.get("StoppingCondition"))
+
+    output_path = spec["OutputDataConfig"]["S3OutputPath"].rstrip("/")
+    model_uri = f"{output_path}/{job_name}/output/model.tar.gz"
+    tarball = box.job_dir / "model.tar.gz"
+    _pack(box.opt_ml / "model", tarball)
+    ctx.store.publish_file(tarball, model_uri)
+    outputs = {model_uri: ctx.store.digest(model_uri)}
+    if any((box.opt_ml / "output" / "data").iterdir()):
+        data_uri = f"{output_path}/{job_name}/output/output.tar.gz"
+        _pack(box.opt_ml / "output" / "data", box.job_dir / "output.tar.gz")
+        ctx.store.publish_file(box.job_dir / "output.tar.gz", data_uri)
+        outputs[data_uri] = ctx.store.digest(data_uri)
+    metrics = match_metrics(definitions, _read_from(ctx.log.name, log_start))
+    now = time.time()
+    return {
+        **spec, "TrainingJobName": job_name, "TrainingJobStatus": "Completed",
+        "ModelArtifacts": {"S3ModelArtifacts": model_uri},
+        "FinalMetricDataList": [{"MetricName": k, "Value": v, "Timestamp": now} for k, v in metrics.items()],
+        "_outputs": outputs, "_metrics": metrics,
+    }
+
+
+def _algorithm_process(ctx: JobContext, spec: dict[str, Any], box: Sandbox,
+                       builtin: BuiltinAlgorithm) -> tuple[list[str], dict[str, str], str]:
+    """The built-in XGBoost algorithm's container program (local/algorithms/container.py)."""
+    env = ctx.env({**{k: str(v) for k, v in spec.get("Environment", {}).items()},
+                   "SM_MODEL_DIR": box.visible("/opt/ml/model")})
+    argv = ["python", "-I", "-m", "smpipe_gen.local.algorithms.container", "train", box.visible("/opt/ml"),
+            builtin.tag or ""]
+    return argv, env, box.visible("/opt/ml")
+
+
+def _script_process(ctx: JobContext, spec: dict[str, Any], job_name: str, box: Sandbox,
+                    channels: list[str]) -> tuple[list[str], dict[str, str], str]:
+    """The training toolkit starting the job's entry point script, with its SM_* environment."""
+    hps = decode_hyperparameters(spec.get("HyperParameters", {}))
+    program = hps["sagemaker_program"]
+    submit = hps["sagemaker_submit_directory"]
+    user_hps = {k: v for k, v in hps.items() if not k.startswith("sagemaker_")}
+    code_dir = box.opt_ml / "code"
+    ctx.code.extract(ctx.code.require(submit, f"step {ctx.name}"), code_dir)
+    drift = ctx.code.drift(ctx.code.require(submit, f"step {ctx.name}"))
+    if drift:
+        ctx.say(f"warning: {', '.join(drift)} changed since the render; running the current files")
     ml = "/opt/ml"
     sm_env = {
         "SM_MODEL_DIR": f"{ml}/model", "SM_OUTPUT_DATA_DIR": f"{ml}/output/data", "SM_OUTPUT_DIR": f"{ml}/output",
@@ -109,29 +191,7 @@ def train(ctx: JobContext, spec: dict[str, Any], job_name: str, box: Sandbox) ->
     overlay = requirements.prepare(ctx, code_dir / "requirements.txt", "requirements.txt") if installs else None
     env = ctx.env({**{k: str(v) for k, v in spec.get("Environment", {}).items()},
                    **{k: box.visible(v) for k, v in sm_env.items()}}, overlay)
-    log_start = ctx.log.tell()
-    ctx.run_process(box, argv, env, box.visible(f"{ml}/code"), spec.get("StoppingCondition"))
-
-    output_path = spec["OutputDataConfig"]["S3OutputPath"].rstrip("/")
-    model_uri = f"{output_path}/{job_name}/output/model.tar.gz"
-    tarball = box.job_dir / "model.tar.gz"
-    _pack(box.opt_ml / "model", tarball)
-    ctx.store.publish_file(tarball, model_uri)
-    outputs = {model_uri: ctx.store.digest(model_uri)}
-    if any((box.opt_ml / "output" / "data").iterdir()):
-        data_uri = f"{output_path}/{job_name}/output/output.tar.gz"
-        _pack(box.opt_ml / "output" / "data", box.job_dir / "output.tar.gz")
-        ctx.store.publish_file(box.job_dir / "output.tar.gz", data_uri)
-        outputs[data_uri] = ctx.store.digest(data_uri)
-    metrics = match_metrics(spec.get("AlgorithmSpecification", {}).get("MetricDefinitions", []),
-                            _read_from(ctx.log.name, log_start))
-    now = time.time()
-    return {
-        **spec, "TrainingJobName": job_name, "TrainingJobStatus": "Completed",
-        "ModelArtifacts": {"S3ModelArtifacts": model_uri},
-        "FinalMetricDataList": [{"MetricName": k, "Value": v, "Timestamp": now} for k, v in metrics.items()],
-        "_outputs": outputs, "_metrics": metrics,
-    }
+    return argv, env, box.visible(f"{ml}/code")
 
 
 def entry_command(ctx: JobContext, code_dir: Path, program: str, args: list[str]) -> tuple[list[str], bool]:

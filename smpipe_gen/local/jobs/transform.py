@@ -11,6 +11,8 @@ from typing import Any
 
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.local import requirements
+from smpipe_gen.local.algorithms import BuiltinAlgorithm, algorithm_of
+from smpipe_gen.local.algorithms.xgboost_images import xgboost_image
 from smpipe_gen.local.jobs import JobContext, StepResult, write_json
 from smpipe_gen.local.jobs.model import load_model
 from smpipe_gen.local.sandbox import Overlay
@@ -32,6 +34,24 @@ def inference_requirements(ctx: JobContext, code_dir: Path, env: dict[str, str])
     return None
 
 
+def serving_algorithm(container: dict[str, Any], where: str) -> BuiltinAlgorithm | None:
+    """The built-in algorithm a model's container serves with: an algorithm image with no
+    SAGEMAKER_PROGRAM (the XGBoost image also serves scripts). Only XGBoost's has a local
+    version (local/algorithms/xgboost_inference.py); another is refused, naming it."""
+    if container.get("Environment", {}).get("SAGEMAKER_PROGRAM"):
+        return None
+    image = str(container.get("Image") or "")
+    builtin = algorithm_of(image)
+    if builtin is None:
+        return None
+    if builtin.name != "xgboost":
+        raise SmpipeError(f"the model serves with built-in algorithm {builtin.name} (image {image}), which has no "
+                          "local version: of SageMaker's built-in algorithms only XGBoost runs locally", where=where,
+                          hint=f"pass --stand-in {where.removeprefix('step ')}=FILE.json to run past this step")
+    xgboost_image(builtin.tag)  # refuses an image version with no local version
+    return builtin
+
+
 @dataclass
 class CacheInputs:
     """What a step's local cache key holds besides its arguments: input digests, code digests,
@@ -49,7 +69,8 @@ def cache_inputs(reuse: Any, arguments: dict[str, Any], where: str) -> CacheInpu
     container = spec.get("PrimaryContainer") or spec["Containers"][0]
     submit = container.get("Environment", {}).get("SAGEMAKER_SUBMIT_DIRECTORY", "")
     return CacheInputs(
-        inputs={"model": reuse.store.digest(container["ModelDataUrl"]) if container.get("ModelDataUrl") else ""},
+        inputs={"model": reuse.store.digest(container["ModelDataUrl"]) if container.get("ModelDataUrl") else "",
+                "image": str(container.get("Image") or "")},
         code={"inference": reuse.code.digest(submit)}, masks={arguments["ModelName"]: "<model>"})
 
 
@@ -71,10 +92,11 @@ def run(ctx: JobContext) -> StepResult:
             with tarfile.open(source) as tar:
                 tar.extractall(model_dir, filter="data")
     env = container.get("Environment", {})
+    builtin = serving_algorithm(container, where)
     code_dir = model_dir / "code"
     if env.get("SAGEMAKER_SUBMIT_DIRECTORY", "").startswith("s3://"):
         ctx.code.extract(ctx.code.require(env["SAGEMAKER_SUBMIT_DIRECTORY"], where), code_dir)
-    overlay = inference_requirements(ctx, code_dir, env)
+    overlay = None if builtin else inference_requirements(ctx, code_dir, env)
 
     tin, tout = args["TransformInput"], args["TransformOutput"]
     source = tin["DataSource"]["S3DataSource"]
@@ -95,13 +117,15 @@ def run(ctx: JobContext) -> StepResult:
         "max_payload": int(args.get("MaxPayloadInMB", 6)) << 20,
         "input_filter": processing.get("InputFilter"), "output_filter": processing.get("OutputFilter"),
         "join": processing.get("JoinSource", "None"),
+        "algorithm": {"name": builtin.name, "tag": builtin.tag, "environment": env} if builtin else None,
         "files": [[box.visible(f"/opt/ml/transform/input/{rel}"), box.visible(f"/opt/ml/transform/output/{rel}.out")]
                   for rel in files],
     }
     write_json(box.opt_ml / "transform" / "job.json", spec)
     run_env = ctx.env({**{k: str(v) for k, v in env.items()}, "SM_MODEL_DIR": box.visible("/opt/ml/model")}, overlay)
-    ctx.run_process(box, ["python", str(WORKER), box.visible("/opt/ml/transform/job.json")], run_env,
-                    box.visible("/opt/ml/model/code"))
+    isolated = ["-I"] if builtin else []  # the algorithm's server: smpipe-gen's code, no user module (isolation.py)
+    ctx.run_process(box, ["python", *isolated, str(WORKER), box.visible("/opt/ml/transform/job.json")], run_env,
+                    box.visible("/opt/ml/model" if builtin else "/opt/ml/model/code"))
     uri = tout["S3OutputPath"].rstrip("/")
     ctx.store.publish_dir(output_dir, uri)
     props = {**args, "TransformJobName": ctx.job_name, "TransformJobStatus": "Completed"}

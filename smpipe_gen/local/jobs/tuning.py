@@ -15,7 +15,7 @@ from typing import Any
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.paths import file_name
 from smpipe_gen.local.jobs import JOB_NAME_LIMIT, JobContext, StepFailed, StepResult, job_name
-from smpipe_gen.local.jobs.training import train
+from smpipe_gen.local.jobs.training import algorithm_job, train
 
 
 def _candidates(ranges: dict[str, Any], count: int, strategy: str, seed: str) -> list[dict[str, str]]:
@@ -25,14 +25,20 @@ def _candidates(ranges: dict[str, Any], count: int, strategy: str, seed: str) ->
     integer = ranges.get("IntegerParameterRanges", [])
     categorical = ranges.get("CategoricalParameterRanges", [])
     if strategy == "Grid":
+        if continuous:
+            raise SmpipeError(f"Grid search takes no continuous ranges ({', '.join(c['Name'] for c in continuous)}): "
+                              "CreateHyperParameterTuningJob refuses them", hint="use categorical or integer ranges")
         axes = [[(c["Name"], v) for v in c["Values"]] for c in categorical]
         axes += [[(r["Name"], str(v)) for v in range(int(r["MinValue"]), int(r["MaxValue"]) + 1)] for r in integer]
         return [dict(combo) for combo in itertools.islice(itertools.product(*axes), count)]
 
     def draw(spec: dict[str, Any], as_int: bool) -> str:
         low, high = float(spec["MinValue"]), float(spec["MaxValue"])
-        if spec.get("ScalingType") in ("Logarithmic", "ReverseLogarithmic") and low > 0:
+        scaling = spec.get("ScalingType")
+        if scaling == "Logarithmic" and low > 0:
             value = math.exp(rng.uniform(math.log(low), math.log(high)))
+        elif scaling == "ReverseLogarithmic" and 0 <= low and high < 1:  # dense near 1: 1 - x, x log-uniform
+            value = 1 - math.exp(rng.uniform(math.log(1 - high), math.log(1 - low)))
         else:
             value = rng.uniform(low, high)
         return str(int(round(value))) if as_int else repr(value)
@@ -65,6 +71,8 @@ def run(ctx: JobContext) -> StepResult:
     def trial(index: int, hps: dict[str, str]) -> dict[str, Any]:
         name = f"{tuning_name}-{index + 1:03d}"
         spec = {**definition, "HyperParameters": {**definition.get("StaticHyperParameters", {}), **hps}}
+        if algorithm_job(spec) is not None:  # the service tells a built-in algorithm what it is tuned for
+            spec["HyperParameters"].setdefault("_tuning_objective_metric", objective["MetricName"])
         spec["AlgorithmSpecification"] = {**definition.get("AlgorithmSpecification", {})}
         log_path = ctx.step_dir / file_name(f"{name}.log")
         with open(log_path, "wb") as log:

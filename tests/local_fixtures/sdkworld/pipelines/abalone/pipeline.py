@@ -9,7 +9,7 @@ a PropertyFile condition and a registration. CI calls it the seed's way:
     run-pipeline --module-name pipelines.abalone.pipeline --kwargs '{"region": ..., ...}'
 
 ``training_entry_point`` (not in the seed) trains in script mode instead, with that script from
-this folder, so the whole pipeline can run locally before the built-in algorithm can.
+this folder: the XGBoost image runs a script when the job names one, and then no algorithm.
 """
 
 import os

@@ -1,0 +1,61 @@
+"""What a built-in XGBoost training job's container runs, run as the job's process:
+``python -I -m smpipe_gen.local.algorithms.container train OPT_ML IMAGE_TAG``.
+
+It reads the job as the container does, from ``OPT_ML`` (``input/config/hyperparameters.json``,
+``input/config/inputdataconfig.json`` for each channel's ContentType, ``input/data/<channel>``),
+trains (``xgboost.train``), writes ``model/xgboost-model``, and logs one line per round to stdout,
+where the runner matches the service's metric definitions (``xgboost.metric_definitions``).
+
+A job that the container would fail writes ``output/failure`` (the reason the runner reports, as
+DescribeTrainingJob's FailureReason) and exits 1. ``-I``: no user code runs here, so the job needs
+no repository guard (local/isolation.py) and reads no PYTHONPATH: smpipe-gen comes from the
+interpreter's own site-packages."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from smpipe_gen.errors import SmpipeError
+from smpipe_gen.local.algorithms import AlgorithmError
+
+
+def train(opt_ml: Path, image_tag: str) -> None:
+    from smpipe_gen.local.algorithms import xgboost
+
+    config = opt_ml / "input" / "config"
+    hyperparameters = json.loads((config / "hyperparameters.json").read_text(encoding="utf-8"))
+    channels = json.loads((config / "inputdataconfig.json").read_text(encoding="utf-8"))
+    if "train" not in channels:
+        raise AlgorithmError(f"Channel 'train' is required; the job has {', '.join(sorted(channels)) or 'none'}")
+    xgboost.train({name: opt_ml / "input" / "data" / name for name in channels},
+                  {name: spec.get("ContentType") for name, spec in channels.items()},
+                  hyperparameters, opt_ml / "model", image_tag,
+                  log=lambda line: print(line, flush=True),
+                  say=lambda note: print(f"[smpipe-gen] {note}", flush=True))
+
+
+def main(argv: list[str]) -> int:
+    command, opt_ml, image_tag = argv
+    if command != "train":
+        raise SystemExit(f"unknown command {command!r}")
+    try:
+        train(Path(opt_ml), image_tag)
+    except AlgorithmError as error:
+        return _failed(Path(opt_ml), f"AlgorithmError: {error}")
+    except SmpipeError as error:  # what has no local version, found only once the data is read
+        return _failed(Path(opt_ml), error.one_line())
+    return 0
+
+
+def _failed(opt_ml: Path, reason: str) -> int:
+    failure = opt_ml / "output" / "failure"
+    failure.parent.mkdir(parents=True, exist_ok=True)
+    failure.write_text(reason, encoding="utf-8")
+    print(reason, file=sys.stderr, flush=True)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
