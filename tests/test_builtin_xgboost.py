@@ -220,6 +220,12 @@ def test_metric_lines_match_the_sdk_regex_and_the_runners_metric_parsing(regress
     assert notes == [f"built-in XGBoost 1.7-1 (xgboost 1.7.4 in the image) runs on xgboost {xgb.__version__} here"]
 
 
+def test_metrics_are_matched_as_cloudwatch_holds_the_log_where_a_tab_is_011():
+    """A script printing a real tab is matched by a regex saying #011, as on SageMaker."""
+    log = "[smpipe-gen] $ python train.py\n[4]\ttrain-rmse:0.5\tvalidation-rmse:0.75\n"
+    assert match_metrics(algorithm.metric_definitions(), log) == {"train:rmse": 0.5, "validation:rmse": 0.75}
+
+
 def test_0_90_prints_metric_values_as_its_xgboost_did(regression, tmp_path):
     values = {tag: re.findall(r"-rmse:([0-9.]+)", train(regression[0], {"num_round": "1"}, tag, tmp_path)[1][0])
               for tag in ("0.90-2-cpu-py3", PICKLED)}

@@ -169,6 +169,9 @@ STEP_DRIVER = {"TrainingImage": "123456789012.dkr.ecr.us-east-1.amazonaws.com/py
     ({"AlgorithmSpecification": {"TrainingImage": f"{ECR}/sagemaker-xgboost:1.7-1"},
       "HyperParameters": {"num_round": {"Get": "Parameters.Rounds"}, "tree_method": {"Get": "Parameters.Method"}}},
      None),  # expressions are checked when the job runs
+    ({"AlgorithmSpecification": {"TrainingImage": f"{ECR}/sagemaker-xgboost:1.7-1"}, "HyperParameters": {"num_round": "5"},
+      "InputDataConfig": [{"ChannelName": "train", "ContentType": "application/x-parquet"}]},
+     "step S: built-in XGBoost: training data in parquet format: the local XGBoost algorithm reads csv and libsvm"),
     ({"AlgorithmSpecification": {"TrainingImage": "811284229777.dkr.ecr.us-east-1.amazonaws.com/xgboost:latest"}},
      "step S: built-in XGBoost: XGBoost image tag 'latest' is the legacy XGBoost 0.72 algorithm, a closed "
      "implementation that cannot run locally"),

@@ -27,8 +27,6 @@ def train(opt_ml: Path, image_tag: str) -> None:
     config = opt_ml / "input" / "config"
     hyperparameters = json.loads((config / "hyperparameters.json").read_text(encoding="utf-8"))
     channels = json.loads((config / "inputdataconfig.json").read_text(encoding="utf-8"))
-    if "train" not in channels:
-        raise AlgorithmError(f"Channel 'train' is required; the job has {', '.join(sorted(channels)) or 'none'}")
     xgboost.train({name: opt_ml / "input" / "data" / name for name in channels},
                   {name: spec.get("ContentType") for name, spec in channels.items()},
                   hyperparameters, opt_ml / "model", image_tag,

@@ -44,7 +44,13 @@ def channel_format(channels: Mapping[str, Path], content_types: Mapping[str, str
         if name != "code" and content_type not in CONTENT_TYPES:
             raise AlgorithmError(f"Channel configuration for '{name}' channel is not supported: ContentType "
                                  f"{content_type!r} (the algorithm accepts {', '.join(CONTENT_TYPES)})")
-    data_format = FORMAT_OF[content_types.get("train") or DEFAULT_CONTENT_TYPE]
+    return refuse_unread_format(content_types.get("train"))
+
+
+def refuse_unread_format(train_content_type: str | None) -> str:
+    """The job's data format (the train channel's), or SmpipeError for one the algorithm reads
+    and this runner does not (parquet, recordio-protobuf); an unknown type is the container's to refuse."""
+    data_format = FORMAT_OF.get(train_content_type or DEFAULT_CONTENT_TYPE, "csv")
     if data_format not in ("csv", "libsvm"):
         raise SmpipeError(f"training data in {data_format} format: the local XGBoost algorithm reads csv and libsvm",
                           hint="convert the channels to text/csv (label first, no header) or text/libsvm")

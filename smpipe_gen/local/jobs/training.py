@@ -66,7 +66,7 @@ def refusal(spec: dict[str, Any], where: str) -> SmpipeError | None:
               "with the properties the steps after it read to run past it")
     builtin = algorithm_of(image)
     if builtin is not None and builtin.name == "xgboost":
-        return _xgboost_refusal(builtin, spec.get("HyperParameters"), where)
+        return _xgboost_refusal(builtin, spec, where)
     if builtin is not None:
         return SmpipeError(f"built-in algorithm {builtin.name} (image {image}) has no local version: of SageMaker's "
                            "built-in algorithms only XGBoost runs locally", where=where, hint=others)
@@ -79,15 +79,19 @@ def refusal(spec: dict[str, Any], where: str) -> SmpipeError | None:
                        hint=f"{others}; an Estimator with entry_point (script mode) runs locally")
 
 
-def _xgboost_refusal(builtin: BuiltinAlgorithm, hyperparameters: Any, where: str) -> SmpipeError | None:
-    """An image version or hyperparameters the local XGBoost has no faithful version of; values
-    that are pipeline expressions are checked when the job runs."""
-    from smpipe_gen.local.algorithms import xgboost
+def _xgboost_refusal(builtin: BuiltinAlgorithm, spec: dict[str, Any], where: str) -> SmpipeError | None:
+    """An image version, hyperparameters or a data format the local XGBoost has no faithful
+    version of; values that are pipeline expressions are checked when the job runs."""
+    from smpipe_gen.local.algorithms import xgboost, xgboost_data
 
+    hyperparameters = spec.get("HyperParameters")
+    content_types = {dig(c, "ChannelName"): dig(c, "ContentType") for c in spec.get("InputDataConfig") or []}
     try:
         xgboost.xgboost_image(builtin.tag)
         literal = {k: v for k, v in (hyperparameters or {}).items() if isinstance(v, str)}
         xgboost.refuse_what_has_no_local_version(literal)
+        if isinstance(content_types.get("train"), (str, type(None))):
+            xgboost_data.refuse_unread_format(content_types.get("train"))
     except SmpipeError as error:
         return SmpipeError(f"built-in XGBoost: {error.message}", where=where, hint=error.hint)
     return None
@@ -222,9 +226,11 @@ def _read_from(path: str, offset: int) -> str:
 
 
 def match_metrics(definitions: list[dict[str, str]], log: str) -> dict[str, float]:
-    """Final value of each metric: the last match of its regex in the job's log."""
+    """Final value of each metric: the last match of its regex in the job's log, as SageMaker
+    matches it: on the log as CloudWatch holds it, where a tab is ``#011`` (the XGBoost algorithm
+    prints ``[3]<tab>train-rmse:...`` and its metric regexes say ``#011train-rmse``)."""
     metrics: dict[str, float] = {}
-    log = "\n".join(line for line in log.splitlines() if not line.startswith("[smpipe-gen] "))
+    log = "\n".join(line for line in log.splitlines() if not line.startswith("[smpipe-gen] ")).replace("\t", "#011")
     for definition in definitions:
         try:
             pattern = re.compile(definition["Regex"])
