@@ -178,6 +178,11 @@ STEP_DRIVER = {"TrainingImage": "123456789012.dkr.ecr.us-east-1.amazonaws.com/py
     ({"AlgorithmSpecification": {"TrainingImage": "382416733822.dkr.ecr.us-east-1.amazonaws.com/linear-learner:1"}},
      "step S: built-in algorithm linear-learner (image 382416733822.dkr.ecr.us-east-1.amazonaws.com/linear-learner:1) "
      "has no local version: of SageMaker's built-in algorithms only XGBoost runs locally"),
+    ({"AlgorithmSpecification": {"TrainingImage": f"{ECR}/sagemaker-distribution-prod:1-cpu",
+                                 "ContainerEntrypoint": ["amazon_sagemaker_scheduler"]},
+      "Environment": {"SM_INPUT_NOTEBOOK_NAME": "report.ipynb", "SM_KERNEL_NAME": "python3"}},
+     "step S: a notebook job step (report.ipynb): its job runs the notebook with the SageMaker scheduler in its "
+     "image, which cannot run locally"),
     ({"AlgorithmSpecification": {"TrainingImage": "x"},
       "HyperParameters": {"sagemaker_program": '"train.py"', "sagemaker_submit_directory": '"s3://b/s.tar.gz"'}}, None),
 ])
@@ -186,3 +191,22 @@ def test_training_that_cannot_run_locally_is_named_for_what_it_is(spec, expected
 
     refused = refusal(spec, "step S")
     assert (refused.one_line().split(" (hint")[0] if refused else None) == expected
+
+
+def test_a_builtin_algorithm_jobs_cache_key_holds_this_machines_xgboost():
+    """A model cached before an xgboost upgrade is not handed to steps that load it with the new one;
+    a script's job depends on its code instead (its bundle's digest)."""
+    import xgboost
+
+    from smpipe_gen.local.jobs.training import cache_inputs
+    from smpipe_gen.steps import step_type
+
+    algorithm = {"AlgorithmSpecification": {"TrainingImage": f"{ECR}/sagemaker-xgboost:1.7-1"},
+                 "HyperParameters": {"num_round": "5"}}
+    script = {**algorithm, "HyperParameters": {"sagemaker_program": '"train.py"',
+                                               "sagemaker_submit_directory": '"s3://b/s.tar.gz"'}}
+    assert cache_inputs(None, algorithm, "step S").inputs == {"xgboost": xgboost.__version__}
+    assert cache_inputs(None, script, "step S").inputs == {}
+    tuning = {"TrainingJobDefinition": {"AlgorithmSpecification": algorithm["AlgorithmSpecification"],
+                                        "StaticHyperParameters": algorithm["HyperParameters"]}}
+    assert cache_inputs(None, step_type("Tuning").job_arguments(tuning), "step S").inputs == {"xgboost": xgboost.__version__}

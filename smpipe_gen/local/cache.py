@@ -96,7 +96,7 @@ class Reuse:
             if isinstance(value, str) and not self.code.get(value):
                 inputs[execution.sub("<execution>", value)] = self.store.digest(value)
         if kind.local_cache_inputs:  # what the step reads besides its arguments (a transform's model)
-            extra = resolve(kind.local_cache_inputs)(self, arguments, f"step {node.name}")
+            extra = resolve(kind.local_cache_inputs)(self, kind.job_arguments(arguments), f"step {node.name}")
             inputs.update(extra.inputs)
             code.update(extra.code)
             for literal, placeholder in extra.masks.items():

@@ -52,8 +52,9 @@ class StepType:
     runner: the local runner, "module:function"; None: the step cannot run locally, for
         ``refusal``'s reason.
     precheck: "module:function" (arguments, where) -> SmpipeError | None, asked before a run.
-    local_cache_inputs: "module:function" adding what the step reads besides its arguments
-        (a transform's model) to its local cache key.
+    local_cache_inputs: "module:function" (reuse, job arguments, where) -> CacheInputs: what the
+        step reads besides its arguments (a transform's model, a built-in algorithm's xgboost),
+        added to its local cache key.
     """
 
     name: str

@@ -24,4 +24,5 @@ STEP = StepType(
     operation=("CreateTrainingJob", "TrainingJobName"),
     runner="smpipe_gen.local.jobs.training:run",
     precheck="smpipe_gen.local.jobs.training:refusal",
+    local_cache_inputs="smpipe_gen.local.jobs.training:cache_inputs",
 )

@@ -35,4 +35,5 @@ STEP = StepType(
     operation=("CreateHyperParameterTuningJob", "HyperParameterTuningJobName"),
     runner="smpipe_gen.local.jobs.tuning:run",
     precheck="smpipe_gen.local.jobs.training:refusal",
+    local_cache_inputs="smpipe_gen.local.jobs.training:cache_inputs",
 )

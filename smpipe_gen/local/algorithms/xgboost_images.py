@@ -4,6 +4,8 @@ show it. Training and inference both ask ``xgboost_image(tag)``; nothing here im
 
 from __future__ import annotations
 
+import functools
+import importlib.metadata
 import re
 from dataclasses import dataclass
 from types import ModuleType
@@ -110,3 +112,12 @@ def library() -> ModuleType:
         raise SmpipeError("the built-in XGBoost algorithm runs locally on the xgboost library, which is not "
                           "installed", hint="pip install 'smpipe-gen[examples]' (it carries xgboost-cpu)") from None
     return xgboost
+
+
+@functools.cache
+def library_version() -> str:
+    """The host xgboost's version without importing it (seconds): from whichever distribution
+    installs the module (``xgboost``, ``xgboost-cpu``); empty when none does."""
+    for distribution in importlib.metadata.packages_distributions().get("xgboost", []):
+        return importlib.metadata.version(distribution)
+    return ""

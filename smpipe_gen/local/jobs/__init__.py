@@ -28,6 +28,17 @@ class StepResult:
     branch: bool | None = None  # condition steps: the outcome
 
 
+@dataclass
+class CacheInputs:
+    """What a step's local cache key holds besides its arguments (a step type's
+    ``local_cache_inputs``): input digests, code digests, and literal argument text replaced by
+    a placeholder (a model name new on every run)."""
+
+    inputs: dict[str, str] = field(default_factory=dict)
+    code: dict[str, str] = field(default_factory=dict)
+    masks: dict[str, str] = field(default_factory=dict)
+
+
 class StepFailed(Exception):
     """The step's own work failed (non-zero exit, Fail step); message names the reason."""
 

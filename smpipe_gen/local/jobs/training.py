@@ -17,7 +17,7 @@ from smpipe_gen.json_values import dig
 from smpipe_gen.errors import SmpipeError, shorten
 from smpipe_gen.local import requirements
 from smpipe_gen.local.algorithms import BuiltinAlgorithm, algorithm_of
-from smpipe_gen.local.jobs import JobContext, StepResult, write_json
+from smpipe_gen.local.jobs import CacheInputs, JobContext, StepResult, write_json
 from smpipe_gen.local.sandbox import Sandbox
 from smpipe_gen.local.store import first_link
 
@@ -74,6 +74,10 @@ def refusal(spec: dict[str, Any], where: str) -> SmpipeError | None:
         return SmpipeError("a @step function step: its job runs the SDK's remote-function driver in its image, "
                            "which cannot run locally", where=where,
                            hint=f"{others}; a ProcessingStep or TrainingStep with a script runs locally")
+    if dig(spec, "AlgorithmSpecification", "ContainerEntrypoint") == ["amazon_sagemaker_scheduler"]:
+        notebook = dig(spec, "Environment", "SM_INPUT_NOTEBOOK_NAME") or "?"
+        return SmpipeError(f"a notebook job step ({notebook}): its job runs the notebook with the SageMaker scheduler "
+                           "in its image, which cannot run locally", where=where, hint=others)
     return SmpipeError(f"training image {image} has no entry point script: its own program would run, which cannot "
                        "run locally", where=where,
                        hint=f"{others}; an Estimator with entry_point (script mode) runs locally")
@@ -95,6 +99,16 @@ def _xgboost_refusal(builtin: BuiltinAlgorithm, spec: dict[str, Any], where: str
     except SmpipeError as error:
         return SmpipeError(f"built-in XGBoost: {error.message}", where=where, hint=error.hint)
     return None
+
+
+def cache_inputs(reuse: Any, spec: dict[str, Any], where: str) -> CacheInputs:
+    """A built-in algorithm's job also depends on what plays its container here: this machine's
+    xgboost (a model cached before an upgrade is not handed to steps that load it with the new one)."""
+    if algorithm_job(spec) is None:
+        return CacheInputs()
+    from smpipe_gen.local.algorithms.xgboost_images import library_version
+
+    return CacheInputs(inputs={"xgboost": library_version()})
 
 
 def train(ctx: JobContext, spec: dict[str, Any], job_name: str, box: Sandbox) -> dict[str, Any]:

@@ -5,7 +5,6 @@ AssembleWith), one ``<input name>.out`` per input file under the output path."""
 from __future__ import annotations
 
 import tarfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ from smpipe_gen.errors import SmpipeError
 from smpipe_gen.local import requirements
 from smpipe_gen.local.algorithms import BuiltinAlgorithm, algorithm_of
 from smpipe_gen.local.algorithms.xgboost_images import xgboost_image
-from smpipe_gen.local.jobs import JobContext, StepResult, write_json
+from smpipe_gen.local.jobs import CacheInputs, JobContext, StepResult, write_json
 from smpipe_gen.local.jobs.model import load_model
 from smpipe_gen.local.sandbox import Overlay
 
@@ -50,16 +49,6 @@ def serving_algorithm(container: dict[str, Any], where: str) -> BuiltinAlgorithm
                           hint=f"pass --stand-in {where.removeprefix('step ')}=FILE.json to run past this step")
     xgboost_image(builtin.tag)  # refuses an image version with no local version
     return builtin
-
-
-@dataclass
-class CacheInputs:
-    """What a step's local cache key holds besides its arguments: input digests, code digests,
-    and literal argument text replaced by a placeholder (a model name new on every run)."""
-
-    inputs: dict[str, str] = field(default_factory=dict)
-    code: dict[str, str] = field(default_factory=dict)
-    masks: dict[str, str] = field(default_factory=dict)
 
 
 def cache_inputs(reuse: Any, arguments: dict[str, Any], where: str) -> CacheInputs:
