@@ -75,6 +75,7 @@ def test_training_tuning_model_and_transform_run_as_the_algorithm_does(fixture):
     tune = record["steps"]["Tune"]
     logs = sorted(Path(tune["log"]).parent.glob("*-Tune-*.log"))
     assert len(logs) == 3  # max_jobs
+    assert "note: the Bayesian strategy chooses each trial from the results so far" in Path(tune["log"]).read_text()
     final = {log.stem: re.findall(r"\[19\]#011train-mape:[0-9.]+#011train-rmse:[0-9.]+#011validation-mape:[0-9.]+"
                                   r"#011validation-rmse:([0-9.]+)", log.read_text()) for log in logs}
     scores = {name: float(found[0]) for name, found in final.items()}

@@ -1,5 +1,6 @@
 """Tuning steps: the training job over the declared ranges (random or grid search, up to
-MaxNumberOfTrainingJobs, MaxParallelTrainingJobs at a time), best job by the objective metric."""
+MaxNumberOfTrainingJobs, MaxParallelTrainingJobs at a time), best job by the objective metric.
+Bayesian and Hyperband searches are drawn at random (their choices depend on the service's model)."""
 
 from __future__ import annotations
 
@@ -65,6 +66,9 @@ def run(ctx: JobContext) -> StepResult:
     strategy = config.get("Strategy", "Random")
     candidates = _candidates(config.get("ParameterRanges", {}), count, strategy, ctx.name)
     tuning_name = job_name(f"{ctx.execution_id}-{ctx.name}", JOB_NAME_LIMIT - 4)  # and -NNN per trial
+    if strategy not in ("Random", "Grid"):
+        ctx.say(f"note: the {strategy} strategy chooses each trial from the results so far, with the service's own "
+                "model; here the trials are drawn at random from the same ranges")
     ctx.say(f"tuning: {len(candidates)} training jobs, {parallel} at a time, {strategy} strategy, "
             f"{objective['Type']} {objective['MetricName']}")
 
