@@ -67,6 +67,7 @@ def seed_run(root: Path, **kwargs) -> subprocess.CompletedProcess:
                   "--data", f"{SEED_DATA}=./data")
 
 
+@pytest.mark.filterwarnings("ignore:.*linear is now deprecated")  # the seed's objective, trained directly
 def test_seed_shaped_program_runs_to_the_end_with_the_builtin_algorithm(world):
     """As its CI calls it: preprocess (boto3 inside the job), built-in XGBoost 1.0-1 training, the
     evaluate step unpickling ``xgboost-model``, the condition on its report, the registration."""
