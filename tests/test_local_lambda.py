@@ -19,6 +19,7 @@ from local_support import FIXTURES, last_record, statuses
 
 SCORE = "--lambda=score-model=handlers/score.py:lambda_handler"
 ANNOUNCE = "--lambda=announce=handlers/announce.py:handler"
+FOREST = "382416733822.dkr.ecr.us-east-1.amazonaws.com/randomcutforest:1"
 
 
 @pytest.fixture
@@ -221,16 +222,22 @@ def test_every_step_that_cannot_run_is_named_before_the_run_one_line_each(fixtur
     steps = [{"Name": "Wait", "Type": "Callback", "SqsQueueUrl": "https://sqs.us-east-1.amazonaws.com/1/q",
               "Arguments": {}, "OutputParameters": []},
              {"Name": "Quality", "Type": "QualityCheck", "CheckType": "DATA_QUALITY", "Arguments": {}},
-             {"Name": "Score", "Type": "Lambda", "Arguments": {"model_name": "m", "rows": 60}, "FunctionArn": "score-model"}]
+             {"Name": "Score", "Type": "Lambda", "Arguments": {"model_name": "m", "rows": 60}, "FunctionArn": "score-model"},
+             {"Name": "Forest", "Type": "Training",  # AWS's callback notebook trains a random cut forest after its callback
+              "Arguments": {"AlgorithmSpecification": {"TrainingImage": FOREST, "TrainingInputMode": "File"}}}]
     (fixture / "mixed.json").write_text(json.dumps({"Version": "2020-12-01", "Parameters": [], "Steps": steps}))
     result = run(fixture, definition="mixed.json", expect=1)
     assert [line.split(" (hint: ")[0] for line in errors(result)] == [
         "error: step Wait: step type 'Callback' has no local version: waits for an outside service to answer through SQS",
         "error: step Quality: step type 'QualityCheck' has no local version: runs the Model Monitor container",
-        "error: step Score: Lambda function 'score-model' is not known to this run"]
-    run(fixture, SCORE, "--stand-in", "Wait=stand-ins/check-data-bias.json",
-        "--stand-in", "Quality=stand-ins/check-data-bias.json", definition="mixed.json")
-    assert statuses(last_record(fixture)) == {"Wait": "stood in", "Quality": "stood in", "Score": "done"}
+        "error: step Score: Lambda function 'score-model' is not known to this run",
+        f"error: step Forest: built-in algorithm randomcutforest (image {FOREST}) has no local version: of SageMaker's "
+        "built-in algorithms only XGBoost runs locally"]
+    run(fixture, SCORE, "--stand-in", "Wait=stand-ins/check-data-bias.json", "--stand-in",
+        "Quality=stand-ins/check-data-bias.json", "--stand-in", "Forest=stand-ins/check-data-bias.json",
+        definition="mixed.json")
+    assert statuses(last_record(fixture)) == {"Wait": "stood in", "Quality": "stood in", "Score": "done",
+                                              "Forest": "stood in"}
 
 
 def test_a_handler_calls_aws_on_the_loopback_endpoint_and_the_store_holds_what_it_wrote(fixture):
@@ -245,3 +252,14 @@ def test_a_lambda_option_no_step_invokes_is_refused_with_the_name_it_may_mean(fi
     result = run(fixture, "--lambda=scor-model=handlers/score.py:lambda_handler", ANNOUNCE, expect=1)
     assert errors(result) == ["error: --lambda scor-model: no Lambda step invokes function 'scor-model' "
                               "(hint: did you mean 'score-model'?)"]
+
+
+def test_a_function_finds_the_model_a_model_step_created_as_in_the_cloud(fixture):
+    """AWS's Lambda-step notebook deploys the pipeline's model from its function: the model a
+    Model step created must be known to SageMaker (the loopback endpoint's) when the function runs."""
+    run(fixture, "--lambda=deploy-model=handlers/deploy.py:handler", definition="deploy.json")
+    record = last_record(fixture)
+    model_name = record["steps"]["CreateChurnModel"]["properties"]["ModelName"]
+    assert record["steps"]["Deploy"]["properties"]["OutputParameters"] == {
+        "image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.0-1-cpu-py3",
+        "endpoint_config": f"arn:aws:sagemaker:us-east-1:000000000000:endpoint-config/{model_name}-config"}

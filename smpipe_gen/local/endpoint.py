@@ -50,7 +50,7 @@ class Endpoint:
         self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
         self._lock = threading.Lock()
         self._process: subprocess.Popen | None = None
-        self._holding: dict[str, Any] = {"root": None, "seeds": {}}
+        self._holding: dict[str, Any] = {"root": None, "seeds": {}, "models": {}}
         self._wake_read, self._wake_write = os.pipe()
         self._watcher = threading.Thread(target=self._watch, name="smpipe-endpoint", daemon=True)
         self._watcher.start()
@@ -66,9 +66,18 @@ class Endpoint:
     def hold(self, root: Path, seeds: dict[str, Path]) -> None:
         """Serve the local store at ``root`` with its ``seeds`` (s3:// URI -> local file or directory)."""
         with self._lock:
-            self._holding = {"root": str(root), "seeds": {uri: str(path) for uri, path in seeds.items()}}
+            self._holding.update(root=str(root), seeds={uri: str(path) for uri, path in seeds.items()})
             if self._process is not None:
                 self._request({"op": "hold", **self._holding})
+
+    def create_model(self, name: str, arguments: dict[str, Any]) -> None:
+        """Make a model a Model step created known to the endpoint's SageMaker, as it would be in
+        the cloud: a later job or Lambda function may describe or deploy it (AWS's Lambda-step
+        notebook creates an endpoint config from it). Held until the server starts, if it has not."""
+        with self._lock:
+            self._holding.setdefault("models", {})[name] = arguments
+            if self._process is not None:
+                self._request({"op": "models", "models": {name: arguments}})
 
     def start(self) -> None:
         """Start the server now (a program about to build certainly calls AWS)."""
@@ -201,7 +210,9 @@ class _Holder:
 
                 self.root = Path(request["root"]) if request["root"] else None
                 self.store = Store(self.root or Path(os.devnull), {uri: Path(path) for uri, path in request["seeds"].items()})
-                reply = {}
+                reply = self.create_models(request.get("models", {}))
+            elif request["op"] == "models":
+                reply = self.create_models(request["models"])
             elif request["op"] == "sync":
                 reply = self.write_back(self.root) if self.root else {}
             elif request["op"] == "dump":
@@ -212,6 +223,18 @@ class _Holder:
                 raise ValueError(f"unknown request {request['op']!r}")
             reply["skipped"], self.skipped = self.skipped, []
             return reply
+
+    def create_models(self, models: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        """CreateModel in moto's SageMaker for each model a Model step created (its arguments)."""
+        from moto.sagemaker.models import sagemaker_backends
+
+        backend = sagemaker_backends[ACCOUNT][self.region]
+        for name, arguments in models.items():
+            backend.create_model(model_name=name, execution_role_arn=arguments.get("ExecutionRoleArn") or ROLE,
+                                 primary_container=arguments.get("PrimaryContainer"),
+                                 vpc_config=arguments.get("VpcConfig"), containers=arguments.get("Containers"),
+                                 tags=arguments.get("Tags"))
+        return {}
 
     def before(self, environ: dict[str, Any]) -> None:
         """Load what an S3 request is about to read, copy or delete."""

@@ -13,9 +13,9 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from smpipe_gen.definition import Definition
+from smpipe_gen.definition import Definition, Step
 from smpipe_gen.errors import SmpipeError, StepsRefused, shorten
 from smpipe_gen.json_values import as_list, dig, thaw
 from smpipe_gen.local import sandbox
@@ -56,13 +56,29 @@ def build_graph(definition: Definition, options: RunOptions | None = None) -> di
     stand-in replaces is refused, one line each, before anything runs."""
     options = options or RunOptions()
     refused = stand_in.refusals(definition, options.stand_ins, options.functions)
-    if refused:
+    if refused:  # the run stops here: name the steps the precheck would refuse too, not one blocker at a time
+        refused += _prechecked(definition, options.stand_ins)
         raise refused[0] if len(refused) == 1 else StepsRefused(refused)
     nodes: dict[str, Node] = {}
     for step in definition:
         branch_of = (step.condition, step.branch == "if") if step.condition else None
         nodes[step.name] = Node(step=step, deps=set(step.upstream), branch_of=branch_of)
     return nodes
+
+
+def _prechecked(definition: Definition, stand_ins: Mapping[str, Any]) -> list[SmpipeError]:
+    """What each step type's precheck refuses (a built-in algorithm, a @step function), for the
+    steps outside condition branches that no stand-in replaces."""
+    refused = (precheck_refusal(step) for step in definition if step.name not in stand_ins and not step.condition)
+    return [error for error in refused if error is not None]
+
+
+def precheck_refusal(step: Step) -> SmpipeError | None:
+    """Why the step's type refuses it on the arguments as the definition writes them, or None."""
+    kind = step_type(step.type)
+    if not kind.precheck:
+        return None
+    return resolve(kind.precheck)(kind.job_arguments(thaw(step.arguments)), f"step {step.name}")
 
 
 class _Remover:
@@ -189,11 +205,10 @@ class Runner:
                     continue
                 args = thaw(node.step.arguments)
                 kind = step_type(node.type)
-                if kind.precheck:
-                    refused = resolve(kind.precheck)(kind.job_arguments(args), f"step {node.name}")
-                    if refused is not None and not node.branch_of:  # in a branch: fails if the branch is taken
-                        self._refuse(node, refused)
-                        continue
+                refused = precheck_refusal(node.step)
+                if refused is not None and not node.branch_of:  # in a branch: fails if the branch is taken
+                    self._refuse(node, refused)
+                    continue
                 for value in kind.input_uris(args):
                     try:
                         uri = self.resolver.resolve(value, f"step {node.name}")
@@ -363,6 +378,7 @@ class Runner:
                              run_root=self.run_root, use_namespace=self.options.use_namespace,
                              max_parallel=self.options.max_parallel, pass_aws=self.options.pass_aws,
                              aws_env=self.endpoint.env() if self.endpoint and not self.options.pass_aws else {},
+                             endpoint=self.endpoint if not self.options.pass_aws else None,
                              functions=self.options.functions)
             try:
                 result = resolve(kind.runner)(ctx)

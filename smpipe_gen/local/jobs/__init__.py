@@ -60,6 +60,7 @@ class JobContext:
     max_parallel: int
     pass_aws: bool = False  # --pass-aws-credentials
     aws_env: dict[str, str] = field(default_factory=dict)  # the loopback AWS endpoint (local/endpoint.py)
+    endpoint: Any = None  # that endpoint (local/endpoint.Endpoint); None with --pass-aws-credentials
     functions: dict[str, Any] = field(default_factory=dict)  # Lambda functions by name (jobs/lambda_function.py)
     process_seconds: float = 0.0  # time spent in the job's own processes (for benchmarks)
     _told_no_namespace: bool = False

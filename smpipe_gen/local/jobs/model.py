@@ -1,5 +1,6 @@
 """CreateModel steps: the model's container spec is recorded under the run root so transform
-steps (possibly in a later run, after a cache hit) can find it by name."""
+steps (possibly in a later run, after a cache hit) can find it by name, and created in the loopback
+endpoint's SageMaker, where a later job or Lambda function may look it up or deploy it."""
 
 from __future__ import annotations
 
@@ -35,4 +36,6 @@ def run(ctx: JobContext) -> StepResult:
     name = ctx.job_name
     props = {**args, "ModelName": name, "ModelArn": f"arn:aws:sagemaker:{ctx.region}:{ACCOUNT}:model/{name}"}
     write_atomic(model_file(ctx.run_root, name), canonical.canonical_json(props))
+    if ctx.endpoint is not None:  # later jobs and Lambda functions may call SageMaker about it
+        ctx.endpoint.create_model(name, args)
     return StepResult(properties=props)
