@@ -113,3 +113,41 @@ def test_a_framework_image_without_a_script_is_refused_and_only_what_does_not_ne
     assert (record["status"], record["failed_step"]) == ("Failed", "Train")
     assert {name: step["status"] for name, step in record["steps"].items() if name in ("Preprocess", "Train", "Evaluate")} \
         == {"Preprocess": "done", "Train": "failed", "Evaluate": "not started"}
+
+
+TENSORFLOW = "763104351884.dkr.ecr.us-east-1.amazonaws.com/tensorflow-training:2.4.1-cpu-py37"
+
+
+def test_a_job_lacking_the_framework_its_image_ships_says_which_and_how_to_get_it(tmp_path):
+    """A TensorFlow estimator's script imports tensorflow because its image has it; this machine may not."""
+    repo = project(tmp_path)
+    definition = json.loads((repo / "pipeline" / "definition.json").read_text())
+    train = next(s for s in definition["Steps"] if s["Name"] == "Train")
+    train["Arguments"]["AlgorithmSpecification"]["TrainingImage"] = TENSORFLOW
+    (repo / "pipeline" / "definition.json").write_text(json.dumps(definition))
+    script = repo / "scripts" / "train.py"
+    script.write_text("import tensorflow  # the image's\n" + script.read_text())
+    result = run(repo, expect=1)  # the job's own traceback is in the log tail shown
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert line.startswith("error: step Train: execution failed: process exited with code 1; the image "
+                           "tensorflow-training:2.4.1-cpu-py37 ships tensorflow 2.4.1; a local job runs on this "
+                           "machine's packages, which lack it: pip install 'tensorflow==2.4.1', or list it in the "
+                           "step's requirements.txt")
+
+
+@pytest.mark.parametrize("log, image, expected", [
+    ("ModuleNotFoundError: No module named 'sklearn.preprocessing'",
+     "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:0.23-1-cpu-py3",
+     "the image sagemaker-scikit-learn:0.23-1-cpu-py3 ships scikit-learn 0.23; a local job runs on this machine's "
+     "packages, which lack it: pip install 'scikit-learn==0.23.*', or list it in the step's requirements.txt"),
+    ("ModuleNotFoundError: No module named 'torch'", "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:latest",
+     "the image pytorch-training:latest ships torch; a local job runs on this machine's packages, which lack it: "
+     "pip install torch, or list it in the step's requirements.txt"),
+    ("ModuleNotFoundError: No module named 'pandas'", TENSORFLOW, ""),  # not the image's framework
+    ("ModuleNotFoundError: No module named 'tensorflow'", "123456789012.dkr.ecr.us-east-1.amazonaws.com/mine:1", ""),
+    ("all fine", TENSORFLOW, ""),
+])
+def test_the_framework_hint_names_only_the_framework_an_aws_image_ships(log, image, expected):
+    from smpipe_gen.local import frameworks
+
+    assert frameworks.explain(log, image) == expected

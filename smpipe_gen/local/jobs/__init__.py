@@ -151,18 +151,20 @@ class JobContext:
         if code != 0:
             failure = box.opt_ml / "output" / "failure"
             reason = failure.read_text(errors="replace").strip()[:500] if failure.is_file() else ""
-            unshipped = self._unshipped()
+            explained = self._explain()
             raise StepFailed(f"process exited with code {code}" + (f": {reason}" if reason else "")
-                             + (f"; {unshipped}" if unshipped else ""))
+                             + (f"; {explained}" if explained else ""))
 
-    def _unshipped(self) -> str:
-        """A file the job looked for that the repository holds but its bundle leaves out (local/missing.py)."""
-        from smpipe_gen.local import missing
+    def _explain(self) -> str:
+        """What the job lacked locally, read from its log: a file the repository holds but its
+        bundle leaves out (local/missing.py), or the framework its image ships (local/frameworks.py)."""
+        from smpipe_gen.local import frameworks, missing
 
         with open(self.log.name, "rb") as handle:
             log = handle.read()[-20000:].decode(errors="replace")
-        return missing.explain(log, self.arguments, map(self.code.get, missing.code_uris(self.arguments)),
-                               self.code.repo_root)
+        return (missing.explain(log, self.arguments, map(self.code.get, missing.code_uris(self.arguments)),
+                                self.code.repo_root)
+                or frameworks.explain(log, frameworks.image_of(self.arguments)))
 
 
 def _seconds(value: Any) -> float | None:
