@@ -131,15 +131,15 @@ def test_a_job_lacking_the_framework_its_image_ships_says_which_and_how_to_get_i
     (line,) = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert line.startswith("error: step Train: execution failed: process exited with code 1; the image "
                            "tensorflow-training:2.4.1-cpu-py37 ships tensorflow 2.4.1; a local job runs on this "
-                           "machine's packages, which lack it: pip install 'tensorflow==2.4.1', or list it in the "
-                           "step's requirements.txt")
+                           "machine's packages, which lack it: pip install tensorflow, or list it in the step's "
+                           "requirements.txt")
 
 
 @pytest.mark.parametrize("log, image, expected", [
     ("ModuleNotFoundError: No module named 'sklearn.preprocessing'",
      "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:0.23-1-cpu-py3",
      "the image sagemaker-scikit-learn:0.23-1-cpu-py3 ships scikit-learn 0.23; a local job runs on this machine's "
-     "packages, which lack it: pip install 'scikit-learn==0.23.*', or list it in the step's requirements.txt"),
+     "packages, which lack it: pip install scikit-learn, or list it in the step's requirements.txt"),
     ("ModuleNotFoundError: No module named 'torch'", "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:latest",
      "the image pytorch-training:latest ships torch; a local job runs on this machine's packages, which lack it: "
      "pip install torch, or list it in the step's requirements.txt"),

@@ -26,7 +26,7 @@ FRAMEWORK_OF = {
     "huggingface-tensorflow-training": ("transformers", "transformers"),
 }
 _MISSING = re.compile(r"No module named '(?P<module>[\w.]+)'")
-_VERSION = re.compile(r"^(?P<version>\d+(?:\.\d+)*)(?:-(?P<build>\d+))?(?=-|$)")
+_VERSION = re.compile(r"^(?P<version>\d+(?:\.\d+)*)(?=-|$)")
 
 
 def image_of(arguments: Any) -> str:
@@ -46,12 +46,9 @@ def explain(log: str, image: str) -> str:
         return ""
     tag = found["tag"] or ""
     version = _VERSION.match(tag)
-    if version is None:
-        return (f"the image {found['repository']}:{tag} ships {package}; a local job runs on this machine's packages, "
-                f"which lack it: pip install {package}, or list it in the step's requirements.txt")
     # a framework image's tag is the framework's version (2.4.1-cpu-py37); the SageMaker images of
-    # scikit-learn and XGBoost add a build number (0.23-1), their version naming a minor release
-    pin = f"{version['version']}.*" if version["build"] else version["version"]
-    return (f"the image {found['repository']}:{tag} ships {package} {version['version']}; a local job runs on this "
-            f"machine's packages, which lack it: pip install '{package}=={pin}', or list it in the step's "
-            "requirements.txt")
+    # scikit-learn and XGBoost add a build number (0.23-1). The version is said, not pinned: an
+    # old image's version often has no wheel for this machine's Python.
+    shipped = f"{package} {version['version']}" if version else package
+    return (f"the image {found['repository']}:{tag} ships {shipped}; a local job runs on this machine's packages, "
+            f"which lack it: pip install {package}, or list it in the step's requirements.txt")
