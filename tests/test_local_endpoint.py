@@ -26,12 +26,14 @@ def store(tmp_path: Path) -> tuple[Path, dict[str, Path]]:
     return root, {"s3://data/raw": seed}
 
 
-def client(endpoint: Endpoint):
+def client(endpoint: Endpoint, service: str = "s3"):
     import boto3
+    from botocore.config import Config
 
     env = endpoint.env()
-    return boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name=env["AWS_DEFAULT_REGION"],
-                        aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
+    return boto3.client(service, endpoint_url=env["AWS_ENDPOINT_URL"], region_name=env["AWS_DEFAULT_REGION"],
+                        aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+                        config=Config(retries={"max_attempts": 1}))
 
 
 def test_the_endpoint_starts_on_the_first_connection_and_holds_the_store_both_ways(tmp_path, store):
@@ -86,5 +88,37 @@ def test_an_endpoint_that_cannot_start_is_reported_and_refuses_connections(tmp_p
         assert endpoint.sync() == [endpoint.failure]
         with pytest.raises(OSError):
             socket.create_connection(("127.0.0.1", int(endpoint.url.rsplit(":", 1)[1])), timeout=5)
+    finally:
+        endpoint.close()
+
+
+def test_sagemaker_answers_as_aws_answers_an_account_holding_only_what_the_run_made(tmp_path, store):
+    """Found running teams' seed code: DescribeImageVersion (which moto lacks, answering 500) must be
+    AWS's ResourceNotFound, which the seed catches to fall back to a public image; a job a program
+    starts while it builds (a Model Monitor baseline) must fail at the call, not be "Completed"
+    with nothing run; a model a Model step created is known (Endpoint.create_model)."""
+    from botocore.exceptions import ClientError
+
+    endpoint = Endpoint("us-east-1", tmp_path / "endpoint.log")
+    try:
+        endpoint.hold(*store)
+        endpoint.create_model("pipelines-x-Create", {"ExecutionRoleArn": "arn:aws:iam::000000000000:role/r",
+                                                     "PrimaryContainer": {"Image": "img:1"}})
+        sagemaker = client(endpoint, "sagemaker")
+        with pytest.raises(sagemaker.exceptions.ResourceNotFound):
+            sagemaker.describe_image_version(ImageName="sagemaker-p-123-processingimagebuild")
+        assert sagemaker.list_image_versions(ImageName="absent")["ImageVersions"] == []
+        with pytest.raises(ClientError, match=r"\(ValidationException\) when calling the CreateProcessingJob operation: "
+                                              r"a local run runs the pipeline's steps, not a job started outside them"):
+            sagemaker.create_processing_job(
+                ProcessingJobName="baseline", RoleArn="arn:aws:iam::000000000000:role/r",
+                AppSpecification={"ImageUri": "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer"},
+                ProcessingResources={"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.xlarge",
+                                                       "VolumeSizeInGB": 20}})
+        with pytest.raises(ClientError, match="UnknownOperationException"):
+            sagemaker.create_image(ImageName="mine", RoleArn="arn:aws:iam::000000000000:role/r")
+        assert sagemaker.describe_model(ModelName="pipelines-x-Create")["PrimaryContainer"]["Image"] == "img:1"
+        with pytest.raises(ClientError, match="Could not find model"):  # moto's answer, as AWS's
+            sagemaker.describe_model(ModelName="absent")
     finally:
         endpoint.close()

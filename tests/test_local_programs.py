@@ -210,3 +210,26 @@ def test_a_builtin_algorithm_jobs_cache_key_holds_this_machines_xgboost():
     tuning = {"TrainingJobDefinition": {"AlgorithmSpecification": algorithm["AlgorithmSpecification"],
                                         "StaticHyperParameters": algorithm["HyperParameters"]}}
     assert cache_inputs(None, step_type("Tuning").job_arguments(tuning), "step S").inputs == {"xgboost": xgboost.__version__}
+
+
+SPARK = "173754725891.dkr.ecr.us-east-1.amazonaws.com/sagemaker-spark-processing:3.1-cpu"
+
+
+@pytest.mark.parametrize("app, expected", [
+    ({"ImageUri": SPARK, "ContainerEntrypoint": ["smspark-submit", "/opt/ml/processing/input/code/job.py"]},
+     f"step P: processing image {SPARK} runs Apache Spark (smspark-submit), which has no local version"),
+    ({"ImageUri": "205585389593.dkr.ecr.us-east-1.amazonaws.com/sagemaker-clarify-processing:1.0"},
+     "step P: processing image 205585389593.dkr.ecr.us-east-1.amazonaws.com/sagemaker-clarify-processing:1.0 runs "
+     "SageMaker Clarify's analysis, which has no local version"),
+    ({"ImageUri": f"{ECR}/sagemaker-scikit-learn:1.2-1-cpu-py3"},
+     f"step P: no ContainerEntrypoint: the default entrypoint of image {ECR}/sagemaker-scikit-learn:1.2-1-cpu-py3 "
+     "would run, which cannot run locally"),
+    ({"ImageUri": f"{ECR}/sagemaker-scikit-learn:1.2-1-cpu-py3",
+      "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/prep.py"]}, None),
+])
+def test_processing_that_cannot_run_locally_is_named_for_what_it_is(app, expected):
+    """AWS's PySparkProcessor notebook died with 'smspark-submit: not found' (exit 127) mid-run."""
+    from smpipe_gen.local.jobs.processing import refusal
+
+    refused = refusal({"AppSpecification": app}, "step P")
+    assert (refused.one_line().split(" (hint")[0] if refused else None) == expected

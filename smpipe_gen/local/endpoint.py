@@ -21,6 +21,7 @@ next step reads, and the reverse.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -367,7 +368,66 @@ class _LoadOnRequest:
     def __call__(self, environ: dict[str, Any], start_response):
         if _S3_REQUEST.search(environ.get("HTTP_AUTHORIZATION", "") + environ.get("QUERY_STRING", "")):
             self.holder.before(environ)
+        gap = _sagemaker_gap(environ.get("HTTP_X_AMZ_TARGET", ""))
+        if gap is not None:
+            status, body = gap
+            data = json.dumps(body).encode()
+            start_response(status, [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(data)))])
+            return [data]
         return self.app(environ, start_response)
+
+
+# jobs SageMaker would run: moto records them as Completed with nothing run
+_JOBS = ("CreateProcessingJob", "CreateTrainingJob", "CreateTransformJob", "CreateHyperParameterTuningJob",
+         "CreateAutoMLJob", "CreateAutoMLJobV2", "CreateCompilationJob", "CreateLabelingJob", "CreateEdgePackagingJob",
+         "CreateOptimizationJob", "CreateInferenceRecommendationsJob")
+_READS = ("Describe", "List", "Get", "Search", "BatchDescribe")
+
+
+def _sagemaker_gap(target: str) -> tuple[str, dict[str, Any]] | None:
+    """AWS's answer to a SageMaker call moto would answer wrongly, or None (moto answers it):
+    - a job started outside the pipeline (``DefaultModelMonitor.suggest_baseline()`` while a
+      program builds): moto would report it Completed with nothing run, and the program would go
+      on with an empty output; it fails at the call instead, naming the job;
+    - an action moto lacks (it answers 500, which botocore retries): a read gets what AWS answers
+      an account holding nothing of that kind (an empty list; ResourceNotFound where the action
+      has that error, as DescribeImageVersion has), any other action an error saying so."""
+    service, _, action = target.partition(".")
+    if service != "SageMaker" or not action:
+        return None
+    if action in _JOBS:
+        return _error("ValidationException", "a local run runs the pipeline's steps, not a job started outside them")
+    if _moto_answers(action):
+        return None
+    operation = _sagemaker_operations().get(action)
+    if operation is None or not action.startswith(_READS):
+        return _error("UnknownOperationException", f"{action} is not answered by a local run's AWS endpoint")
+    if action.startswith("List"):
+        lists = {name: [] for name, shape in operation.output_shape.members.items() if shape.type_name == "list"}
+        return "200 OK", lists
+    code = "ResourceNotFound" if "ResourceNotFound" in {e.name for e in operation.error_shapes} else "ValidationException"
+    return _error(code, "not found: a local run's AWS account holds only what the program and its steps created")
+
+
+def _error(code: str, message: str) -> tuple[str, dict[str, Any]]:
+    return "400 Bad Request", {"__type": code, "message": message}
+
+
+@functools.cache
+def _moto_answers(action: str) -> bool:
+    from moto.core.utils import camelcase_to_underscores
+    from moto.sagemaker.responses import SageMakerResponse
+
+    return hasattr(SageMakerResponse, camelcase_to_underscores(action))
+
+
+@functools.cache
+def _sagemaker_operations() -> dict[str, Any]:
+    """SageMaker's operations as botocore's service model describes them, by name."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    return {name: model.operation_model(name) for name in model.operation_names}
 
 
 def _write_functions(into: Path) -> list[str]:

@@ -33,4 +33,5 @@ STEP = StepType(
     code_uris=code_uris,
     operation=("CreateProcessingJob", "ProcessingJobName"),
     runner="smpipe_gen.local.jobs.processing:run",
+    precheck="smpipe_gen.local.jobs.processing:refusal",
 )

@@ -36,6 +36,13 @@ BUILTIN_ALGORITHMS = (
     "xgboost", "xgboost-neo",
 )
 
+# AWS images that run a program of their own on the job's data, with no local version, by the name
+# ``image_uris.retrieve`` takes: what runs in them
+SERVICE_IMAGES = {
+    "spark": "Apache Spark (smspark-submit)", "clarify": "SageMaker Clarify's analysis",
+    "model-monitor": "Model Monitor's analyzer", "data-wrangler": "a Data Wrangler flow",
+}
+
 ECR_IMAGE = re.compile(r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?/"
                        r"(?P<repository>[^:@]+)(?::(?P<tag>[^:@]+))?(?:@sha256:[0-9a-f]{64})?$")
 
@@ -47,20 +54,26 @@ def algorithm_of(image_uri: str) -> BuiltinAlgorithm | None:
     match = ECR_IMAGE.match(image_uri.strip())
     if match is None:
         return None
-    name = algorithm_repositories().get(match["repository"])
+    name = image_repositories(BUILTIN_ALGORITHMS).get(match["repository"])
     return BuiltinAlgorithm(name, match["tag"]) if name else None
 
 
+def service_image_of(image_uri: str) -> str | None:
+    """Which of SERVICE_IMAGES an ECR image URI is ("spark", ...), or None."""
+    match = ECR_IMAGE.match(image_uri.strip())
+    return image_repositories(tuple(SERVICE_IMAGES)).get(match["repository"]) if match else None
+
+
 @functools.cache
-def algorithm_repositories() -> dict[str, str]:
-    """ECR repository -> algorithm name, from the installed SDK's image tables (found, not
-    imported); empty when the SDK is not installed."""
+def image_repositories(names: tuple[str, ...]) -> dict[str, str]:
+    """ECR repository -> image name, for the images ``names`` (``image_uris.retrieve``'s names),
+    from the installed SDK's image tables (found, not imported); empty without the SDK."""
     spec = importlib.util.find_spec("sagemaker")
     if spec is None or not spec.submodule_search_locations:
         return {}
     tables = Path(next(iter(spec.submodule_search_locations))) / "image_uri_config"
     repositories: dict[str, str] = {}
-    for name in BUILTIN_ALGORITHMS:
+    for name in names:
         try:
             table = json.loads((tables / f"{name}.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):

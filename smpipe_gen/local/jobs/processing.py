@@ -3,8 +3,12 @@ outputs published to their S3 URIs when it exits 0."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from smpipe_gen.errors import SmpipeError, shorten
+from smpipe_gen.json_values import dig
 from smpipe_gen.local import bootstrap, requirements
+from smpipe_gen.local.algorithms import SERVICE_IMAGES, service_image_of
 from smpipe_gen.local.bootstrap import Prepared
 from smpipe_gen.local.jobs import JobContext, StepResult, write_json
 from smpipe_gen.local.sandbox import Overlay
@@ -51,6 +55,22 @@ def _requirements(ctx: JobContext, inputs: list[tuple[str, str, str]], prepared:
     return None
 
 
+def refusal(arguments: dict[str, Any], where: str) -> SmpipeError | None:
+    """Why a processing job cannot run locally, or None: its image runs a program of its own
+    (Spark, Clarify, Model Monitor: algorithms.SERVICE_IMAGES), or it names no command, so the
+    image's default entrypoint would run."""
+    image = str(dig(arguments, "AppSpecification", "ImageUri") or "?")
+    stand_in = f"pass --stand-in {where.removeprefix('step ')}=FILE.json with the properties the steps after it read"
+    service = service_image_of(image)
+    if service is not None:
+        return SmpipeError(f"processing image {image} runs {SERVICE_IMAGES[service]}, which has no local version",
+                           where=where, hint=f"the steps that do not depend on it run; {stand_in}")
+    if not dig(arguments, "AppSpecification", "ContainerEntrypoint"):
+        return SmpipeError(f"no ContainerEntrypoint: the default entrypoint of image {image} would run, which cannot "
+                           "run locally", where=where, hint=f"give the processor a command, or {stand_in}")
+    return None
+
+
 def run(ctx: JobContext) -> StepResult:
     args = ctx.arguments
     box = ctx.sandbox()
@@ -80,11 +100,11 @@ def run(ctx: JobContext) -> StepResult:
     write_json(box.opt_ml / "config" / "processingjobconfig.json", {**args, "ProcessingJobName": ctx.job_name})
     write_json(box.opt_ml / "config" / "resourceconfig.json", {"current_host": "algo-1", "hosts": ["algo-1"]})
 
+    refused = refusal(args, f"step {ctx.name}")
+    if refused is not None:
+        raise refused
     app = args.get("AppSpecification", {})
     argv = [str(a) for a in [*app.get("ContainerEntrypoint", []), *app.get("ContainerArguments", [])]]
-    if not argv:
-        raise SmpipeError("no ContainerEntrypoint", where=f"step {ctx.name}",
-                          hint="the image's default entrypoint cannot run locally; give the processor a command")
     env = ctx.env({k: str(v) for k, v in args.get("Environment", {}).items()}, overlay)
     ctx.run_process(box, argv, env, WORKING_DIR, args.get("StoppingCondition"))
 
