@@ -56,7 +56,7 @@ def load_model(model_dir: Path, image_tag: str, environment: Mapping[str, str] |
     if not files:
         raise InferenceError(500, f"Unable to load model: there is no model file in {model_dir}")
     ensemble = image.loads_every_model_file and environment.get("SAGEMAKER_INFERENCE_ENSEMBLE", "true") == "true"
-    loaded = [_load(path) for path in (files if ensemble else files[:1])]
+    loaded = [_load(path, image) for path in (files if ensemble else files[:1])]
     objective = json.loads(loaded[0][0].save_config())["learner"]["objective"]["name"]
     return XGBoostModel(image, tuple(booster for booster, _ in loaded), loaded[0][1], objective,
                         environment.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", "text/csv"))
@@ -69,8 +69,9 @@ class _BoosterUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
-def _load(path: Path) -> tuple[Any, bool]:
-    """A Booster from one model file, and whether it was a pickle."""
+def _load(path: Path, image: XGBoostImage) -> tuple[Any, bool]:
+    """A Booster from one model file, and whether it was a pickle; a file this machine's xgboost
+    cannot read says which xgboost the image has (an old image's pickle may not load here)."""
     xgb = library()
     try:
         with path.open("rb") as handle:
@@ -86,7 +87,8 @@ def _load(path: Path) -> tuple[Any, bool]:
         return booster, False
     except xgb.core.XGBoostError as error:
         raise InferenceError(500, f"Unable to load model: Model at {path} cannot be loaded: pickle: {pickle_error}; "
-                                  f"load_model: {str(error).strip().splitlines()[0]}") from None
+                                  f"load_model: {str(error).strip().splitlines()[0]} (the {image.name} image serves "
+                                  f"with xgboost {image.library}; this machine has {xgb.__version__})") from None
 
 
 def predict(model: XGBoostModel, body: bytes, content_type: str | None, accept: str | None = None) -> tuple[bytes, str]:
