@@ -1,18 +1,23 @@
 """Definitions this tool did not render run locally: an SDK program written directly with the SDK
 (tests/local_fixtures/sdkprog/pipeline.py: processing, training, a PropertyFile condition, a
 Model the SDK repacks, a Transform whose handler is transform_fn, a Fail step), run both from its
-definition JSON (``--definition --code``) and from the program itself (``--pipeline``). The SDK
-only runs in child processes."""
+definition JSON (``--definition --code``) and from the program itself (``--pipeline``); and a
+model whose data an https URL names, as AWS's notebooks write it. The SDK only runs in child
+processes."""
 
 from __future__ import annotations
 
+import io
+import json
 import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
 
+from helpers import smpipe_in_process
 from local_support import FIXTURES, last_record, run_local, statuses
 
 REPO = Path(__file__).resolve().parents[1]
@@ -113,3 +118,86 @@ def test_definition_options_are_checked_in_one_line(program):
     assert "--definition broken.json: cannot read the definition" in result.stderr and "Traceback" not in result.stderr
     result = run_in(program, "run", "--local", "--definition", "missing.json", expect=1)
     assert "error: --definition missing.json: definition not found (hint: pass the JSON" in result.stderr
+
+
+@pytest.mark.parametrize("url, uri", [
+    ("https://models.s3.us-east-1.amazonaws.com/churn/model.tar.gz", "s3://models/churn/model.tar.gz"),
+    ("https://models.s3-us-east-1.amazonaws.com/churn/model.tar.gz", "s3://models/churn/model.tar.gz"),
+    ("https://models.s3.amazonaws.com/churn/model.tar.gz", "s3://models/churn/model.tar.gz"),
+    ("https://my.models.s3.eu-west-1.amazonaws.com/m.tar.gz", "s3://my.models/m.tar.gz"),
+    ("https://s3.us-east-1.amazonaws.com/models/churn/model.tar.gz", "s3://models/churn/model.tar.gz"),
+    ("https://s3-us-east-1.amazonaws.com/models/churn/model.tar.gz", "s3://models/churn/model.tar.gz"),
+    ("https://s3.amazonaws.com/models/churn/model.tar.gz", "s3://models/churn/model.tar.gz"),
+    ("https://S3.AmazonAWS.com/models/churn%20v2/model.tar.gz?versionId=1", "s3://models/churn v2/model.tar.gz"),
+    ("s3://models/churn/model.tar.gz", "s3://models/churn/model.tar.gz"),
+    # not an S3 object's URL: unchanged, so the store refuses it as before
+    ("https://example.com/models/model.tar.gz", "https://example.com/models/model.tar.gz"),
+    ("https://models.s3.amazonaws.com.example.com/m.tar.gz", "https://models.s3.amazonaws.com.example.com/m.tar.gz"),
+    ("https://s3.amazonaws.com/", "https://s3.amazonaws.com/"),
+    ("http://s3.amazonaws.com/models/m.tar.gz", "http://s3.amazonaws.com/models/m.tar.gz"),
+    ("models/m.tar.gz", "models/m.tar.gz"),
+])
+def test_an_https_url_of_an_s3_object_names_its_s3_uri(url, uri):
+    from smpipe_gen.local.store import as_s3_uri
+
+    assert as_s3_uri(url) == uri
+
+
+INFERENCE = """
+def model_fn(model_dir):
+    return int(open(f"{model_dir}/factor.txt").read())
+
+def transform_fn(factor, body, content_type, accept):
+    return str(factor * int(body)), "text/csv"
+"""
+
+
+def model_tarball(path: Path) -> None:
+    """A model.tar.gz as the SDK repacks one: its data beside code/inference.py."""
+    with tarfile.open(path, "w:gz") as tar:
+        for name, text in {"factor.txt": "7", "code/inference.py": INFERENCE}.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(text.encode())
+            tar.addfile(info, io.BytesIO(text.encode()))
+
+
+def serving_definition(model_data_url: str) -> dict:
+    """A Model with its data at ``model_data_url``, a Transform serving it, a RegisterModel of it."""
+    model = {"Name": "CreateModel", "Type": "Model", "Arguments": {
+        "ExecutionRoleArn": "arn:aws:iam::000000000000:role/r",
+        "PrimaryContainer": {"Image": "img", "ModelDataUrl": model_data_url,
+                             "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}}}}
+    transform = {"Name": "Score", "Type": "Transform", "Arguments": {
+        "ModelName": {"Get": "Steps.CreateModel.ModelName"}, "BatchStrategy": "SingleRecord",
+        "TransformInput": {"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://models/in"}},
+                           "ContentType": "text/csv", "SplitType": "Line"},
+        "TransformOutput": {"S3OutputPath": "s3://models/out", "AssembleWith": "Line"},
+        "TransformResources": {"InstanceCount": 1, "InstanceType": "ml.m5.large"}}}
+    register = {"Name": "Register", "Type": "RegisterModel", "DependsOn": ["Score"], "Arguments": {
+        "ModelPackageGroupName": "churn", "InferenceSpecification": {"Containers": [
+            {"Image": "img", "ModelDataUrl": model_data_url}]}}}
+    return {"Version": "2020-12-01", "Parameters": [], "Steps": [model, transform, register]}
+
+
+def test_a_transform_serves_a_model_whose_data_an_https_url_names(tmp_path):
+    """AWS's notebooks pass Model(model_data="https://bucket.s3-us-east-1.amazonaws.com/key"):
+    CreateModel takes it, and the local run refused it as "not an S3 URI"."""
+    model_tarball(tmp_path / "model.tar.gz")
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "x.csv").write_text("1\n2\n")
+
+    def run(url: str, expect: int) -> str:
+        (tmp_path / "definition.json").write_text(json.dumps(serving_definition(url)))
+        done = smpipe_in_process("run", "--local", "--definition", "definition.json", "--data",
+                                 "s3://models/churn/model.tar.gz=./model.tar.gz", "--data", "s3://models/in=./in",
+                                 cwd=tmp_path)
+        assert done.returncode == expect, done.stdout + done.stderr
+        return done.stderr
+
+    run("https://models.s3-us-east-1.amazonaws.com/churn/model.tar.gz", expect=0)
+    record = last_record(tmp_path)
+    assert statuses(record) == {"CreateModel": "done", "Score": "done", "Register": "done"}
+    assert (tmp_path / ".smpipe/s3/models/out/x.csv.out").read_text().splitlines() == ["7", "14"]
+    assert "not in the local store" not in Path(record["steps"]["Register"]["log"]).read_text()
+    refused = run("https://example.com/churn/model.tar.gz", expect=1)
+    assert "error: step Score: not an S3 URI: 'https://example.com/churn/model.tar.gz'" in refused

@@ -2,8 +2,9 @@
 Lambda step's outputs feed a condition, both branches taken by what the handler returns; handler
 errors as Lambda reports them; outputs SageMaker would not accept; ``--lambda`` from the CLI; an
 SDK program that creates its function with ``sagemaker.lambda_helper.Lambda(script=...)``; a
-ClarifyCheck step refused before the run and run past with ``--stand-in``. Handlers run in real
-processes; the SDK only in the one child that captures the program."""
+ClarifyCheck step refused before the run and run past with ``--stand-in``; a step whose property
+file is read stood in with its reader. Handlers run in real processes; the SDK only in the one
+child that captures the program."""
 
 from __future__ import annotations
 
@@ -162,6 +163,28 @@ def test_a_clarify_check_is_refused_before_the_run_and_run_past_with_a_stand_in(
     assert "CheckDataBias: stood in (stood in by stand-ins/check-data-bias.json: not run)" in result.stderr
     message = json.loads(record["steps"]["RecordBaseline"]["properties"]["OutputParameters"]["message"])
     assert message["event"] == {"constraints": "s3://smpipe-local/churn/bias/analysis.json"}
+
+
+def test_a_step_whose_property_file_is_read_is_stood_in_with_its_reader(fixture):
+    """A stand-in holds properties, not files: the step reading its property file with JsonGet
+    must be stood in too, and then nothing refuses (the check counted the stood-in reader)."""
+    evaluate = {"Name": "Eval", "Type": "Processing", "Arguments": {}, "PropertyFiles": [
+        {"PropertyFileName": "Report", "OutputName": "evaluation", "FilePath": "evaluation.json"}]}
+    gate = {"Name": "Gate", "Type": "Condition", "Arguments": {"Conditions": [
+        {"Type": "LessThanOrEqualTo", "RightValue": 6.0, "LeftValue": {"Std:JsonGet": {
+            "PropertyFile": {"Get": "Steps.Eval.PropertyFiles.Report"}, "Path": "mse"}}}],
+        "IfSteps": [], "ElseSteps": []}}
+    (fixture / "report.json").write_text(json.dumps({"Version": "2020-12-01", "Parameters": [],
+                                                     "Steps": [evaluate, gate]}))
+    (fixture / "eval.json").write_text(json.dumps({"ProcessingOutputConfig": {"Outputs": [
+        {"OutputName": "evaluation", "S3Output": {"S3Uri": "s3://smpipe-local/eval"}}]}}))
+    (fixture / "gate.json").write_text(json.dumps({"Outcome": "True"}))
+    run(fixture, "--stand-in", "Eval=eval.json", "--stand-in", "Gate=gate.json", definition="report.json")
+    assert statuses(last_record(fixture)) == {"Eval": "stood in", "Gate": "stood in"}
+    refused = run(fixture, "--stand-in", "Eval=eval.json", definition="report.json", expect=1)
+    assert errors(refused) == [
+        "error: --stand-in Eval=eval.json: step Gate reads the property file 'Report' of this step with JsonGet; "
+        "a stand-in holds properties, not files (hint: stand in for the step that reads it too)"]
 
 
 @pytest.mark.parametrize("value, content, expected", [

@@ -7,8 +7,9 @@ Describe* response: ``{"ProcessingOutputConfig": ...}``; for a Lambda or Callbac
 ``{"OutputParameters": [{"Name": ..., "Value": ...}]}``, as ListPipelineExecutionSteps shows
 them; for a ClarifyCheck or QualityCheck step ``{"CalculatedBaselineConstraints": "s3://...",
 ...}``). It is checked against the definition: every property a downstream step reads from the
-step must be in it, and declared outputs are cast to their OutputType. A stood-in step shows as
-"stood in" in the progress and the run record, naming the file: never a silent pass.
+step must be in it (unless that step is stood in too, so reads nothing), and declared outputs are
+cast to their OutputType. A stood-in step shows as "stood in" in the progress and the run record,
+naming the file: never a silent pass.
 """
 
 from __future__ import annotations
@@ -45,33 +46,41 @@ class StandIn:
 
 def load(values: Iterable[str], definition: Definition, root: Path) -> dict[str, StandIn]:
     """``--stand-in STEP=FILE.json`` values, each checked: a step of ``definition`` (its name or
-    the name a person wrote), a JSON object file inside ``root`` holding what downstream steps read."""
-    stand_ins = {}
-    for item in values:
-        name, sep, file = item.partition("=")
-        if not sep or not name.strip() or not file:
-            raise SmpipeError(f"{shorten(repr(item))} is not {EXAMPLE}", where="--stand-in",
-                              hint="e.g. --stand-in CheckBias=stand-ins/check-bias.json")
-        step = definition.named(name.strip())
-        where = f"--stand-in {shorten(name.strip())}"
-        if step is None:
-            names = list(dict.fromkeys(s.display_name for s in definition))
-            raise SmpipeError(f"no step named {shorten(repr(name.strip()))}", where=where,
-                              hint=did_you_mean(name.strip(), names, f"steps: {shorten(', '.join(names), 200)}"))
-        path = inside(root, file, where=where, what="file", hint="a JSON file inside the project")
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            raise SmpipeError(f"cannot read {shorten(file)}: {getattr(error, 'strerror', None) or error}", where=where,
-                              hint="a JSON file with the step's properties") from None
-        data = parse_json(text, f"{where}={shorten(file)}", "stand-in", "write the step's properties as a JSON object")
-        stand_ins[step.name] = StandIn(step.name, file, _properties(step, data, definition, f"{where}={shorten(file)}"))
-    return stand_ins
+    the name a person wrote), a JSON object file inside ``root`` holding what the steps that run
+    after it read (the steps stood in too read nothing)."""
+    given = [_read(item, definition, root) for item in values]
+    stood = {step.name for step, *_ in given}
+    return {step.name: StandIn(step.name, file, _properties(step, data, definition, stood, where))
+            for step, file, data, where in given}
 
 
-def _properties(step: Step, data: Any, definition: Definition, where: str) -> dict[str, Any]:
+def _read(item: str, definition: Definition, root: Path) -> tuple[Step, str, Any, str]:
+    """One ``STEP=FILE.json``: the step, the file as given, its JSON, and where to say it."""
+    name, sep, file = item.partition("=")
+    if not sep or not name.strip() or not file:
+        raise SmpipeError(f"{shorten(repr(item))} is not {EXAMPLE}", where="--stand-in",
+                          hint="e.g. --stand-in CheckBias=stand-ins/check-bias.json")
+    step = definition.named(name.strip())
+    where = f"--stand-in {shorten(name.strip())}"
+    if step is None:
+        names = list(dict.fromkeys(s.display_name for s in definition))
+        raise SmpipeError(f"no step named {shorten(repr(name.strip()))}", where=where,
+                          hint=did_you_mean(name.strip(), names, f"steps: {shorten(', '.join(names), 200)}"))
+    path = inside(root, file, where=where, what="file", hint="a JSON file inside the project")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise SmpipeError(f"cannot read {shorten(file)}: {getattr(error, 'strerror', None) or error}", where=where,
+                          hint="a JSON file with the step's properties") from None
+    data = parse_json(text, f"{where}={shorten(file)}", "stand-in", "write the step's properties as a JSON object")
+    return step, file, data, f"{where}={shorten(file)}"
+
+
+def _properties(step: Step, data: Any, definition: Definition, stood: set[str], where: str) -> dict[str, Any]:
     """``data`` as the step's properties: a JSON object; OutputParameters as ``{name: typed value}``
-    (what ``Steps.X.OutputParameters['name']`` reads); every reference to the step resolvable."""
+    (what ``Steps.X.OutputParameters['name']`` reads); every reference to the step resolvable but
+    those from the steps in ``stood`` (this one among them): a stood-in step is not run, so reads
+    nothing."""
     if not isinstance(data, dict):
         raise SmpipeError(f"a stand-in is a JSON object of the step's properties, not a {type(data).__name__}",
                           where=where, hint='e.g. {"OutputParameters": [{"Name": "x", "Value": "1"}]}')
@@ -79,8 +88,10 @@ def _properties(step: Step, data: Any, definition: Definition, where: str) -> di
     if "OutputParameters" in data:
         properties["OutputParameters"] = _outputs(step, data["OutputParameters"], where)
     for reader in definition:
+        if reader.name in stood:
+            continue
         for reference in reader.references:
-            if reference.step != step.name or reader.name == step.name:
+            if reference.step != step.name:
                 continue
             if reference.path.startswith("PropertyFiles."):
                 raise SmpipeError(f"step {reader.display_name} reads the property file {reference.path[14:]!r} of "

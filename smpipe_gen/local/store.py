@@ -20,6 +20,7 @@ import tempfile
 import threading
 from pathlib import Path
 from typing import Iterator
+from urllib.parse import unquote, urlsplit
 
 from smpipe_gen.digests import sha256_file
 from smpipe_gen.errors import SmpipeError, shorten
@@ -63,6 +64,31 @@ def split_uri(uri: str) -> tuple[str, str]:
                           hint=f"keys are at most {_KEY_BYTES} bytes, each part between slashes at most "
                                f"{_NAME_BYTES} (a local file name)")
     return bucket, key.strip("/")
+
+
+# The hosts of an https URL of an S3 object (CreateModel's ModelDataUrl takes one): path style
+# (s3, s3.REGION, s3-REGION, then /bucket/key) and virtual-hosted style (BUCKET. before the same).
+_PATH_STYLE = re.compile(r"s3(?:[.-][a-z0-9-]+)?\.amazonaws\.com")
+_VIRTUAL_HOSTED = re.compile(r"(?P<bucket>.+?)\.s3(?:[.-][a-z0-9-]+)?\.amazonaws\.com")
+
+
+def as_s3_uri(url: str) -> str:
+    """The ``s3://bucket/key`` an https URL of an S3 object names, anything else unchanged:
+    SageMaker reads a model's data from either (AWS's notebooks pass
+    ``https://bucket.s3-us-east-1.amazonaws.com/key``), the local store only from the S3 URI, and
+    what is neither is refused by split_uri where it is read. The key is the URL's path, decoded."""
+    if not isinstance(url, str) or not url.startswith("https://"):
+        return url
+    parts = urlsplit(url)
+    host, path = parts.hostname or "", parts.path.lstrip("/")
+    hosted = _VIRTUAL_HOSTED.fullmatch(host)
+    if _PATH_STYLE.fullmatch(host):
+        bucket, _, key = path.partition("/")
+    elif hosted:
+        bucket, key = hosted["bucket"], path
+    else:
+        return url
+    return f"s3://{bucket}/{unquote(key)}" if bucket else url
 
 
 def first_link(directory: Path, below: bool = True) -> Path | None:

@@ -11,7 +11,7 @@ from typing import Any
 from smpipe_gen import canonical
 from smpipe_gen.local.endpoint import ACCOUNT
 from smpipe_gen.local.jobs import JobContext, StepResult, read_state
-from smpipe_gen.local.store import warn_damaged
+from smpipe_gen.local.store import as_s3_uri, warn_damaged
 
 
 def _metric_sources(metrics: dict[str, Any], prefix: str = "") -> dict[str, str]:
@@ -69,7 +69,7 @@ def run(ctx: JobContext) -> StepResult:
             continue
         metric_files[name] = next(iter(objects.values()))
     for container in args.get("InferenceSpecification", {}).get("Containers", []):
-        url = container.get("ModelDataUrl")
+        url = as_s3_uri(container.get("ModelDataUrl"))  # CreateModelPackage takes an https URL too
         if isinstance(url, str) and not ctx.store.objects(url):
             ctx.say(f"warning: model data {url} is not in the local store")
     package = {**args, "ModelPackageGroupName": group,

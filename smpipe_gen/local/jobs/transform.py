@@ -15,6 +15,7 @@ from smpipe_gen.local.algorithms.xgboost_images import xgboost_image
 from smpipe_gen.local.jobs import CacheInputs, JobContext, StepResult, write_json
 from smpipe_gen.local.jobs.model import load_model
 from smpipe_gen.local.sandbox import Overlay
+from smpipe_gen.local.store import as_s3_uri
 
 WORKER = Path(__file__).with_name("inference_worker.py")
 
@@ -51,14 +52,22 @@ def serving_algorithm(container: dict[str, Any], where: str) -> BuiltinAlgorithm
     return builtin
 
 
+def model_data(container: dict[str, Any]) -> str | None:
+    """Where in the store a model's data is, or None: CreateModel takes an https URL of an S3
+    object for ModelDataUrl as well as the S3 URI."""
+    url = container.get("ModelDataUrl")
+    return as_s3_uri(url) if url else None
+
+
 def cache_inputs(reuse: Any, arguments: dict[str, Any], where: str) -> CacheInputs:
     """A transform's result depends on its model: the model data and the inference code, not
     the model's name (each run creates the model anew)."""
     spec = load_model(reuse.run_root, arguments["ModelName"], where)
     container = spec.get("PrimaryContainer") or spec["Containers"][0]
     submit = container.get("Environment", {}).get("SAGEMAKER_SUBMIT_DIRECTORY", "")
+    data_url = model_data(container)
     return CacheInputs(
-        inputs={"model": reuse.store.digest(container["ModelDataUrl"]) if container.get("ModelDataUrl") else "",
+        inputs={"model": reuse.store.digest(data_url) if data_url else "",
                 "image": str(container.get("Image") or "")},
         code={"inference": reuse.code.digest(submit)}, masks={arguments["ModelName"]: "<model>"})
 
@@ -71,7 +80,7 @@ def run(ctx: JobContext) -> StepResult:
     box = ctx.sandbox()
     model_dir = box.opt_ml / "model"
     model_dir.mkdir(parents=True, exist_ok=True)
-    data_url = container.get("ModelDataUrl")
+    data_url = model_data(container)
     if data_url:
         objects = ctx.store.objects(data_url)
         if not objects:
