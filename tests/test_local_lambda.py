@@ -187,6 +187,21 @@ def test_a_step_whose_property_file_is_read_is_stood_in_with_its_reader(fixture)
         "a stand-in holds properties, not files (hint: stand in for the step that reads it too)"]
 
 
+def test_a_stood_in_condition_takes_the_branch_its_outcome_names(fixture):
+    stop = {"Name": "Stop", "Type": "Fail", "Arguments": {"ErrorMessage": "the gate said stop"}}
+    gate = {"Name": "Gate", "Type": "Condition", "Arguments": {
+        "Conditions": [{"Type": "Equals", "LeftValue": 1, "RightValue": 1}], "IfSteps": [stop], "ElseSteps": []}}
+    (fixture / "gated.json").write_text(json.dumps({"Version": "2020-12-01", "Parameters": [], "Steps": [gate]}))
+    for outcome, expect, stopped in (("False", 0, "skipped"), ("True", 1, "failed")):
+        (fixture / "outcome.json").write_text(json.dumps({"Outcome": outcome}))
+        run(fixture, "--stand-in", "Gate=outcome.json", definition="gated.json", expect=expect)
+        assert statuses(last_record(fixture)) == {"Gate": "stood in", "Stop": stopped}
+    (fixture / "outcome.json").write_text(json.dumps({"Outcome": "maybe"}))
+    refused = run(fixture, "--stand-in", "Gate=outcome.json", definition="gated.json", expect=1)
+    assert errors(refused) == ["error: --stand-in Gate=outcome.json: a Condition step's stand-in gives its Outcome, "
+                               "true or false, not 'maybe' (hint: e.g. {\"Outcome\": \"True\"}: the If branch is taken)"]
+
+
 @pytest.mark.parametrize("value, content, expected", [
     ("CheckDataBais=s.json", {}, "--stand-in CheckDataBais: no step named 'CheckDataBais' (hint: did you mean "
                                  "'CheckDataBias'?)"),

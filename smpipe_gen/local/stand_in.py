@@ -35,13 +35,14 @@ class StandIn:
     step: str  # the definition's step name
     file: str  # as the user gave it
     properties: dict[str, Any]
+    branch: bool | None = None  # a Condition step's Outcome: the branch taken
 
     @property
     def note(self) -> str:
         return f"stood in by {self.file}: not run"
 
     def result(self) -> StepResult:
-        return StepResult(properties=self.properties)
+        return StepResult(properties=self.properties, branch=self.branch)
 
 
 def load(values: Iterable[str], definition: Definition, root: Path) -> dict[str, StandIn]:
@@ -50,8 +51,20 @@ def load(values: Iterable[str], definition: Definition, root: Path) -> dict[str,
     after it read (the steps stood in too read nothing)."""
     given = [_read(item, definition, root) for item in values]
     stood = {step.name for step, *_ in given}
-    return {step.name: StandIn(step.name, file, _properties(step, data, definition, stood, where))
+    return {step.name: StandIn(step.name, file, _properties(step, data, definition, stood, where),
+                               _outcome(step, data, where))
             for step, file, data, where in given}
+
+
+def _outcome(step: Step, data: Any, where: str) -> bool | None:
+    """The branch a stood-in Condition step takes: its ``Outcome``, as the step itself reports it."""
+    if step.type != "Condition":
+        return None
+    outcome = data.get("Outcome") if isinstance(data, dict) else None
+    if str(outcome) not in ("True", "False", "true", "false"):
+        raise SmpipeError(f"a Condition step's stand-in gives its Outcome, true or false, not {shorten(repr(outcome))}",
+                          where=where, hint='e.g. {"Outcome": "True"}: the If branch is taken')
+    return str(outcome).lower() == "true"
 
 
 def _read(item: str, definition: Definition, root: Path) -> tuple[Step, str, Any, str]:
