@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from smpipe_gen.json_values import dig
+from smpipe_gen.json_values import as_list, dig
 from smpipe_gen.errors import SmpipeError, shorten
 from smpipe_gen.local import requirements
 from smpipe_gen.local.algorithms import BuiltinAlgorithm, algorithm_of
@@ -89,10 +89,11 @@ def _xgboost_refusal(builtin: BuiltinAlgorithm, spec: dict[str, Any], where: str
     from smpipe_gen.local.algorithms import xgboost, xgboost_data
 
     hyperparameters = spec.get("HyperParameters")
-    content_types = {dig(c, "ChannelName"): dig(c, "ContentType") for c in spec.get("InputDataConfig") or []}
+    content_types = {dig(c, "ChannelName"): dig(c, "ContentType") for c in as_list(spec.get("InputDataConfig"))}
     try:
         xgboost.xgboost_image(builtin.tag)
-        literal = {k: v for k, v in (hyperparameters or {}).items() if isinstance(v, str)}
+        given = hyperparameters.items() if isinstance(hyperparameters, dict) else ()
+        literal = {k: v for k, v in given if isinstance(v, str)}
         xgboost.refuse_what_has_no_local_version(literal)
         if isinstance(content_types.get("train"), (str, type(None))):
             xgboost_data.refuse_unread_format(content_types.get("train"))
