@@ -85,7 +85,7 @@ def test_seed_shaped_program_runs_to_the_end_with_the_builtin_algorithm(world):
 
     train = record["steps"]["TrainAbaloneModel"]
     log = step_log(world, "TrainAbaloneModel")
-    assert "$ python -I -m smpipe_gen.local.algorithms.container train" in log and "[49]#011train-rmse:" in log
+    assert "/smpipe_gen/local/algorithms/container.py train " in log and "[49]#011train-rmse:" in log
     final = re.findall(r"\[49\]#011train-rmse:([0-9.]+)#011validation-rmse:([0-9.]+)", log)
     assert train["metrics"] == pytest.approx(dict(zip(("train:rmse", "validation:rmse"), map(float, final[0]))))
     evaluation = next(Path(p) for p in record["steps"]["EvaluateAbaloneModel"]["outputs"].values())

@@ -1,5 +1,5 @@
 """What a built-in XGBoost training job's container runs, run as the job's process:
-``python -I -m smpipe_gen.local.algorithms.container train OPT_ML IMAGE_TAG``.
+``python -I .../smpipe_gen/local/algorithms/container.py train OPT_ML IMAGE_TAG``.
 
 It reads the job as the container does, from ``OPT_ML`` (``input/config/hyperparameters.json``,
 ``input/config/inputdataconfig.json`` for each channel's ContentType, ``input/data/<channel>``),
@@ -8,8 +8,8 @@ where the runner matches the service's metric definitions (``xgboost.metric_defi
 
 A job that the container would fail writes ``output/failure`` (the reason the runner reports, as
 DescribeTrainingJob's FailureReason) and exits 1. ``-I``: no user code runs here, so the job needs
-no repository guard (local/isolation.py) and reads no PYTHONPATH: smpipe-gen comes from the
-interpreter's own site-packages."""
+no repository guard (local/isolation.py) and reads no PYTHONPATH. Run by path, the file imports the
+smpipe-gen it belongs to (the runner's own, installed or not), never another one on the path."""
 
 from __future__ import annotations
 
@@ -17,8 +17,13 @@ import json
 import sys
 from pathlib import Path
 
-from smpipe_gen.errors import SmpipeError
-from smpipe_gen.local.algorithms import AlgorithmError
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+
+from smpipe_gen.errors import SmpipeError  # noqa: E402
+from smpipe_gen.local.algorithms import AlgorithmError  # noqa: E402
+
+PROGRAM = Path(__file__).resolve()
 
 
 def train(opt_ml: Path, image_tag: str) -> None:

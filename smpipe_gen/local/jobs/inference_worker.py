@@ -180,7 +180,8 @@ class AlgorithmHandlers:
     Only in this mode does the worker import smpipe-gen; it then runs with ``python -I``."""
 
     def __init__(self, algorithm):
-        from smpipe_gen.errors import SmpipeError
+        sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..")))
+        from smpipe_gen.errors import SmpipeError  # the smpipe-gen this file belongs to
         from smpipe_gen.local.algorithms import AlgorithmError, xgboost_inference
 
         self.inference, self.errors = xgboost_inference, (AlgorithmError, SmpipeError)

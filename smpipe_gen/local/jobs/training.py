@@ -174,8 +174,9 @@ def _algorithm_process(ctx: JobContext, spec: dict[str, Any], box: Sandbox,
     """The built-in XGBoost algorithm's container program (local/algorithms/container.py)."""
     env = ctx.env({**{k: str(v) for k, v in spec.get("Environment", {}).items()},
                    "SM_MODEL_DIR": box.visible("/opt/ml/model")})
-    argv = ["python", "-I", "-m", "smpipe_gen.local.algorithms.container", "train", box.visible("/opt/ml"),
-            builtin.tag or ""]
+    from smpipe_gen.local.algorithms import container
+
+    argv = ["python", "-I", str(container.PROGRAM), "train", box.visible("/opt/ml"), builtin.tag or ""]
     return argv, env, box.visible("/opt/ml")
 
 
