@@ -27,7 +27,8 @@ PROGRAM = Path(__file__).resolve()
 
 
 def train(opt_ml: Path, image_tag: str) -> None:
-    from smpipe_gen.local.algorithms import xgboost
+    """The job as the container reads it from ``opt_ml``; round lines on stdout, the step's log."""
+    from smpipe_gen.local.algorithms import xgboost  # imports xgboost: only in the job's process
 
     config = opt_ml / "input" / "config"
     hyperparameters = json.loads((config / "hyperparameters.json").read_text(encoding="utf-8"))
