@@ -28,7 +28,7 @@ PROGRAM = Path(__file__).resolve()
 
 def train(opt_ml: Path, image_tag: str) -> None:
     """The job as the container reads it from ``opt_ml``; round lines on stdout, the step's log."""
-    from smpipe_gen.local.algorithms import xgboost  # imports xgboost: only in the job's process
+    from smpipe_gen.local.algorithms import xgboost
 
     config = opt_ml / "input" / "config"
     hyperparameters = json.loads((config / "hyperparameters.json").read_text(encoding="utf-8"))
