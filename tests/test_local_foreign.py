@@ -129,6 +129,9 @@ def test_definition_options_are_checked_in_one_line(program):
     ("https://s3-us-east-1.amazonaws.com/models/churn/model.tar.gz", "s3://models/churn/model.tar.gz"),
     ("https://s3.amazonaws.com/models/churn/model.tar.gz", "s3://models/churn/model.tar.gz"),
     ("https://S3.AmazonAWS.com/models/churn%20v2/model.tar.gz?versionId=1", "s3://models/churn v2/model.tar.gz"),
+    ("https://models.s3.dualstack.us-east-1.amazonaws.com/m.tar.gz", "s3://models/m.tar.gz"),
+    ("https://s3.dualstack.eu-west-1.amazonaws.com/models/m.tar.gz", "s3://models/m.tar.gz"),
+    ("https://models.s3.cn-north-1.amazonaws.com.cn/m.tar.gz", "s3://models/m.tar.gz"),
     ("s3://models/churn/model.tar.gz", "s3://models/churn/model.tar.gz"),
     # not an S3 object's URL: unchanged, so the store refuses it as before
     ("https://example.com/models/model.tar.gz", "https://example.com/models/model.tar.gz"),

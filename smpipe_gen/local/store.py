@@ -67,9 +67,10 @@ def split_uri(uri: str) -> tuple[str, str]:
 
 
 # The hosts of an https URL of an S3 object (CreateModel's ModelDataUrl takes one): path style
-# (s3, s3.REGION, s3-REGION, then /bucket/key) and virtual-hosted style (BUCKET. before the same).
-_PATH_STYLE = re.compile(r"s3(?:[.-][a-z0-9-]+)?\.amazonaws\.com")
-_VIRTUAL_HOSTED = re.compile(r"(?P<bucket>.+?)\.s3(?:[.-][a-z0-9-]+)?\.amazonaws\.com")
+# (s3, s3.REGION, s3-REGION, s3.dualstack.REGION, in amazonaws.com or amazonaws.com.cn, then
+# /bucket/key) and virtual-hosted style (BUCKET. before the same).
+_PATH_STYLE = re.compile(r"s3(?:[.-][a-z0-9-]+){0,2}\.amazonaws\.com(?:\.cn)?")
+_VIRTUAL_HOSTED = re.compile(r"(?P<bucket>.+?)\.s3(?:[.-][a-z0-9-]+){0,2}\.amazonaws\.com(?:\.cn)?")
 
 
 def as_s3_uri(url: str) -> str:
