@@ -20,6 +20,10 @@ def test_tuning_picks_best_job_and_registers_it(tmp_path):
     for log in logs:
         text = log.read_text()
         scores[log.stem] = float(text.split("train_mse: ")[1].split()[0])
+        # the service adds _tuning_objective_metric to each job's hyperparameters; the training
+        # toolkit keeps it out of the script's arguments and SM_HPS
+        command = next(line for line in text.splitlines() if line.startswith("[smpipe-gen] $ "))
+        assert "--alpha" in command and "_tuning_objective_metric" not in command
     assert best["TrainingJobName"] == min(scores, key=scores.get)
     assert tune["metrics"]["train_mse"] == best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
     assert 0.01 <= float(best["TunedHyperParameters"]["alpha"]) <= 50.0

@@ -22,6 +22,12 @@ from smpipe_gen.local.sandbox import Sandbox
 from smpipe_gen.local.store import first_link
 
 
+# what the service adds to the hyperparameters of each job a tuning job runs; the training toolkit
+# keeps it from the script's arguments (params.SAGEMAKER_HYPERPARAMETERS), a framework's toolkit
+# reads it from hyperparameters.json (TensorFlow's: "part of a tuning job")
+TUNING_OBJECTIVE = "_tuning_objective_metric"
+
+
 def decode_hyperparameters(raw: dict[str, Any]) -> dict[str, Any]:
     """The SDK JSON-encodes hyperparameter values; the toolkit decodes them before use."""
     decoded = {}
@@ -186,7 +192,7 @@ def _script_process(ctx: JobContext, spec: dict[str, Any], job_name: str, box: S
     hps = decode_hyperparameters(spec.get("HyperParameters", {}))
     program = hps["sagemaker_program"]
     submit = hps["sagemaker_submit_directory"]
-    user_hps = {k: v for k, v in hps.items() if not k.startswith("sagemaker_")}
+    user_hps = {k: v for k, v in hps.items() if not k.startswith("sagemaker_") and k != TUNING_OBJECTIVE}
     code_dir = box.opt_ml / "code"
     ctx.code.extract(ctx.code.require(submit, f"step {ctx.name}"), code_dir)
     drift = ctx.code.drift(ctx.code.require(submit, f"step {ctx.name}"))

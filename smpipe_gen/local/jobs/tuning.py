@@ -16,7 +16,7 @@ from typing import Any
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.paths import file_name
 from smpipe_gen.local.jobs import JOB_NAME_LIMIT, JobContext, StepFailed, StepResult, job_name
-from smpipe_gen.local.jobs.training import algorithm_job, train
+from smpipe_gen.local.jobs.training import TUNING_OBJECTIVE, train
 
 
 def _candidates(ranges: dict[str, Any], count: int, strategy: str, seed: str) -> list[dict[str, str]]:
@@ -75,8 +75,7 @@ def run(ctx: JobContext) -> StepResult:
     def trial(index: int, hps: dict[str, str]) -> dict[str, Any]:
         name = f"{tuning_name}-{index + 1:03d}"
         spec = {**definition, "HyperParameters": {**definition.get("StaticHyperParameters", {}), **hps}}
-        if algorithm_job(spec) is not None:  # the service tells a built-in algorithm what it is tuned for
-            spec["HyperParameters"].setdefault("_tuning_objective_metric", objective["MetricName"])
+        spec["HyperParameters"].setdefault(TUNING_OBJECTIVE, objective["MetricName"])  # as the service adds it
         spec["AlgorithmSpecification"] = {**definition.get("AlgorithmSpecification", {})}
         log_path = ctx.step_dir / file_name(f"{name}.log")
         with open(log_path, "wb") as log:
