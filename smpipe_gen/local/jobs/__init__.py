@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sysconfig
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,13 +95,14 @@ class JobContext:
         guard, hidden = isolation.guard(self.run_root, self.code.repo_root)
         env = python_env({**host_env(self.pass_aws), **hidden, **self.aws_env, **{k: str(v) for k, v in extra.items()}},
                          self.run_root / "bin", overlay.bin if overlay else None)
-        # any other ``pip install`` the job runs goes to a directory of its own, never into the
+        # any other ``pip install`` the job runs goes to a prefix of its own, never into the
         # interpreter running smpipe-gen; the repository is seen only through the bundle (isolation.py)
-        target = self.step_dir / "site-packages"
-        target.mkdir(parents=True, exist_ok=True)
-        path = [str(guard), *([str(overlay.site)] if overlay else []), str(target),
+        prefix = self.step_dir / "pip"
+        sites = pip_sites(prefix)
+        path = [str(guard), *([str(overlay.site)] if overlay else []), *sites,
                 *([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])]
-        return {**env, "PIP_TARGET": str(target), "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PYTHONPATH": os.pathsep.join(path)}
+        return {**env, **pip_prefix_env(prefix), "PYTHONPATH": os.pathsep.join(path),
+                "PATH": os.pathsep.join([str(prefix / "bin"), env["PATH"]])}
 
     def materialize_input(self, box: Sandbox, uri: str, target: Path, what: str,
                           prepared: Prepared | None = None) -> None:
@@ -165,6 +167,23 @@ class JobContext:
         return (missing.explain(log, self.arguments, map(self.code.get, missing.code_uris(self.arguments)),
                                 self.code.repo_root)
                 or frameworks.explain(log, frameworks.image_of(self.arguments)))
+
+
+def pip_sites(prefix: Path) -> list[str]:
+    """The site directories of ``prefix`` (pip installs pure and platform packages there), made."""
+    sites = dict.fromkeys(sysconfig.get_path(kind, "posix_prefix", vars={"base": str(prefix), "platbase": str(prefix)})
+                          for kind in ("purelib", "platlib"))
+    for site in sites:
+        Path(site).mkdir(parents=True, exist_ok=True)
+    return list(sites)
+
+
+def pip_prefix_env(prefix: Path) -> dict[str, str]:
+    """pip's settings that install into ``prefix`` whatever the interpreter already has. Not
+    PIP_TARGET: pip builds a source package by running ``pip install --prefix`` with the job's
+    environment, and a target with a prefix is pip's error (``Cannot set --home and --prefix
+    together``); a prefix given on that command line overrides PIP_PREFIX instead."""
+    return {"PIP_PREFIX": str(prefix), "PIP_IGNORE_INSTALLED": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
 
 
 def _seconds(value: Any) -> float | None:
