@@ -146,8 +146,19 @@ def test_a_job_lacking_the_framework_its_image_ships_says_which_and_how_to_get_i
     ("ModuleNotFoundError: No module named 'pandas'", TENSORFLOW, ""),  # not the image's framework
     ("ModuleNotFoundError: No module named 'tensorflow'", "123456789012.dkr.ecr.us-east-1.amazonaws.com/mine:1", ""),
     ("all fine", TENSORFLOW, ""),
+    ("FileNotFoundError: [Errno 2] No such file or directory: '/app/step_feature_engineering.py'",
+     "123456789012.dkr.ecr.us-east-1.amazonaws.com/team-processing:latest",
+     "/app/step_feature_engineering.py is not on this machine: if it is a file of the image team-processing:latest, "
+     "a local job does not have it (it sees this machine's files); ship the file with the step's code, or pass "
+     "--stand-in for the step"),
+    ("python3: can't open file '/app/run.py': [Errno 2] No such file or directory",
+     "123456789012.dkr.ecr.us-east-1.amazonaws.com/team-processing",
+     "/app/run.py is not on this machine: if it is a file of the image team-processing:latest, a local job does not "
+     "have it (it sees this machine's files); ship the file with the step's code, or pass --stand-in for the step"),
+    ("FileNotFoundError: [Errno 2] No such file or directory: '/opt/ml/processing/input/rows.csv'", TENSORFLOW, ""),
+    ("FileNotFoundError: [Errno 2] No such file or directory: '/bin/sh'", TENSORFLOW, ""),  # here: another cause
 ])
-def test_the_framework_hint_names_only_the_framework_an_aws_image_ships(log, image, expected):
+def test_the_hint_names_what_the_image_has_and_this_machine_lacks(log, image, expected):
     from smpipe_gen.local import frameworks
 
     assert frameworks.explain(log, image) == expected

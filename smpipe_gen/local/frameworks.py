@@ -1,14 +1,17 @@
-"""Why a job found no framework module: a SageMaker job runs on its image's packages, a local job
-on this machine's.
+"""Why a job found no framework module, or no file of its image: a SageMaker job runs on its
+image's packages and files, a local job on this machine's.
 
 A TensorFlow estimator's script imports ``tensorflow`` because its image ships it; the script's
 requirements.txt rarely lists it. Locally the job then fails with ``No module named
 'tensorflow'``. The failure names the image, the framework version its tag says, and the fix.
-Read from the step's log and the image URI only: nothing is imported or installed here.
+A script in a team's own image may open a file the image holds (``/app/step.py``); the failure
+says the path comes from the image. Read from the step's log and the image URI only: nothing is
+imported or installed here.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -26,6 +29,7 @@ FRAMEWORK_OF = {
     "huggingface-tensorflow-training": ("transformers", "transformers"),
 }
 _MISSING = re.compile(r"No module named '(?P<module>[\w.]+)'")
+_MISSING_FILE = re.compile(r"(?:No such file or directory|can't open file):? '(?P<path>/[^']+)'")
 _VERSION = re.compile(r"^(?P<version>\d+(?:\.\d+)*)(?=-|$)")
 
 
@@ -36,10 +40,26 @@ def image_of(arguments: Any) -> str:
 
 
 def explain(log: str, image: str) -> str:
-    """One sentence when the job failed importing the framework its AWS image ships ("" otherwise)."""
-    missing = [match["module"].split(".")[0] for match in _MISSING.finditer(log)]
+    """One sentence when the job failed importing the framework its AWS image ships, or opening
+    a file outside /opt/ml that this machine lacks ("" otherwise)."""
     found = ECR_IMAGE.match(image.strip())
-    if not missing or found is None or found["repository"] not in FRAMEWORK_OF:
+    if found is None:
+        return ""
+    return _framework(log, found) or _image_file(log, found)
+
+
+def _image_file(log: str, found: re.Match) -> str:
+    paths = [m["path"] for m in _MISSING_FILE.finditer(log)]
+    if not paths or paths[-1].startswith("/opt/ml/") or os.path.exists(paths[-1]):
+        return ""
+    return (f"{paths[-1]} is not on this machine: if it is a file of the image {found['repository']}:"
+            f"{found['tag'] or 'latest'}, a local job does not have it (it sees this machine's files); ship the "
+            "file with the step's code, or pass --stand-in for the step")
+
+
+def _framework(log: str, found: re.Match) -> str:
+    missing = [match["module"].split(".")[0] for match in _MISSING.finditer(log)]
+    if not missing or found["repository"] not in FRAMEWORK_OF:
         return ""
     module, package = FRAMEWORK_OF[found["repository"]]
     if missing[-1] != module:
