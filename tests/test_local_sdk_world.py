@@ -187,3 +187,9 @@ def test_a_failed_build_shows_the_exception_and_the_line_it_came_through(world):
                            "(NoSuchBucket) when calling the GetObject operation")
     assert "(at broken.py:5 in fetch, raised in botocore/" in line
     assert "Traceback" in (world / ".smpipe" / "captured" / "build.log").read_text()
+
+
+def test_a_bucket_the_user_made_beforehand_is_named_with_the_data_that_makes_it(world):
+    (world / "team.py").write_text("import sagemaker\nsagemaker.Session().upload_data('team.py', bucket='team-bucket')\n")
+    result = run_in(world, "--pipeline", "team.py", expect=1)
+    assert "(hint: make the bucket with --data s3://team-bucket/=./DIR (an empty folder will do); " in result.stderr

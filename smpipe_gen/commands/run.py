@@ -121,6 +121,8 @@ def _build_failure(spec: str, work: Path) -> SmpipeError:
         hint = "pass the function's arguments as --kwargs JSON; " + hint
     elif report["error"].startswith(f"ModuleNotFoundError: No module named '{spec.partition(':')[0]}'"):
         hint = "a module is imported from the working directory: run from the folder holding its package"
+    elif report.get("bucket"):  # made in the user's account beforehand: --data makes it here, even an empty folder
+        hint = f"make the bucket with --data s3://{report['bucket']}/=./DIR (an empty folder will do); " + hint
     return SmpipeError(f"building the pipeline failed: {report['error']}{where}", where=f"--pipeline {spec}",
                        hint=hint)
 
