@@ -97,8 +97,8 @@ def test_a_missing_bundle_is_built_from_the_folder_of_its_entry_point(tmp_path):
     ({"preprocess.py": ""}, [processing(["/bin/bash", "/opt/ml/processing/input/entrypoint/runproc.sh"],
                                         {"code": BUNDLE, "entrypoint": BOOT})],
      f"step P: code object {BOOT} is not in {{folder}}, and a file named runproc.sh is in none of its folders "
-     f"(hint: put the object itself there (aws s3 cp {BOOT} {{folder}}/), or point --code at the one folder holding "
-     f"runproc.sh)"),
+     f"(hint: put the object itself there (aws s3 cp {BOOT} {{folder}}/), point --code at the one folder holding "
+     f"runproc.sh, or pass --data s3://b/p/code/abc=./DIR with runproc.sh in DIR)"),
 ])
 def test_a_code_object_no_file_serves_is_refused_before_the_run(tmp_path, files, steps, message):
     with pytest.raises(SmpipeError) as error:

@@ -150,6 +150,33 @@ def test_a_program_that_uploads_nothing_runs(world):
     assert Path(output, "hello.txt").read_text() == "hello"
 
 
+CI_UPLOADED = """from sagemaker.processing import ProcessingOutput, ScriptProcessor
+from sagemaker.workflow.pipeline import Pipeline
+from sagemaker.workflow.pipeline_context import PipelineSession
+from sagemaker.workflow.steps import ProcessingStep
+
+processor = ScriptProcessor(role="arn:aws:iam::000000000000:role/any", image_uri="python:3.11", command=["python3"],
+                            instance_count=1, instance_type="ml.m5.large", sagemaker_session=PipelineSession())
+args = processor.run(outputs=[ProcessingOutput(output_name="out", source="/opt/ml/processing/out")],
+                     code="s3://ci-bucket/m/scripts/prep.py")  # the CI's `aws s3 cp` put it there before the build
+pipeline = Pipeline(name="ci", steps=[ProcessingStep(name="Prep", step_args=args)])
+"""
+
+
+def test_code_a_ci_uploaded_before_the_build_is_served_from_its_data_folder(world):
+    (world / "ci.py").write_text(CI_UPLOADED)
+    (world / "scripts").mkdir()
+    (world / "scripts" / "prep.py").write_text("open('/opt/ml/processing/out/ran.txt', 'w').write('prep')\n")
+    refused = run_in(world, "--pipeline", "ci.py", expect=1)
+    assert refused.stderr.strip().splitlines()[-1] == (
+        "error: step Prep: code object s3://ci-bucket/m/scripts/prep.py is neither uploaded by the program nor under a "
+        "--data prefix (hint: pass the folder it is uploaded from: --data s3://ci-bucket/m/scripts=./DIR with prep.py "
+        "in DIR)")
+    run_in(world, "--pipeline", "ci.py", "--data", "s3://ci-bucket/m/scripts=./scripts")
+    (output,) = last_record(world)["steps"]["Prep"]["outputs"].values()
+    assert Path(output, "ran.txt").read_text() == "prep"
+
+
 def test_a_failed_build_shows_the_exception_and_the_line_it_came_through(world):
     (world / "broken.py").write_text("import boto3\n\n\ndef fetch():\n"
                                      "    return boto3.client('s3').get_object(Bucket='absent', Key='x')\n\n\nfetch()\n")
@@ -160,3 +187,9 @@ def test_a_failed_build_shows_the_exception_and_the_line_it_came_through(world):
                            "(NoSuchBucket) when calling the GetObject operation")
     assert "(at broken.py:5 in fetch, raised in botocore/" in line
     assert "Traceback" in (world / ".smpipe" / "captured" / "build.log").read_text()
+
+
+def test_a_bucket_the_user_made_beforehand_is_named_with_the_data_that_makes_it(world):
+    (world / "team.py").write_text("import sagemaker\nsagemaker.Session().upload_data('team.py', bucket='team-bucket')\n")
+    result = run_in(world, "--pipeline", "team.py", expect=1)
+    assert "(hint: make the bucket with --data s3://team-bucket/=./DIR (an empty folder will do); " in result.stderr

@@ -34,9 +34,10 @@ def default_region() -> str:
     return os.environ.get("SMP_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
 
-def foreign_inputs(definition_file: Path, code_dir: Path | None, name: str | None = None,
+def foreign_inputs(definition_file: Path, code_dir: Path | None, seeds: dict[str, Path], name: str | None = None,
                    region: str | None = None) -> tuple[Definition, manifest.Manifest, Path]:
-    """Any SDK definition, its code objects served from ``code_dir`` (see local/foreign.py)."""
+    """Any SDK definition, its code objects served from ``code_dir`` or the ``--data`` ``seeds``
+    (see local/foreign.py); ``name`` given for a captured program's."""
     from smpipe_gen import definition
     from smpipe_gen.local.foreign import derived_manifest, pipeline_name
 
@@ -45,7 +46,8 @@ def foreign_inputs(definition_file: Path, code_dir: Path | None, name: str | Non
     folder = code_dir or definition_file.parent
     if not folder.is_dir():
         raise SmpipeError(f"{folder} is not a directory", where="--code", hint="the folder holding the code objects")
-    manifest = derived_manifest(model, folder, name or pipeline_name(definition_file), region or default_region())
+    manifest = derived_manifest(model, folder, name or pipeline_name(definition_file), region or default_region(),
+                                seeds, captured=name is not None)
     return model, manifest, folder.resolve()
 
 
@@ -67,11 +69,12 @@ def pipeline_kwargs(text: str | None, program: str | None) -> str:
     return text
 
 
-def captured_inputs(spec: str, kwargs: str, work: Path,
-                    endpoint: Endpoint) -> tuple[Definition, manifest.Manifest, Path, dict[str, Path]]:
+def captured_inputs(spec: str, kwargs: str, work: Path, endpoint: Endpoint,
+                    data: dict[str, Path]) -> tuple[Definition, manifest.Manifest, Path, dict[str, Path]]:
     """Run an SDK pipeline program in a child process (local/capture.py) with its AWS calls sent to
     ``endpoint``, and take what it built: the definition, and every object it put in S3 (served as
-    code objects and as data: the returned seeds)."""
+    code objects and as data: the returned seeds); a code object it did not upload is looked for
+    in the ``--data`` seeds ``data``."""
     import json
     import shutil
     import subprocess
@@ -100,7 +103,7 @@ def captured_inputs(spec: str, kwargs: str, work: Path,
         raise _build_failure(spec, work)
     meta = json.loads((work / "pipeline.json").read_text(encoding="utf-8"))
     seeds = {f"s3://{bucket.name}": bucket for bucket in sorted((work / "objects").iterdir()) if bucket.is_dir()}
-    return (*foreign_inputs(work / "definition.json", work / "objects", meta["name"], meta["region"]), seeds)
+    return (*foreign_inputs(work / "definition.json", work / "objects", data, meta["name"], meta["region"]), seeds)
 
 
 def _build_failure(spec: str, work: Path) -> SmpipeError:
@@ -118,6 +121,8 @@ def _build_failure(spec: str, work: Path) -> SmpipeError:
         hint = "pass the function's arguments as --kwargs JSON; " + hint
     elif report["error"].startswith(f"ModuleNotFoundError: No module named '{spec.partition(':')[0]}'"):
         hint = "a module is imported from the working directory: run from the folder holding its package"
+    elif report.get("bucket"):  # made in the user's account beforehand: --data makes it here, even an empty folder
+        hint = f"make the bucket with --data s3://{report['bucket']}/=./DIR (an empty folder will do); " + hint
     return SmpipeError(f"building the pipeline failed: {report['error']}{where}", where=f"--pipeline {spec}",
                        hint=hint)
 
@@ -155,10 +160,10 @@ def run_local(project: Project, *, params: list[str], max_parallel: int, no_cach
         endpoint.hold(root / "s3", seeds)  # a program being captured may read its data set from S3
         if pipeline_program:
             definition, manifest, repo_root, captured = captured_inputs(pipeline_program, kwargs, root / "captured",
-                                                                        endpoint)
+                                                                        endpoint, seeds)
             seeds = {**captured, **seeds}
         elif definition_file:
-            definition, manifest, repo_root = foreign_inputs(definition_file, code_dir)
+            definition, manifest, repo_root = foreign_inputs(definition_file, code_dir, seeds)
         else:
             definition, manifest, repo_root = rendered_inputs(project)
         endpoint.region = manifest.pipeline.region

@@ -176,7 +176,24 @@ def failure(error: BaseException, root: Path) -> dict[str, str]:
         shown = raised.filename.rsplit("site-packages/", 1)[-1]
         place.append(f"raised in {shown}:{raised.lineno} in {raised.name}")
     message = str(error).strip().splitlines()
-    return {"error": f"{type(error).__name__}: {message[0] if message else ''}".rstrip(": "), "where": ", ".join(place)}
+    report = {"error": f"{type(error).__name__}: {message[0] if message else ''}".rstrip(": "), "where": ", ".join(place)}
+    bucket = missing_bucket(error)
+    return {**report, "bucket": bucket} if bucket else report
+
+
+def missing_bucket(error: BaseException | None) -> str | None:
+    """The bucket an S3 call found absent (NoSuchBucket names it), through the exceptions wrapping
+    it (boto3's S3UploadFailedError): one the user made in their account before, which the
+    loopback account lacks."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        response = getattr(error, "response", None)
+        details = response.get("Error", {}) if isinstance(response, dict) else {}
+        if details.get("Code") == "NoSuchBucket" and details.get("BucketName"):
+            return details["BucketName"]
+        error = error.__cause__ or error.__context__
+    return None
 
 
 def main(spec: str, out: str, kwargs: str = "{}") -> None:

@@ -6,10 +6,12 @@ object present in the code folder becomes a code artifact served from there. The
 of ``bucket/a/b/c.py`` that exists (``bucket/a/b/c.py``, ``a/b/c.py``, ``b/c.py``, then
 ``c.py``). So a folder mirroring the bucket serves every key exactly, and a flat folder of
 scripts and ``sourcedir.tar.gz`` bundles serves them by file name; the SDK's timestamped repack
-bundle is found by its key as captured (``run --local --pipeline``) or by its file name.
+bundle is found by its key as captured (``run --local --pipeline``) or by its file name. A code
+object the folder does not hold (one a CI uploaded before the build) is next looked for in the
+run's ``--data``: ``s3://bucket/prefix/k`` is ``DIR/k`` of ``--data s3://bucket/prefix=DIR``.
 
 A folder holding the program's scripts rather than what the SDK uploaded serves the code objects
-that are missing from it: a script by its file name anywhere in the folder, a ``sourcedir.tar.gz``
+that are missing from both: a script by its file name anywhere in the folder, a ``sourcedir.tar.gz``
 built from the folder of the entry point it runs (the training job's ``sagemaker_program``, the
 model's ``SAGEMAKER_PROGRAM``, the script the processing job's entrypoint or bootstrap names),
 as the SDK builds it from ``source_dir``. Every code object a step runs is resolved before the
@@ -31,7 +33,7 @@ from smpipe_gen.json_values import strings
 from smpipe_gen.errors import SmpipeError
 from smpipe_gen.local.code import object_digest
 from smpipe_gen.local.endpoint import ROLE
-from smpipe_gen.local.store import split_uri
+from smpipe_gen.local.store import seeded_file, split_uri
 
 BUNDLE = (".tar.gz", ".tgz", ".tar")
 _RUN_LINE = re.compile(r'(?m)^\s*\S.*?\s(\S+)\s+"\$@"\s*$')  # the bootstrap's last line: python entry.py "$@"
@@ -53,8 +55,11 @@ def served_file(uri: str, folder: Path) -> Path | None:
     return None
 
 
-def derived_manifest(definition: Definition, folder: Path, name: str, region: str) -> Manifest:
-    """A manifest for a foreign definition: its code objects found in (or built from) ``folder``."""
+def derived_manifest(definition: Definition, folder: Path, name: str, region: str,
+                     seeds: dict[str, Path] | None = None, captured: bool = False) -> Manifest:
+    """A manifest for a foreign definition: its code objects found in (or built from) ``folder``,
+    else in the run's ``--data`` ``seeds`` (where a CI's ``aws s3 cp`` before the build puts them).
+    ``captured``: ``folder`` holds a program's uploads, rewritten by each build (refusals say so)."""
     folder = Path(folder).resolve()
     found: dict[str, CodeArtifact] = {}
     for _key, uri in strings(definition.data.get("Steps", ())):
@@ -64,8 +69,11 @@ def derived_manifest(definition: Definition, folder: Path, name: str, region: st
                 found[uri] = _object(uri, path, folder)
     for step in definition:  # scripts first: a bootstrap among them names the script of its bundle
         for code in sorted(step.code, key=lambda code: code.s3_uri.endswith(BUNDLE)):
-            if code.s3_uri not in found:
-                found[code.s3_uri] = _from_scripts(step, code.s3_uri, folder, found)
+            if code.s3_uri in found:
+                continue
+            seeded = seeded_file(seeds or {}, code.s3_uri)
+            found[code.s3_uri] = _object(code.s3_uri, seeded, folder) if seeded else \
+                _from_scripts(step, code.s3_uri, folder, found, captured)
     bucket = next((u[5:].split("/", 1)[0] for u in sorted(found)), "smpipe-local")
     return Manifest(generator="smpipe-gen run --definition", config_files=[],
                     pipeline=PipelineSettings(name=name, role_arn=ROLE, region=region, bucket=bucket),
@@ -82,11 +90,12 @@ def _object(uri: str, path: Path, folder: Path) -> CodeArtifact:
         else:
             return CodeArtifact(s3_uri=uri, kind="inline", sha256=text_digest(text), content=text)
     digest = object_digest(path)
-    return CodeArtifact(s3_uri=uri, kind="file", sha256=digest,
-                        files=[SourceFile(path=path.relative_to(folder).as_posix(), arcname=path.name, sha256=digest)])
+    return CodeArtifact(s3_uri=uri, kind="file", sha256=digest,  # a --data file's path climbs out of folder
+                        files=[SourceFile(path=Path(os.path.relpath(path, folder)).as_posix(), arcname=path.name,
+                                          sha256=digest)])
 
 
-def _from_scripts(step: Step, uri: str, folder: Path, found: dict[str, CodeArtifact]) -> CodeArtifact:
+def _from_scripts(step: Step, uri: str, folder: Path, found: dict[str, CodeArtifact], captured: bool) -> CodeArtifact:
     """A code object missing from ``folder`` made from the scripts in it, or a one-line refusal."""
     try:
         split_uri(uri)  # a key with '..' names no object: refused as such, never looked for
@@ -98,19 +107,30 @@ def _from_scripts(step: Step, uri: str, folder: Path, found: dict[str, CodeArtif
     entry = entry_point(step.json(), uri, found) if bundle else name
     homes = _homes(folder, entry) if entry else []
     if len(homes) != 1:
-        shown = ", ".join(sorted(str(home.relative_to(folder)) for home in homes))
-        what = f"its entry point {entry} is" if bundle else f"a file named {name} is"
-        place = f", and {what} in {len(homes)} of its folders ({shown})" if homes else \
-            f", and {what} in none of its folders" if entry else ""
-        fix = f"point --code at the one folder holding {entry}" if entry else "run the SDK program with --pipeline"
-        raise SmpipeError(f"code object {uri} is not in {folder}{place}", where=f"step {step.name}",
-                          hint=f"put the object itself there (aws s3 cp {uri} {folder}/), or {fix}")
+        raise _refusal(step, uri, folder, entry, homes, captured)
     home = homes[0]
     if not bundle:
         return _object(uri, home / entry, folder)
     files = [SourceFile(path=p.relative_to(folder).as_posix(), arcname=p.relative_to(home).as_posix(),
                         sha256=object_digest(p)) for p in _sources(home)]
     return CodeArtifact(s3_uri=uri, kind="sourcedir", sha256=content_digest(files), files=files)
+
+
+def _refusal(step: Step, uri: str, folder: Path, entry: str | None, homes: list[Path], captured: bool) -> SmpipeError:
+    """Why no file serves code object ``uri``, and where to put it: an object uploaded before the
+    build goes in with ``--data`` (a captured program's folder is rewritten by every build)."""
+    name = uri.rsplit("/", 1)[-1]
+    data = f"--data s3://{uri[len('s3://'):].rpartition('/')[0]}=./DIR with {name} in DIR"
+    if captured:
+        return SmpipeError(f"code object {uri} is neither uploaded by the program nor under a --data prefix",
+                           where=f"step {step.name}", hint=f"pass the folder it is uploaded from: {data}")
+    shown = ", ".join(sorted(str(home.relative_to(folder)) for home in homes))
+    what = f"its entry point {entry} is" if name.endswith(BUNDLE) else f"a file named {name} is"
+    place = f", and {what} in {len(homes)} of its folders ({shown})" if homes else \
+        f", and {what} in none of its folders" if entry else ""
+    fix = f"point --code at the one folder holding {entry}" if entry else "run the SDK program with --pipeline"
+    return SmpipeError(f"code object {uri} is not in {folder}{place}", where=f"step {step.name}",
+                       hint=f"put the object itself there (aws s3 cp {uri} {folder}/), {fix}, or pass {data}")
 
 
 def entry_point(step: dict[str, Any], uri: str, found: dict[str, CodeArtifact]) -> str | None:

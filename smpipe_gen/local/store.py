@@ -110,6 +110,23 @@ def first_link(directory: Path, below: bool = True) -> Path | None:
     return None
 
 
+def seeded_file(seeds: dict[str, Path], uri: str) -> Path | None:
+    """The file a seed (``--data s3://bucket/prefix=./dir``) holds for object ``uri``, the deepest
+    seed's as the store serves it: an object uploaded before the run (a CI's ``aws s3 cp``) is
+    named by its S3 URI and found there. None for a URI naming no place in a bucket."""
+    try:
+        bucket, key = split_uri(uri)
+    except SmpipeError:
+        return None
+    uri = f"s3://{bucket}/{key}"
+    for seed, path in sorted(((s.rstrip("/"), Path(p)) for s, p in seeds.items()), reverse=True):
+        if uri == seed or uri.startswith(seed + "/"):
+            candidate = path.joinpath(*uri[len(seed):].strip("/").split("/"))
+            if candidate.is_file():
+                return candidate
+    return None
+
+
 class Store:
     """S3 URIs mapped to local files, with read-only seeds from the repository."""
 
