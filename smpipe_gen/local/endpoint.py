@@ -281,12 +281,11 @@ class _Holder:
         """The store's file for one object: the run root's, else the deepest seed's (Store's order)."""
         if _inside(Path("/"), bucket, key) is None:
             return None
+        from smpipe_gen.local.store import seeded_file
+
         uri = f"s3://{bucket}/{key}"
-        candidates = [self.store.path(uri)]
-        for seed, path in sorted(self.store.seeds.items(), reverse=True):
-            if uri == seed or uri.startswith(seed + "/"):
-                candidates.append(path.joinpath(*uri[len(seed):].strip("/").split("/")) if uri != seed else path)
-        return next((c for c in candidates if c.is_file()), None)
+        local = self.store.path(uri)
+        return local if local.is_file() else seeded_file(self.store.seeds, uri)
 
     def _load_key(self, bucket: str, key: str) -> None:
         found = self._file(bucket, key)

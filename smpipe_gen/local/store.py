@@ -121,7 +121,7 @@ def seeded_file(seeds: dict[str, Path], uri: str) -> Path | None:
     uri = f"s3://{bucket}/{key}"
     for seed, path in sorted(((s.rstrip("/"), Path(p)) for s, p in seeds.items()), reverse=True):
         if uri == seed or uri.startswith(seed + "/"):
-            candidate = path.joinpath(*uri[len(seed):].strip("/").split("/"))
+            candidate = path.joinpath(*uri[len(seed):].strip("/").split("/")) if uri != seed else path
             if candidate.is_file():
                 return candidate
     return None
