@@ -45,6 +45,17 @@ class StandIn:
         return StepResult(properties=self.properties, branch=self.branch)
 
 
+def option(where: str) -> str:
+    """The ``--stand-in`` option for a step that cannot run locally; ``where`` names the step as
+    the refusals do ("step NAME")."""
+    return f"--stand-in {where.removeprefix('step ')}=FILE.json"
+
+
+def hint(where: str) -> str:
+    """The way past a step that cannot run locally, as the refusals give it."""
+    return f"pass {option(where)} with the properties the steps after it read"
+
+
 def load(values: Iterable[str], definition: Definition, root: Path) -> dict[str, StandIn]:
     """``--stand-in STEP=FILE.json`` values, each checked: a step of ``definition`` (its name or
     the name a person wrote), a JSON object file inside ``root`` holding what the steps that run
@@ -147,8 +158,7 @@ def refusals(definition: Definition, stand_ins: Mapping[str, StandIn],
         if not kind.runner:
             problems.append(SmpipeError(
                 f"step type {step.type!r} has no local version: {kind.refusal}", where=f"step {step.name}",
-                hint=f"pass --stand-in {step.display_name}=FILE.json with the properties the steps after it read "
-                     f"(local runs support {', '.join(local_types())})"))
+                hint=f"{hint(f'step {step.display_name}')} (local runs support {', '.join(local_types())})"))
         elif step.type == "Lambda":
             refused = lambda_function.refusal(step.body, functions)
             if refused is not None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from smpipe_gen.errors import SmpipeError, shorten
 from smpipe_gen.json_values import dig
-from smpipe_gen.local import bootstrap, requirements
+from smpipe_gen.local import bootstrap, requirements, stand_in
 from smpipe_gen.local.algorithms import SERVICE_IMAGES, service_image_of
 from smpipe_gen.local.bootstrap import Prepared
 from smpipe_gen.local.jobs import JobContext, StepResult, write_json
@@ -60,14 +60,13 @@ def refusal(arguments: dict[str, Any], where: str) -> SmpipeError | None:
     (Spark, Clarify, Model Monitor: algorithms.SERVICE_IMAGES), or it names no command, so the
     image's default entrypoint would run."""
     image = str(dig(arguments, "AppSpecification", "ImageUri") or "?")
-    stand_in = f"pass --stand-in {where.removeprefix('step ')}=FILE.json with the properties the steps after it read"
     service = service_image_of(image)
     if service is not None:
         return SmpipeError(f"processing image {image} runs {SERVICE_IMAGES[service]}, which has no local version",
-                           where=where, hint=f"the steps that do not depend on it run; {stand_in}")
+                           where=where, hint=f"the steps that do not depend on it run; {stand_in.hint(where)}")
     if not dig(arguments, "AppSpecification", "ContainerEntrypoint"):
         return SmpipeError(f"no ContainerEntrypoint: the default entrypoint of image {image} would run, which cannot "
-                           "run locally", where=where, hint=f"give the processor a command, or {stand_in}")
+                           "run locally", where=where, hint=f"give the processor a command, or {stand_in.hint(where)}")
     return None
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from smpipe_gen.json_values import as_list, dig
 from smpipe_gen.errors import SmpipeError, shorten
-from smpipe_gen.local import requirements
+from smpipe_gen.local import requirements, stand_in
 from smpipe_gen.local.algorithms import BuiltinAlgorithm, algorithm_of
 from smpipe_gen.local.jobs import CacheInputs, JobContext, StepResult, write_json
 from smpipe_gen.local.sandbox import Sandbox
@@ -68,8 +68,7 @@ def refusal(spec: dict[str, Any], where: str) -> SmpipeError | None:
     if _script(spec):
         return None
     image = str(dig(spec, "AlgorithmSpecification", "TrainingImage") or "?")
-    others = (f"the steps that do not depend on it run; pass --stand-in {where.removeprefix('step ')}=FILE.json "
-              "with the properties the steps after it read to run past it")
+    others = f"the steps that do not depend on it run; {stand_in.hint(where)} to run past it"
     builtin = algorithm_of(image)
     if builtin is not None and builtin.name == "xgboost":
         return _xgboost_refusal(builtin, spec, where)

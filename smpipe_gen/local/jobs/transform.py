@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from smpipe_gen.errors import SmpipeError
-from smpipe_gen.local import requirements
+from smpipe_gen.local import requirements, stand_in
 from smpipe_gen.local.algorithms import BuiltinAlgorithm, algorithm_of
 from smpipe_gen.local.algorithms.xgboost_images import xgboost_image
 from smpipe_gen.local.jobs import CacheInputs, JobContext, StepResult, write_json
@@ -47,7 +47,7 @@ def serving_algorithm(container: dict[str, Any], where: str) -> BuiltinAlgorithm
     if builtin.name != "xgboost":
         raise SmpipeError(f"the model serves with built-in algorithm {builtin.name} (image {image}), which has no "
                           "local version: of SageMaker's built-in algorithms only XGBoost runs locally", where=where,
-                          hint=f"pass --stand-in {where.removeprefix('step ')}=FILE.json to run past this step")
+                          hint=f"pass {stand_in.option(where)} to run past this step")
     xgboost_image(builtin.tag)  # refuses an image version with no local version
     return builtin
 
