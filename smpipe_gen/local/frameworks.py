@@ -17,6 +17,7 @@ from typing import Any
 
 from smpipe_gen.json_values import dig
 from smpipe_gen.local.algorithms import ECR_IMAGE
+from smpipe_gen.local.missing import NO_MODULE
 
 # ECR repository of an AWS framework image -> (the module a script imports, its pip package)
 FRAMEWORK_OF = {
@@ -28,7 +29,7 @@ FRAMEWORK_OF = {
     "huggingface-pytorch-inference": ("transformers", "transformers"),
     "huggingface-tensorflow-training": ("transformers", "transformers"),
 }
-_MISSING = re.compile(r"No module named '(?P<module>[\w.]+)'")
+_MISSING = re.compile(NO_MODULE)
 _MISSING_FILE = re.compile(r"(?:No such file or directory|can't open file):? '(?P<path>/[^']+)'")
 _VERSION = re.compile(r"^(?P<version>\d+(?:\.\d+)*)(?=-|$)")
 

@@ -16,7 +16,8 @@ from typing import Any, Iterable, Iterator
 from smpipe_gen.manifest import CodeArtifact
 from smpipe_gen.render.unshipped import HINT
 
-_MISSING = re.compile(r"""(?P<path>/opt/ml/[^'"\s:]+)|No module named '(?P<module>[\w.]+)'""")
+NO_MODULE = r"No module named '(?P<module>[\w.]+)'"  # the interpreter's words for a failed import
+_MISSING = re.compile(r"""(?P<path>/opt/ml/[^'"\s:]+)|""" + NO_MODULE)
 _FAILURE = re.compile(r"can't open file|No such file or directory|No module named|FileNotFoundError|not found")
 
 
