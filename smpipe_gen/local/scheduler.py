@@ -377,7 +377,6 @@ class Runner:
                              store=self.store, code=self.code, resolver=self.resolver, step_dir=step_dir, log=log,
                              run_root=self.run_root, use_namespace=self.options.use_namespace,
                              max_parallel=self.options.max_parallel, pass_aws=self.options.pass_aws,
-                             aws_env=self.endpoint.env() if self.endpoint and not self.options.pass_aws else {},
                              endpoint=self.endpoint if not self.options.pass_aws else None,
                              functions=self.options.functions)
             try:

@@ -60,8 +60,7 @@ class JobContext:
     use_namespace: bool
     max_parallel: int
     pass_aws: bool = False  # --pass-aws-credentials
-    aws_env: dict[str, str] = field(default_factory=dict)  # the loopback AWS endpoint (local/endpoint.py)
-    endpoint: Any = None  # that endpoint (local/endpoint.Endpoint); None with --pass-aws-credentials
+    endpoint: Any = None  # the loopback AWS endpoint (local/endpoint.Endpoint); None with --pass-aws-credentials
     functions: dict[str, Any] = field(default_factory=dict)  # Lambda functions by name (jobs/lambda_function.py)
     process_seconds: float = 0.0  # time spent in the job's own processes (for benchmarks)
     _told_no_namespace: bool = False
@@ -93,7 +92,8 @@ class JobContext:
         the packages and commands of ``overlay`` (its requirements, see local/requirements.py)
         come before the host's."""
         guard, hidden = isolation.guard(self.run_root, self.code.repo_root)
-        env = python_env({**host_env(self.pass_aws), **hidden, **self.aws_env, **{k: str(v) for k, v in extra.items()}},
+        aws = self.endpoint.env() if self.endpoint is not None else {}
+        env = python_env({**host_env(self.pass_aws), **hidden, **aws, **{k: str(v) for k, v in extra.items()}},
                          self.run_root / "bin", overlay.bin if overlay else None)
         # any other ``pip install`` the job runs goes to a prefix of its own, never into the
         # interpreter running smpipe-gen; the repository is seen only through the bundle (isolation.py)
