@@ -76,7 +76,7 @@ class Endpoint:
         the cloud: a later job or Lambda function may describe or deploy it (AWS's Lambda-step
         notebook creates an endpoint config from it). Held until the server starts, if it has not."""
         with self._lock:
-            self._holding.setdefault("models", {})[name] = arguments
+            self._holding["models"][name] = arguments
             if self._process is not None:
                 self._request({"op": "models", "models": {name: arguments}})
 
